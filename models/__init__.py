@@ -1,0 +1,1 @@
+"""Detectors and the typed values they share (see models.types)."""

@@ -1,0 +1,43 @@
+"""The two-stage detector interface every backend implements.
+
+Stage 1 (`scan`) looks at the whole image and proposes suspicious regions;
+stage 2 (`examine`) zooms into given regions and returns the grounded verdict.
+They are separate so an analyst can re-run stage 2 on boxes they drew or
+corrected, and ask a question about one region.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from models.image_input import LoadedImage
+from models.types import Analysis, Region
+
+
+class Detector(ABC):
+    """A locate-then-examine detector."""
+
+    name: str
+    version: str
+
+    @abstractmethod
+    def scan(self, image: LoadedImage) -> list[Region]:
+        """Stage 1: propose suspicious regions, strongest first."""
+
+    @abstractmethod
+    def examine(self, image: LoadedImage, regions: Sequence[Region], question: str | None = None) -> Analysis:
+        """Stage 2: examine the given regions (zoomed in, against the whole image)
+        and return the verdict.  With `question`, also answer it about the
+        regions given (usually one) in `Analysis.answer`."""
+
+    def analyze(self, image: LoadedImage) -> Analysis:
+        """Both stages, timed."""
+        start = time.perf_counter()
+        regions = self.scan(image)
+        scanned = time.perf_counter()
+        analysis = self.examine(image, regions)
+        analysis.timings = {"scan": scanned - start, **analysis.timings}
+        analysis.timings["total"] = time.perf_counter() - start
+        return analysis
