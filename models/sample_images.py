@@ -19,7 +19,7 @@ from models.types import Box
 
 
 def camera_like_photo(height: int = 768, width: int = 1024, seed: int = 0,
-                      noise_sigma: float = 2.5) -> np.ndarray:
+                      noise_sigma: float = 5.0) -> np.ndarray:
     """An 8-bit RGB image with natural-looking texture and sensor noise."""
     rng = np.random.default_rng(seed)
     luma = np.zeros((height, width), np.float32)

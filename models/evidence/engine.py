@@ -1,0 +1,179 @@
+"""The embedded evidence engine: the default, download-free two-stage detector.
+
+scan    = signal maps at full resolution -> multi-scale tile cues (and the
+          learned model's tile map) -> at most K boxes;
+examine = per box: zoom in and compare with the rest of the image; per image:
+          Content Credentials, generator/camera metadata, Stable Diffusion
+          watermarks, the learned signal score -> fusion into one verdict.
+
+What one image costs to measure is kept for the next call on the same image
+(by SHA-256), so re-examining analyst-drawn boxes or asking a question does
+not measure the whole image again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from models import __version__
+from models.detector import Detector
+from models.evidence.c2pa_credentials import read_content_credentials
+from models.evidence.examine import ImageSignals, examine_region
+from models.evidence.fusion import fuse
+from models.evidence.generator_metadata import read_generator_metadata
+from models.evidence.questions import answer_question
+from models.evidence.scan import Candidate, ScanSettings, candidates_from_grid, propose_regions
+from models.evidence.scan_calibration import CalibrationError, ScanCalibration
+from models.evidence.signal_maps import PixelEvidence, measure_tiles
+from models.evidence.signal_model import SignalModel, SignalModelError, SignalScore, signal_evidence
+from models.evidence.watermark import detect_sd_watermarks
+from models.image_input import LoadedImage
+from models.types import Analysis, Evidence, Region
+
+MODEL_TILE_LABEL = "generator-like residuals (learned model)"
+CACHED_IMAGES = 4
+
+
+@dataclass
+class _Measured:
+    """What one image costs to measure, kept between scan, examine and questions."""
+
+    signals: ImageSignals
+    signal_score: SignalScore | None
+    timings: dict[str, float]
+    notes: list[str]
+    evidence: list[Evidence] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class EvidenceEngine(Detector):
+    """Provenance, metadata, watermarks and signal maps; no download, no GPU."""
+
+    name = "evidence"
+
+    def __init__(self, max_regions: int = 5, min_region_score: float = 0.9,
+                 trust_anchors: str | Path | None = None, watermark_false_alarm: float = 1e-6,
+                 signal_model: str | Path | None = None, calibration: str | Path | None = None):
+        self.settings = ScanSettings(max_regions=max_regions, min_score=min_region_score)
+        self.trust_anchors = trust_anchors
+        self.watermark_false_alarm = watermark_false_alarm
+        self.calibration = ScanCalibration.load(Path(calibration) if calibration else None)
+        try:
+            self.signal_model: SignalModel | None = SignalModel.load(Path(signal_model) if signal_model else None)
+            self._model_problem = ""
+        except SignalModelError as exc:
+            if signal_model:  # a model the user asked for must load; the shipped one may be absent
+                raise
+            self.signal_model, self._model_problem = None, str(exc)
+        self._cache: OrderedDict[str, _Measured] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    @property
+    def version(self) -> str:
+        model = self.signal_model.summary.get("weights_id", "shipped") if self.signal_model else "none"
+        return f"{__version__} (signal model {model})"
+
+    # ------------------------------------------------------------------ stage 1
+
+    def scan(self, image: LoadedImage) -> list[Region]:
+        measured = self._measure(image)
+        return propose_regions(measured.signals.tiles, self.settings, self.calibration,
+                               extra=self._model_candidates(measured))
+
+    def _model_candidates(self, measured: _Measured) -> list[Candidate]:
+        score = measured.signal_score
+        if score is None:
+            return []
+        grid = score.tiles
+        labels = np.full(grid.shape, MODEL_TILE_LABEL, dtype=object)
+        return candidates_from_grid(grid.values, labels, grid, int(grid.tile_width), self.settings)
+
+    # ------------------------------------------------------------------ stage 2
+
+    def examine(self, image: LoadedImage, regions: Sequence[Region], question: str | None = None) -> Analysis:
+        measured = self._measure(image)
+        evidence = self._image_evidence(image, measured)
+        start = time.perf_counter()
+        examined = [examine_region(_with_id(region, index), measured.signals)
+                    for index, region in enumerate(regions, 1)]
+        fusion = fuse(evidence, examined)
+        timings = {**measured.timings, "examine": time.perf_counter() - start}
+        answer = answer_question(question, examined, evidence) if question else None
+        return Analysis(
+            file=image.name, sha256=image.sha256, size_bytes=image.size_bytes, format=image.format,
+            width=image.width, height=image.height, verdict=fusion.verdict, score=fusion.score,
+            regions=examined, evidence=evidence, explanation=fusion.explanation, backend=self.name,
+            backend_version=self.version, timings=timings, notes=[*image.notes, *measured.notes],
+            question=question, answer=answer,
+        )
+
+    # ------------------------------------------------------------------ measuring, once per image
+
+    def _measure(self, image: LoadedImage) -> _Measured:
+        with self._cache_lock:
+            cached = self._cache.get(image.sha256)
+            if cached is not None:
+                self._cache.move_to_end(image.sha256)
+                return cached
+        timings: dict[str, float] = {}
+        notes: list[str] = []
+        start = time.perf_counter()
+        pixels = PixelEvidence.compute(image.rgb)
+        tiles = measure_tiles(pixels)
+        timings["signal_maps"] = time.perf_counter() - start
+        if not tiles:
+            notes.append(f"the image ({image.width}x{image.height}) is too small for tile-level signal maps: "
+                         "no regions can be proposed")
+        score = None
+        if self.signal_model is not None:
+            start = time.perf_counter()
+            score = self.signal_model.score(image.rgb)
+            timings["signal_model"] = time.perf_counter() - start
+        else:
+            notes.append(f"learned signal model unavailable: {self._model_problem}")
+        signals = ImageSignals(pixels, tiles, self.calibration, score.tiles if score else None,
+                               score.probability if score else None)
+        measured = _Measured(signals, score, timings, notes)
+        with self._cache_lock:
+            self._cache[image.sha256] = measured
+            while len(self._cache) > CACHED_IMAGES:
+                self._cache.popitem(last=False)
+        return measured
+
+    def _image_evidence(self, image: LoadedImage, measured: _Measured) -> list[Evidence]:
+        with measured.lock:
+            if measured.evidence is None:
+                evidence: list[Evidence] = []
+                readers: list[tuple[str, Callable[[], list[Evidence]]]] = [
+                    ("provenance", lambda: read_content_credentials(image, self.trust_anchors)),
+                    ("metadata", lambda: read_generator_metadata(image)),
+                    ("watermark", lambda: detect_sd_watermarks(image, self.watermark_false_alarm)),
+                ]
+                for stage, read in readers:
+                    start = time.perf_counter()
+                    try:
+                        evidence += read()
+                    except Exception as exc:  # one failed check must not lose the others
+                        measured.notes.append(f"the {stage} check failed and was skipped: {exc}")
+                    measured.timings[stage] = time.perf_counter() - start
+                if measured.signal_score is not None and self.signal_model is not None:
+                    evidence.append(signal_evidence(measured.signal_score, self.signal_model))
+                measured.evidence = evidence
+            return list(measured.evidence)
+
+
+def _with_id(region: Region, index: int) -> Region:
+    if region.id:
+        return region
+    return Region(box=region.box, score=region.score, label=region.label, explanation=region.explanation,
+                  evidence=list(region.evidence), id=f"r{index}")
+
+
+__all__ = ["EvidenceEngine", "CalibrationError"]

@@ -1,0 +1,147 @@
+"""The `zoomin` command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+from models import __version__
+from models.registry import BACKENDS
+from zoomin_ui import service
+from zoomin_ui.summary import render_analysis
+
+
+def _debug() -> bool:
+    return os.environ.get("ZOOMIN_DEBUG", "") not in ("", "0")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zoomin")
+def main() -> None:
+    """ZoomIn Workbench: is this image AI-generated, where is the evidence, and why."""
+
+
+def _expand(paths: tuple[str, ...], recursive: bool) -> Iterator[str]:
+    """Files as the user named them; a folder becomes its image files, sorted."""
+    for given in paths:
+        folder = Path(given)
+        if folder.is_dir():
+            found = folder.rglob("*") if recursive else folder.iterdir()
+            for path in sorted(p for p in found if p.is_file() and service.looks_like_image(p)):
+                yield os.path.join(given, str(path.relative_to(folder)))
+        else:
+            yield given
+
+
+def _parse_box(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.replace(" ", "").split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise click.BadParameter(f"a box is four numbers x1,y1,x2,y2 in displayed pixels, got {text!r}")
+    return values
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image (JSON Lines); see docs/json-output.md.")
+@click.option("--backend", default="evidence", show_default=True, type=click.Choice(sorted(BACKENDS)))
+@click.option("--max-regions", default=5, show_default=True, type=click.IntRange(0, 50),
+              help="At most this many suspicious regions per image.")
+@click.option("--max-pixels", type=click.IntRange(1), default=None,
+              help="Refuse larger images (decompression-bomb guard; default 100 MP or ZOOMIN_MAX_PIXELS).")
+@click.option("--trust-anchors", type=click.Path(dir_okay=False), default=None,
+              help="PEM file of C2PA signer roots to trust (default: ZOOMIN_C2PA_TRUST_ANCHORS).")
+@click.option("--box", "boxes", multiple=True, metavar="X1,Y1,X2,Y2",
+              help="Skip the scan and examine these boxes only (repeatable).")
+@click.option("--question", default=None, help="Ask a question about the boxes given with --box.")
+@click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of folder arguments.")
+def analyze(paths: tuple[str, ...], as_json: bool, backend: str, max_regions: int, max_pixels: int | None,
+            trust_anchors: str | None, boxes: tuple[str, ...], question: str | None, recursive: bool) -> None:
+    """Analyse images (files or folders): verdict, score, regions and the evidence behind them."""
+    if question and not boxes:
+        raise click.UsageError("--question needs the region(s) it is about: give them with --box")
+    parsed_boxes = [_parse_box(b) for b in boxes]
+    options = {"max_regions": max_regions}
+    if trust_anchors:
+        options["trust_anchors"] = trust_anchors
+    try:
+        detector = service.open_detector(backend, **options)
+    except service.WorkbenchError as exc:
+        raise click.ClickException(str(exc)) from None
+
+    files = list(_expand(paths, recursive))
+    if not files:
+        raise click.ClickException("no image files found in the given folder(s)")
+    progress = _progress(files, enabled=len(files) > 1)
+    emit = getattr(progress, "write", click.echo)  # tqdm.write keeps the bar below the output
+    analysed = 0
+    for file in progress:
+        try:
+            analysis = service.analyze_file(detector, file, max_pixels=max_pixels, boxes=parsed_boxes,
+                                            question=question)
+        except service.WorkbenchError as exc:
+            _report_error(file, str(exc), exc.code, as_json)
+            continue
+        except Exception as exc:  # a bug must cost one file, not the batch
+            if _debug():
+                traceback.print_exc()
+            _report_error(file, f"analysis failed: internal error ({type(exc).__name__}: {exc})", "internal",
+                          as_json)
+            continue
+        analysed += 1
+        emit(json.dumps(analysis.to_dict(), ensure_ascii=False) if as_json else render_analysis(analysis) + "\n")
+    if analysed == 0:
+        sys.exit(1)
+
+
+def _progress(files: list[str], enabled: bool):
+    if not enabled:
+        return files
+    from tqdm import tqdm
+
+    return tqdm(files, desc="analysing", unit="image", file=sys.stderr, disable=None)
+
+
+def _report_error(file: str, message: str, code: str, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"file": file, "error": message, "error_code": code}, ensure_ascii=False))
+    else:
+        click.echo(f"error: {message}", err=True)
+
+
+@main.command()
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the sample images (default: a new temporary folder).")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of the readable summary.")
+def demo(out: str | None, as_json: bool) -> None:
+    """Make two synthetic sample images and analyse them (no files shipped, nothing downloaded)."""
+    folder = Path(out) if out else Path(tempfile.mkdtemp(prefix="zoomin-demo-"))
+    samples = service.write_demo_images(folder)
+    click.echo(f"Sample images written to {folder}:", err=True)
+    for path, description in samples:
+        click.echo(f"  {path.name}: {description}", err=True)
+    click.echo("", err=True)
+    detector = service.open_detector("evidence")
+    for path, _ in samples:
+        analysis = service.analyze_file(detector, str(path))
+        click.echo(json.dumps(analysis.to_dict()) if as_json else render_analysis(analysis) + "\n")
+
+
+@main.command("backends")
+def list_backends() -> None:
+    """List the detector backends."""
+    for name, (_, description) in sorted(BACKENDS.items()):
+        click.echo(f"{name:10s} {description}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
