@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,7 +133,7 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None,
     if not data:
         raise ImageInputError(f"{display_name}: the file is empty (0 bytes)", "empty")
     image = _open(data, display_name, limit)
-    return _decode(image, data, display_name)
+    return _decode(image, data, display_name, limit)
 
 
 def _read_file(path: Path) -> bytes:
@@ -148,7 +149,20 @@ def _read_file(path: Path) -> bytes:
         raise ImageInputError(f"{path}: cannot be read ({exc.strerror or exc})", "unreadable") from None
 
 
+def _too_large(name: str, width: int, height: int, limit: int) -> ImageInputError:
+    return ImageInputError(
+        f"{name}: {width}x{height} = {width * height / 1e6:.1f} megapixels exceeds the limit of "
+        f"{limit / 1e6:.1f} megapixels (a guard against decompression bombs; raise it with "
+        f"--max-pixels or ZOOMIN_MAX_PIXELS if the file is genuine)",
+        "too-large",
+    )
+
+
 def _open(data: bytes, name: str, limit: int) -> Image.Image:
+    # Pillow refuses outright above twice its own MAX_IMAGE_PIXELS; a user who
+    # raised our limit past that must be able to open what they asked for.
+    if Image.MAX_IMAGE_PIXELS is not None and 2 * Image.MAX_IMAGE_PIXELS < limit:
+        Image.MAX_IMAGE_PIXELS = limit // 2 + 1
     with warnings.catch_warnings():
         # Our own pixel limit applies below; Pillow's warning would only repeat it.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -158,20 +172,24 @@ def _open(data: bytes, name: str, limit: int) -> Image.Image:
             raise ImageInputError(f"{name}: not an image Pillow can read ({_describe_content(data)})",
                                   "not-an-image") from None
         except Image.DecompressionBombError as exc:
-            raise ImageInputError(f"{name}: refused as a possible decompression bomb ({exc})", "too-large") from None
+            raise _bomb_message(exc, name, limit) from None
         except Exception as exc:  # corrupt headers surface as many exception types
             raise ImageInputError(f"{name}: the image header is corrupt ({exc})", "corrupt") from None
     width, height = image.size
     if width <= 0 or height <= 0:
         raise ImageInputError(f"{name}: the image declares no pixels ({width}x{height})", "corrupt")
     if width * height > limit:
-        raise ImageInputError(
-            f"{name}: {width}x{height} = {width * height / 1e6:.1f} megapixels exceeds the limit of "
-            f"{limit / 1e6:.1f} megapixels (a guard against decompression bombs; raise it with "
-            f"--max-pixels or ZOOMIN_MAX_PIXELS if the file is genuine)",
-            "too-large",
-        )
+        raise _too_large(name, width, height, limit)
     return image
+
+
+def _bomb_message(exc: Exception, name: str, limit: int) -> ImageInputError:
+    """Pillow refused before we saw the size; its message carries the pixel count."""
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    pixels = f"{int(match.group(1)) / 1e6:.1f} megapixels" if match else "the declared size"
+    return ImageInputError(
+        f"{name}: {pixels} exceeds the limit of {limit / 1e6:.1f} megapixels (a guard against decompression "
+        f"bombs; raise it with --max-pixels or ZOOMIN_MAX_PIXELS if the file is genuine)", "too-large")
 
 
 def _describe_content(data: bytes) -> str:
@@ -185,7 +203,7 @@ def _describe_content(data: bytes) -> str:
     return f"unrecognised content starting with bytes {data[:8].hex()}"
 
 
-def _decode(image: Image.Image, data: bytes, name: str) -> LoadedImage:
+def _decode(image: Image.Image, data: bytes, name: str, limit: int) -> LoadedImage:
     notes: list[str] = []
     frame_count = int(getattr(image, "n_frames", 1) or 1)
     if frame_count > 1:
@@ -196,7 +214,7 @@ def _decode(image: Image.Image, data: bytes, name: str) -> LoadedImage:
         try:
             image.load()
         except Image.DecompressionBombError as exc:
-            raise ImageInputError(f"{name}: refused as a possible decompression bomb ({exc})", "too-large") from None
+            raise _bomb_message(exc, name, limit) from None
         except OSError as exc:
             text = str(exc)
             if "truncated" in text or "broken data stream" in text or "end of file" in text.lower():
