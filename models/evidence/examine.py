@@ -12,17 +12,17 @@ findings only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.evidence.cues import CUE_BY_NAME, CueScores, cue_scores
-from models.evidence.scan_calibration import ScanCalibration
+from models.evidence.cues import CUE_BY_NAME, cue_scores
+from models.evidence.scan_calibration import GROUP_SURPRISE, ScanCalibration
 from models.evidence.signal_maps import PixelEvidence, TileStatistics
 from models.evidence.tile_grid import TileGrid
 from models.types import Box, Evidence, Region
 
-NOTABLE_SCORE = 0.9  # as unusual as the top 10% of real photos' most unusual tile
+NOTABLE_SCORE = 0.9  # beyond the most unusual region of 90% of the real photos measured
 CONTEXT_MARGIN = 0.25
 
 
@@ -35,12 +35,27 @@ class ImageSignals:
     calibration: ScanCalibration
     model_tiles: TileGrid | None = None
     model_probability: float | None = None
-    _cue_scores: list[CueScores] | None = None
+    _surprise: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
 
-    def cue_scores_at(self, scale_index: int) -> CueScores:
-        if self._cue_scores is None:
-            self._cue_scores = [cue_scores(stats) for stats in self.tiles]
-        return self._cue_scores[scale_index]
+    def surprise_map(self, scale_index: int, cue: str) -> np.ndarray:
+        """Per-tile surprise (-log10 tail probability among real photos' tiles) of one cue."""
+        key = (scale_index, cue)
+        if key not in self._surprise:
+            z = cue_scores(self.tiles[scale_index]).z
+            for name, values in z.items():
+                self._surprise[(scale_index, name)] = self.calibration.surprise(scale_index, name, values)
+        return self._surprise[key]
+
+    def region_surprise(self, box: Box, cue: str) -> tuple[float, int]:
+        """(summed surprise of the surprising tiles inside the box, tile size), at
+        the tile scale where the region stands out most, as the scan groups tiles."""
+        best = (0.0, self.tiles[0].tile if self.tiles else 0)
+        for scale_index, stats in enumerate(self.tiles):
+            rows, cols = _tiles_inside(stats, box)
+            values = np.nan_to_num(self.surprise_map(scale_index, cue)[rows, cols], nan=0.0)
+            total = float(values[values >= GROUP_SURPRISE].sum())
+            best = max(best, (total, stats.tile))
+        return best
 
     def scale_for(self, box: Box) -> int:
         """The coarsest tile scale that still fits the region: its statistics are the steadiest."""
@@ -100,7 +115,7 @@ def measure_region(box: Box, signals: ImageSignals) -> list[Evidence]:
         expected = sigma / 2.0 ** ratio
         cue = "smoother" if ratio < 0 else "noisier"
         direction = "lower" if ratio < 0 else "higher"
-        findings.append(_finding(signals, scale, cue, ratio,
+        findings.append(_finding(signals, box, cue,
                                  f"noise level {sigma:.2f} grey levels, {2 ** abs(ratio):.1f}x {direction} than the "
                                  f"{expected:.2f} this image shows elsewhere at the same brightness{ring_text}",
                                  {"noise_sigma": sigma, "expected_sigma": expected, "log2_ratio": ratio}))
@@ -109,22 +124,21 @@ def measure_region(box: Box, signals: ImageSignals) -> list[Evidence]:
         tile_rows, tile_cols = _tiles_inside(stats, box)
         peak = pixels.region_periodicity(rows, cols)
         excess = float(np.nanmedian(stats.periodic_excess.values[tile_rows, tile_cols]))
-        findings.append(_finding(signals, scale, "periodic", excess,
+        findings.append(_finding(signals, box, "periodic",
                                  f"strongest periodic residual peak {peak.ratio:.1f}x the spectral median at "
                                  f"{peak.frequency:.3f} cycles/pixel ({peak.axis}; {period_meaning(peak.frequency)})",
                                  {"peak_ratio": peak.ratio, "frequency": peak.frequency, "axis": peak.axis,
                                   "log2_excess": excess}))
         deficit = float(np.nanmedian(stats.periodic_deficit.values[tile_rows, tile_cols]))
         if deficit > 0:
-            findings.append(_finding(signals, scale, "trace-missing", deficit,
+            findings.append(_finding(signals, box, "trace-missing",
                                      f"the image's periodic trace at {stats.dominant_frequency:.3f} cycles/pixel "
                                      f"({period_meaning(stats.dominant_frequency)}) is {2 ** deficit:.1f}x weaker "
                                      f"here than in its typical tile",
                                      {"frequency": stats.dominant_frequency, "log2_deficit": deficit}))
         error_level = pixels.region_error_level(rows, cols)
         typical = stats.median_error_level
-        log_ratio = float(np.log2((error_level + 0.25) / (typical + 0.25)))
-        findings.append(_finding(signals, scale, "error-level", log_ratio,
+        findings.append(_finding(signals, box, "error-level",
                                  f"error level {error_level:.2f} grey levels after re-saving at JPEG quality 90, "
                                  f"against {typical:.2f} for the image's typical tile",
                                  {"error_level": error_level, "typical_error_level": typical}))
@@ -135,21 +149,19 @@ def measure_region(box: Box, signals: ImageSignals) -> list[Evidence]:
     return sorted(findings, key=lambda e: e.details.get("score", 0.0), reverse=True)
 
 
-def _finding(signals: ImageSignals, scale: int, cue_name: str, value: float, text: str,
-             details: dict) -> Evidence:
+def _finding(signals: ImageSignals, box: Box, cue_name: str, text: str, details: dict) -> Evidence:
     cue = CUE_BY_NAME[cue_name]
-    scores = signals.cue_scores_at(scale)
-    centre, spread = scores.centre[cue.name], scores.spread[cue.name]
-    z = cue.direction * (value - centre) / spread if np.isfinite(centre) else 0.0
-    score = float(signals.calibration.score(scale, cue.name, z))
-    reference = signals.calibration.reference_for(scale, cue.name).size
+    surprise, tile = signals.region_surprise(box, cue.name)
+    score = float(signals.calibration.score_surprise(surprise))
+    reference = signals.calibration.reference_photos
     notable = score >= NOTABLE_SCORE
-    verdict = (f"more unusual than in {score:.0%} of {reference} real photos measured" if notable
-               else f"within what real photos show (more unusual than only {score:.0%} of {reference} measured)")
+    verdict = (f"more unusual than anything in {score:.0%} of {reference} real photos measured" if notable
+               else f"within what real photos show (beyond only {score:.0%} of {reference} measured)")
     return Evidence(kind="signal", source=cue.name, finding=f"{text} — {verdict}",
                     supports="ai-generated" if notable else "neither", strength=score,
-                    details={**{k: _plain(v) for k, v in details.items()}, "z": round(float(z), 3),
-                             "score": round(score, 4), "reference_photos": int(reference), "label": cue.label})
+                    details={**{k: _plain(v) for k, v in details.items()}, "surprise": round(surprise, 3),
+                             "tile": tile, "score": round(score, 4), "reference_photos": int(reference),
+                             "label": cue.label})
 
 
 def _model_finding(box: Box, signals: ImageSignals) -> Evidence | None:

@@ -1,11 +1,11 @@
 """Stage 1 of the evidence engine: multi-scale tiles -> at most K suspicious boxes.
 
-Each tile size gets its cue z-scores (models.evidence.cues), scored against
-real photos (models.evidence.scan_calibration); tiles are grouped by
-hysteresis (a component needs one tile at `min_score` and grows through
-neighbours at `grow_score`, so the box covers the whole odd region rather than
-its single worst tile); the components of every scale compete in
-non-maximum suppression (OpenCV's), and the best K survive.
+Each tile size gets its cue z-scores (models.evidence.cues); surprising tiles
+that touch form groups, scored against real photos
+(models.evidence.scan_calibration), so a box covers a whole odd region rather
+than its single worst tile; the groups of every cue and scale, and the learned
+model's confident tiles, compete in non-maximum suppression (OpenCV's), and
+the best K at or above `min_score` survive.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from models.evidence.cues import CUES, cue_scores
-from models.evidence.scan_calibration import ScanCalibration
+from models.evidence.scan_calibration import ScanCalibration, surprising_groups
 from models.evidence.signal_maps import TileStatistics
 from models.evidence.tile_grid import TileGrid
 from models.types import Box, Region
@@ -26,7 +26,6 @@ from models.types import Box, Region
 class ScanSettings:
     max_regions: int = 5
     min_score: float = 0.9
-    grow_score: float = 0.5
     nms_iou: float = 0.3
 
     def __post_init__(self) -> None:
@@ -41,32 +40,32 @@ class Candidate:
     box: Box
     score: float
     label: str
-    tile: int
 
 
-def candidates_from_grid(score: np.ndarray, label_of_tile: np.ndarray, grid: TileGrid, tile: int,
-                         settings: ScanSettings) -> list[Candidate]:
-    """Hysteresis components of a per-tile score map, as boxes."""
-    min_score = settings.min_score
-    grow = (score >= min(settings.grow_score, min_score)).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(grow, connectivity=8)
+def candidates_from_grid(score: np.ndarray, label: str, grid: TileGrid, settings: ScanSettings) -> list[Candidate]:
+    """Touching tiles of a 0..1 score map at or above `min_score`, as boxes."""
+    mask = (np.nan_to_num(score, nan=0.0) >= settings.min_score).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     found = []
     for component in range(1, count):
-        member_scores = np.where(labels == component, score, -1.0)
-        peak = np.unravel_index(int(np.argmax(member_scores)), score.shape)
-        if member_scores[peak] < min_score:
-            continue
         x, y, w, h = (int(v) for v in stats[component, :4])
-        found.append(Candidate(grid.box(y, x, h, w), float(member_scores[peak]), str(label_of_tile[peak]), tile))
+        found.append(Candidate(grid.box(y, x, h, w), float(score[labels == component].max()), label))
     return found
 
 
-def tile_scores(stats: TileStatistics, scale_index: int, calibration: ScanCalibration) -> tuple[np.ndarray, np.ndarray]:
-    """Per tile: the highest calibrated cue score, and that cue's label."""
+def cue_candidates(stats: TileStatistics, scale_index: int, calibration: ScanCalibration,
+                   settings: ScanSettings) -> list[Candidate]:
+    """Surprising tile groups of every cue at one scale, scored against real photos."""
     z = cue_scores(stats).z
-    scored = np.stack([calibration.score(scale_index, cue.name, z[cue.name]) for cue in CUES])
-    labels = np.array([cue.label for cue in CUES])
-    return scored.max(axis=0), labels[scored.argmax(axis=0)]
+    found = []
+    for cue in CUES:
+        for group in surprising_groups(calibration.surprise(scale_index, cue.name, z[cue.name])):
+            score = float(calibration.score_surprise(group.surprise))
+            if score >= settings.min_score:
+                box = stats.noise_sigma.box(group.rows.start, group.cols.start,
+                                            group.rows.stop - group.rows.start, group.cols.stop - group.cols.start)
+                found.append(Candidate(box, score, cue.label))
+    return found
 
 
 def propose_regions(tiles: list[TileStatistics], settings: ScanSettings, calibration: ScanCalibration,
@@ -75,8 +74,7 @@ def propose_regions(tiles: list[TileStatistics], settings: ScanSettings, calibra
     learned model's tile map), suppressed and ranked."""
     candidates = list(extra or [])
     for scale_index, stats in enumerate(tiles):
-        score, label = tile_scores(stats, scale_index, calibration)
-        candidates += candidates_from_grid(score, label, stats.noise_sigma, stats.tile, settings)
+        candidates += cue_candidates(stats, scale_index, calibration, settings)
     kept = suppress(candidates, settings.nms_iou)[: settings.max_regions]
     return [Region(box=c.box, score=c.score, label=c.label, id=f"r{i}") for i, c in enumerate(kept, 1)]
 

@@ -26,8 +26,8 @@ periodicity
     demosaicing leave peaks too, which is why the scan compares tiles against
     the image's own median tile rather than against a fixed threshold.
 error level
-    Mean absolute change (grey levels, averaged over R, G, B) when the image
-    is re-saved as JPEG at quality 90.  Regions with a different compression
+    Mean absolute change of luma (grey levels) when the image is re-saved as
+    JPEG at quality 90.  Regions with a different compression
     history from the rest (pasted, regenerated) re-compress differently.
 """
 
@@ -77,13 +77,19 @@ def second_differences(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def error_level_map(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
-    """Per-pixel error level (grey levels): |image - JPEG(image, quality)| averaged over channels."""
+    """Per-pixel error level (grey levels): |luma - JPEG(luma, quality)|.
+
+    Luma alone: JPEG quantises it with its own table, so its re-compression
+    error carries the compression history at a third of the cost of all three
+    channels (the 12-megapixel budget matters here)."""
+    return _luma_error_level(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), quality)
+
+
+def _luma_error_level(gray: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
+    Image.fromarray(gray).save(buffer, "JPEG", quality=quality)
     buffer.seek(0)
-    resaved = np.asarray(Image.open(buffer).convert("RGB"))
-    diff = cv2.absdiff(rgb, resaved)
-    return cv2.transform(diff, np.full((1, 3), 1.0 / 3.0, np.float32)).astype(np.float32)
+    return cv2.absdiff(gray, np.asarray(Image.open(buffer))).astype(np.float32)
 
 
 def noise_residual_map(rgb: np.ndarray) -> np.ndarray:
@@ -93,9 +99,11 @@ def noise_residual_map(rgb: np.ndarray) -> np.ndarray:
 
 
 def residual_spectrum(rgb: np.ndarray) -> np.ndarray:
-    """log10 magnitude of the centred 2-D spectrum of the noise residual:
-    bright off-centre dots are periodic traces (resampling, generator grids, JPEG blocks)."""
-    residual = laplacian_residual(luminance(rgb))
+    """log10 magnitude of the centred 2-D spectrum of the Laplacian residual:
+    bright off-centre dots are periodic traces (resampling, generator grids, JPEG blocks).
+    The Laplacian (d2x + d2y), unlike the noise residual (d2x then d2y), keeps
+    patterns that repeat along one axis only."""
+    residual = cv2.Laplacian(luminance(rgb), cv2.CV_32F, borderType=cv2.BORDER_REFLECT)
     window = np.outer(np.hanning(residual.shape[0]), np.hanning(residual.shape[1])).astype(np.float32)
     spectrum = np.fft.fftshift(np.abs(np.fft.fft2(residual * window)))
     return np.log10(spectrum + 1e-3).astype(np.float32)
@@ -142,11 +150,12 @@ class PixelEvidence:
 
     @classmethod
     def compute(cls, rgb: np.ndarray) -> "PixelEvidence":
-        gray = luminance(rgb)
+        gray8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        gray = gray8.astype(np.float32)
         height, width = gray.shape
         abs_d2x, abs_d2y = second_differences(gray)
         block_sigma, block_mean = _block_noise(gray)
-        return cls(width, height, block_sigma, block_mean, abs_d2x, abs_d2y, error_level_map(rgb),
+        return cls(width, height, block_sigma, block_mean, abs_d2x, abs_d2y, _luma_error_level(gray8),
                    _noise_level_function(block_sigma, block_mean))
 
     def block_noise_ratio(self) -> np.ndarray:
@@ -211,11 +220,16 @@ def _block_noise(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     residual = np.abs(laplacian_residual(crop))
     sigma = cv2.resize(residual, (bw, bh), interpolation=cv2.INTER_AREA) * _IMMERKAER_SCALE
     mean = cv2.resize(crop, (bw, bh), interpolation=cv2.INTER_AREA)
-    # Clipped highlights and shadows have no measurable noise.
-    sigma[(mean >= 250.0) | (mean <= 5.0)] = np.nan
+    spread = np.sqrt(np.maximum(cv2.resize(crop * crop, (bw, bh), interpolation=cv2.INTER_AREA) - mean * mean, 0))
+    # No noise can be measured in clipped highlights and shadows, nor in blocks
+    # that are constant: frames, letterboxes, graphics, and smooth areas that
+    # JPEG flattened to their DC value.
+    sigma[(mean >= 250.0) | (mean <= 5.0) | (spread < FLAT_BLOCK_SPREAD)] = np.nan
     return sigma, mean
 
 
+FLAT_BLOCK_SPREAD = 0.5  # grey levels of standard deviation: below this a block is constant
+MEASURABLE_SHARE = 0.5  # of a tile's 8x8 blocks must be neither constant nor clipped
 NLF_BINS = 16
 NOISE_FLOOR = 0.1  # grey levels; keeps ratios of near-noiseless images finite and calm
 
@@ -257,6 +271,10 @@ def tile_statistics(pixels: PixelEvidence, tile: int) -> TileStatistics:
 
     sigma_blocks = _tile_view(pixels.block_sigma, per_tile)
     rows, cols = sigma_blocks.shape[:2]
+    # A tile mostly made of constant or clipped blocks has no residual to read:
+    # its noise and its periodic traces are not measured (NaN), rather than
+    # reported as "missing", which every letterbox and JPEG-flattened sky would be.
+    measurable = np.isfinite(sigma_blocks).reshape(rows, cols, -1).mean(axis=-1) >= MEASURABLE_SHARE
     sigma = _nan_quantile_last_axis(sigma_blocks.reshape(rows, cols, -1), FLAT_BLOCK_QUANTILE)
     ratio_blocks = _tile_view(pixels.block_noise_ratio(), per_tile).reshape(rows, cols, -1)
     noise_ratio = _nan_quantile_last_axis(ratio_blocks, FLAT_BLOCK_QUANTILE)
@@ -265,7 +283,8 @@ def tile_statistics(pixels: PixelEvidence, tile: int) -> TileStatistics:
     spectra_y, _ = _ratio_spectra(_tile_view(pixels.abs_d2y, tile).mean(axis=3))
     spectra = np.maximum(spectra_x, spectra_y)  # (rows, cols, F): either axis may carry the trace
     usable = frequencies >= MIN_PERIOD_FREQUENCY
-    typical = np.median(spectra.reshape(-1, spectra.shape[-1]), axis=0)  # the image's own spectrum
+    reference = spectra[measurable] if measurable.any() else spectra.reshape(-1, spectra.shape[-1])
+    typical = np.median(reference, axis=0)  # the image's own spectrum
     excess_all = np.log2(spectra[..., usable] / typical[usable])
     strongest = np.argmax(excess_all, axis=-1)
     excess = np.take_along_axis(excess_all, strongest[..., None], axis=-1)[..., 0]
@@ -277,6 +296,10 @@ def tile_statistics(pixels: PixelEvidence, tile: int) -> TileStatistics:
     else:
         deficit = np.zeros(spectra.shape[:2], np.float32)
 
+    noise_ratio[~measurable] = np.nan
+    sigma[~measurable] = np.nan
+    excess = np.where(measurable, excess, np.nan)
+    deficit = np.where(measurable, deficit, np.nan)
     ela = _tile_view(pixels.error_level, tile).mean(axis=(2, 3))
     return TileStatistics(
         tile=tile,
