@@ -17,10 +17,9 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from models import __version__
 from models.detector import Detector
@@ -49,8 +48,7 @@ class _Measured:
     signal_score: SignalScore | None
     timings: dict[str, float]
     notes: list[str]
-    evidence: list[Evidence] | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    evidence: list[Evidence]
 
 
 class EvidenceEngine(Detector):
@@ -91,15 +89,13 @@ class EvidenceEngine(Detector):
         score = measured.signal_score
         if score is None:
             return []
-        grid = score.tiles
-        labels = np.full(grid.shape, MODEL_TILE_LABEL, dtype=object)
-        return candidates_from_grid(grid.values, labels, grid, int(grid.tile_width), self.settings)
+        return candidates_from_grid(score.tiles.values, MODEL_TILE_LABEL, score.tiles, self.settings)
 
     # ------------------------------------------------------------------ stage 2
 
     def examine(self, image: LoadedImage, regions: Sequence[Region], question: str | None = None) -> Analysis:
         measured = self._measure(image)
-        evidence = self._image_evidence(image, measured)
+        evidence = list(measured.evidence)
         start = time.perf_counter()
         examined = [examine_region(_with_id(region, index), measured.signals)
                     for index, region in enumerate(regions, 1)]
@@ -124,6 +120,11 @@ class EvidenceEngine(Detector):
                 return cached
         timings: dict[str, float] = {}
         notes: list[str] = []
+        # The file checks and the learned score run beside the pixel maps: all
+        # three spend their time in numpy, OpenCV and the C2PA library, which
+        # release the GIL, so a second core shortens the wall time.
+        file_checks = _POOL.submit(self._read_file_evidence, image, timings, notes)
+        model_score = _POOL.submit(self._score, image, timings) if self.signal_model is not None else None
         start = time.perf_counter()
         pixels = PixelEvidence.compute(image.rgb)
         tiles = measure_tiles(pixels)
@@ -131,42 +132,46 @@ class EvidenceEngine(Detector):
         if not tiles:
             notes.append(f"the image ({image.width}x{image.height}) is too small for tile-level signal maps: "
                          "no regions can be proposed")
-        score = None
-        if self.signal_model is not None:
-            start = time.perf_counter()
-            score = self.signal_model.score(image.rgb)
-            timings["signal_model"] = time.perf_counter() - start
-        else:
+        score = model_score.result() if model_score is not None else None
+        if self.signal_model is None:
             notes.append(f"learned signal model unavailable: {self._model_problem}")
+        evidence = file_checks.result()
+        if score is not None and self.signal_model is not None:
+            evidence.append(signal_evidence(score, self.signal_model))
         signals = ImageSignals(pixels, tiles, self.calibration, score.tiles if score else None,
                                score.probability if score else None)
-        measured = _Measured(signals, score, timings, notes)
+        measured = _Measured(signals, score, timings, notes, evidence)
         with self._cache_lock:
             self._cache[image.sha256] = measured
             while len(self._cache) > CACHED_IMAGES:
                 self._cache.popitem(last=False)
         return measured
 
-    def _image_evidence(self, image: LoadedImage, measured: _Measured) -> list[Evidence]:
-        with measured.lock:
-            if measured.evidence is None:
-                evidence: list[Evidence] = []
-                readers: list[tuple[str, Callable[[], list[Evidence]]]] = [
-                    ("provenance", lambda: read_content_credentials(image, self.trust_anchors)),
-                    ("metadata", lambda: read_generator_metadata(image)),
-                    ("watermark", lambda: detect_sd_watermarks(image, self.watermark_false_alarm)),
-                ]
-                for stage, read in readers:
-                    start = time.perf_counter()
-                    try:
-                        evidence += read()
-                    except Exception as exc:  # one failed check must not lose the others
-                        measured.notes.append(f"the {stage} check failed and was skipped: {exc}")
-                    measured.timings[stage] = time.perf_counter() - start
-                if measured.signal_score is not None and self.signal_model is not None:
-                    evidence.append(signal_evidence(measured.signal_score, self.signal_model))
-                measured.evidence = evidence
-            return list(measured.evidence)
+    def _score(self, image: LoadedImage, timings: dict[str, float]) -> SignalScore:
+        start = time.perf_counter()
+        score = self.signal_model.score(image.rgb)
+        timings["signal_model"] = time.perf_counter() - start
+        return score
+
+    def _read_file_evidence(self, image: LoadedImage, timings: dict[str, float], notes: list[str]) -> list[Evidence]:
+        """Content Credentials, metadata and watermark; one failed check never loses the others."""
+        evidence: list[Evidence] = []
+        readers: list[tuple[str, Callable[[], list[Evidence]]]] = [
+            ("provenance", lambda: read_content_credentials(image, self.trust_anchors)),
+            ("metadata", lambda: read_generator_metadata(image)),
+            ("watermark", lambda: detect_sd_watermarks(image, self.watermark_false_alarm)),
+        ]
+        for stage, read in readers:
+            start = time.perf_counter()
+            try:
+                evidence += read()
+            except Exception as exc:
+                notes.append(f"the {stage} check failed and was skipped: {exc}")
+            timings[stage] = time.perf_counter() - start
+        return evidence
+
+
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="zoomin-evidence")
 
 
 def _with_id(region: Region, index: int) -> Region:

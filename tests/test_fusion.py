@@ -1,0 +1,63 @@
+"""Fusion rules: what decides, what only leans, and what keeps a verdict open."""
+
+from __future__ import annotations
+
+import pytest
+
+from models.evidence.fusion import fuse
+from models.types import Box, Evidence, Region
+
+WATERMARK = Evidence("watermark", "invisible-watermark", "SDXL watermark: 48 of 48 bits agree",
+                     "ai-generated", 0.98, True)
+CAPTURE = Evidence("provenance", "c2pa", "camera capture signed by a trusted signer", "real", 0.95, True)
+CAMERA_EXIF = Evidence("metadata", "exif-camera", "Canon EOS R5 EXIF", "real", 0.3, False)
+
+
+def signal(supports: str, probability: float) -> Evidence:
+    return Evidence("signal", "signal-model", f"learned residual model: P(AI)={probability:.2f}", supports,
+                    0.4 if supports != "neither" else 0.0, False, {"probability": probability})
+
+
+ODD_REGION = Region(Box(0, 0, 64, 64), 0.99, "smoother than the rest (noise)", id="r1")
+QUIET_REGION = Region(Box(0, 0, 64, 64), 0.3, "no clear anomaly", id="r2")
+
+
+def test_decisive_ai_evidence_decides_and_names_itself():
+    result = fuse([WATERMARK, signal("real", 0.1)], [])
+    assert result.verdict == "ai-generated" and result.score == pytest.approx(0.98)
+    assert result.explanation.startswith("AI-generated, decided by watermark evidence: SDXL watermark")
+
+
+def test_ai_and_camera_credentials_together_are_reported_as_a_conflict():
+    result = fuse([CAPTURE, WATERMARK], [])
+    assert result.verdict == "ai-generated"
+    assert "Conflicting provenance evidence" in result.explanation and "edited" in result.explanation
+
+
+def test_trusted_capture_decides_real():
+    result = fuse([CAPTURE, signal("neither", 0.6)], [])
+    assert result.verdict == "real" and result.score == pytest.approx(0.05)
+
+
+def test_signal_alone_decides_only_past_its_measured_threshold():
+    assert fuse([signal("ai-generated", 0.97)], []).verdict == "ai-generated"
+    assert fuse([signal("real", 0.03)], [QUIET_REGION]).verdict == "real"
+    inconclusive = fuse([signal("neither", 0.6)], [])
+    assert inconclusive.verdict == "inconclusive" and "weak" in inconclusive.explanation
+
+
+def test_a_region_that_stands_out_keeps_real_from_being_called():
+    result = fuse([signal("real", 0.03)], [ODD_REGION])
+    assert result.verdict == "inconclusive" and "r1" in result.explanation
+
+
+def test_score_moves_with_weak_evidence_and_odd_regions():
+    base = fuse([signal("neither", 0.5)], []).score
+    assert fuse([signal("neither", 0.5), CAMERA_EXIF], []).score < base
+    assert fuse([signal("neither", 0.5)], [ODD_REGION]).score > base
+    assert "Weakly supports a real photo: Canon EOS R5 EXIF" in fuse([signal("neither", 0.5), CAMERA_EXIF], []).explanation
+
+
+def test_no_signal_model_is_inconclusive_and_says_why():
+    result = fuse([CAMERA_EXIF], [])
+    assert result.verdict == "inconclusive" and "no learned signal score" in result.explanation
