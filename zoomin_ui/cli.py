@@ -136,6 +136,35 @@ def demo(out: str | None, as_json: bool) -> None:
         click.echo(json.dumps(analysis.to_dict()) if as_json else render_analysis(analysis) + "\n")
 
 
+@main.command("train-signal")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Where to write the weights JSON.")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, help="Also write a Markdown report here.")
+@click.option("--seed", type=int, default=0, show_default=True)
+def train_signal(manifest: str, out: str, report: str | None, seed: int) -> None:
+    """Train the learned signal score on a labelled manifest (licence-filtered)."""
+    from models.evidence.train_signal import train_signal_model
+
+    try:
+        train_signal_model(Path(manifest), Path(out), Path(report) if report else None, seed=seed)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("calibrate-scan")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), required=True, help="Where to write the table JSON.")
+def calibrate_scan(manifest: str, out: str) -> None:
+    """Measure how unusual real photos' most unusual tiles get (the scan's reference)."""
+    from models.evidence.scan_calibration import CalibrationError, calibrate_from_manifest
+
+    try:
+        table = calibrate_from_manifest(Path(manifest), Path(out))
+    except (ValueError, OSError, CalibrationError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"calibrated on {table.record['real_photos']} real photos; written to {out}")
+
+
 @main.command("backends")
 def list_backends() -> None:
     """List the detector backends."""
