@@ -16,6 +16,11 @@ from models.image_input import LoadedImage
 from models.types import Analysis, Region
 
 
+class DetectorUnavailable(Exception):
+    """A backend cannot start (weights or tables missing or malformed, a
+    dependency absent); the message says what is missing and how to get it."""
+
+
 class Detector(ABC):
     """A locate-then-examine detector."""
 

@@ -100,3 +100,16 @@ def test_installed_entry_point_never_prints_a_traceback(folder):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "not an image" in done.stderr
+
+
+@pytest.mark.parametrize("option", ["calibration", "signal_model"])
+def test_missing_or_broken_tables_are_a_clear_error(tmp_path, option):
+    from zoomin_ui import service
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(service.WorkbenchError) as caught:
+        service.open_detector("evidence", **{option: str(broken)})
+    assert caught.value.code == "config" and str(broken) in str(caught.value)
+    with pytest.raises(service.WorkbenchError, match="unknown backend 'magic'; available: evidence"):
+        service.open_detector("magic")

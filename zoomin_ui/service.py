@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.detector import Detector
+from models.detector import Detector, DetectorUnavailable
 from models.image_input import IMAGE_SUFFIXES, ImageInputError, load_image
 from models.registry import UnknownBackend, create_detector
 from models.types import Analysis, Box, Region
@@ -30,7 +30,7 @@ def looks_like_image(path: Path) -> bool:
 def open_detector(backend: str = "evidence", **options: Any) -> Detector:
     try:
         return create_detector(backend, **options)
-    except UnknownBackend as exc:
+    except (UnknownBackend, DetectorUnavailable) as exc:
         raise WorkbenchError(str(exc), "config") from None
     except (ValueError, OSError) as exc:
         raise WorkbenchError(f"cannot start the {backend} backend: {exc}", "config") from None

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models import __version__
-from models.detector import Detector
+from models.detector import Detector, DetectorUnavailable
 from models.evidence.c2pa_credentials import read_content_credentials
 from models.evidence.examine import ImageSignals, examine_region
 from models.evidence.fusion import fuse
@@ -62,13 +62,16 @@ class EvidenceEngine(Detector):
         self.settings = ScanSettings(max_regions=max_regions, min_score=min_region_score)
         self.trust_anchors = trust_anchors
         self.watermark_false_alarm = watermark_false_alarm
-        self.calibration = ScanCalibration.load(Path(calibration) if calibration else None)
+        try:
+            self.calibration = ScanCalibration.load(Path(calibration) if calibration else None)
+        except CalibrationError as exc:
+            raise DetectorUnavailable(str(exc)) from None
         try:
             self.signal_model: SignalModel | None = SignalModel.load(Path(signal_model) if signal_model else None)
             self._model_problem = ""
         except SignalModelError as exc:
             if signal_model:  # a model the user asked for must load; the shipped one may be absent
-                raise
+                raise DetectorUnavailable(str(exc)) from None
             self.signal_model, self._model_problem = None, str(exc)
         self._cache: OrderedDict[str, _Measured] = OrderedDict()
         self._cache_lock = threading.Lock()
@@ -180,5 +183,3 @@ def _with_id(region: Region, index: int) -> Region:
     return Region(box=region.box, score=region.score, label=region.label, explanation=region.explanation,
                   evidence=list(region.evidence), id=f"r{index}")
 
-
-__all__ = ["EvidenceEngine", "CalibrationError"]
