@@ -112,3 +112,11 @@ def test_measurements_are_reused_for_the_same_image(engine, composite):
     second = engine.examine(image, first.regions)
     assert second.timings["signal_maps"] == first.timings["signal_maps"]  # cached, not re-measured
     assert [r.to_dict() for r in second.regions] == [r.to_dict() for r in first.regions]
+
+
+def test_image_evidence_alone_for_other_backends(engine):
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a dog\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 256x256")
+    image = load_image(encode(camera_like_photo(256, 256, seed=4), "PNG", pnginfo=info))
+    kinds = {e.kind for e in engine.image_evidence(image)}
+    assert {"metadata", "watermark", "signal"} <= kinds

@@ -113,6 +113,11 @@ class EvidenceEngine(Detector):
             question=question, answer=answer,
         )
 
+    def image_evidence(self, image: LoadedImage) -> list[Evidence]:
+        """The image-level findings alone (Content Credentials, metadata,
+        watermark, learned score), e.g. as context for another backend."""
+        return list(self._measure(image).evidence)
+
     # ------------------------------------------------------------------ measuring, once per image
 
     def _measure(self, image: LoadedImage) -> _Measured:
