@@ -205,6 +205,11 @@ class Analysis:
     notes: list[str] = field(default_factory=list)
     question: str | None = None
     answer: str | None = None
+    # How the result was produced, for the record a report must keep: model id,
+    # revision or weights hash, quantization, parameters, software versions.
+    provenance: dict[str, Any] = field(default_factory=dict)
+    # The backend's unparsed output (a model's generated text), kept verbatim.
+    raw_output: str | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -228,7 +233,10 @@ class Analysis:
             "backend_version": self.backend_version,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "notes": list(self.notes),
+            "provenance": self.provenance,
         }
+        if self.raw_output is not None:
+            data["raw_output"] = self.raw_output
         if self.question is not None:
             data["question"] = self.question
             data["answer"] = self.answer
@@ -254,4 +262,6 @@ class Analysis:
             notes=list(data.get("notes") or []),
             question=data.get("question"),
             answer=data.get("answer"),
+            provenance=dict(data.get("provenance") or {}),
+            raw_output=data.get("raw_output"),
         )

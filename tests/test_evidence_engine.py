@@ -120,3 +120,11 @@ def test_image_evidence_alone_for_other_backends(engine):
     image = load_image(encode(camera_like_photo(256, 256, seed=4), "PNG", pnginfo=info))
     kinds = {e.kind for e in engine.image_evidence(image)}
     assert {"metadata", "watermark", "signal"} <= kinds
+
+
+def test_analysis_records_which_tables_produced_it(engine, composite):
+    analysis = engine.analyze(load_image(encode(composite, "PNG")))
+    record = analysis.provenance
+    assert len(record["signal_model"]["sha256"]) == 64 and len(record["scan_calibration"]["sha256"]) == 64
+    assert record["parameters"]["max_regions"] == 5 and "numpy" in record["software"]
+    assert record["signal_model"]["sha256"][:12] in analysis.backend_version

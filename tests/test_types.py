@@ -66,3 +66,12 @@ def test_analysis_round_trips_through_json():
     assert data["regions"][0]["box"] == [10, 20, 110, 220]
     with pytest.raises(ValueError):
         Analysis.from_dict({**data, "verdict": "probably"})
+
+
+def test_provenance_and_raw_output_survive_the_round_trip():
+    analysis = Analysis("a.png", "cd" * 32, 1, "PNG", 2, 2, "inconclusive", 0.5, [], [], "x", "vlm", "1",
+                        provenance={"model": "Qwen/Qwen2.5-VL-3B-Instruct", "quantization": "nf4"},
+                        raw_output="<verdict>real</verdict>")
+    data = json.loads(json.dumps(analysis.to_dict()))
+    assert data["provenance"]["quantization"] == "nf4" and data["raw_output"].startswith("<verdict>")
+    assert Analysis.from_dict(data).to_dict() == analysis.to_dict()

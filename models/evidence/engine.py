@@ -13,12 +13,14 @@ not measure the whole image again.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from models import __version__
@@ -29,6 +31,7 @@ from models.evidence.fusion import fuse
 from models.evidence.generator_metadata import read_generator_metadata
 from models.evidence.questions import answer_question
 from models.evidence.scan import Candidate, ScanSettings, candidates_from_grid, propose_regions
+from models.evidence.scan_calibration import DEFAULT_PATH as CALIBRATION_PATH
 from models.evidence.scan_calibration import CalibrationError, ScanCalibration
 from models.evidence.signal_maps import PixelEvidence, measure_tiles
 from models.evidence.signal_model import SignalModel, SignalModelError, SignalScore, signal_evidence
@@ -62,8 +65,9 @@ class EvidenceEngine(Detector):
         self.settings = ScanSettings(max_regions=max_regions, min_score=min_region_score)
         self.trust_anchors = trust_anchors
         self.watermark_false_alarm = watermark_false_alarm
+        self.calibration_path = str(Path(calibration) if calibration else CALIBRATION_PATH)
         try:
-            self.calibration = ScanCalibration.load(Path(calibration) if calibration else None)
+            self.calibration = ScanCalibration.load(Path(self.calibration_path))
         except CalibrationError as exc:
             raise DetectorUnavailable(str(exc)) from None
         try:
@@ -78,8 +82,8 @@ class EvidenceEngine(Detector):
 
     @property
     def version(self) -> str:
-        model = self.signal_model.summary.get("weights_id", "shipped") if self.signal_model else "none"
-        return f"{__version__} (signal model {model})"
+        model = _file_digest(self.signal_model.path)[:12] if self.signal_model else "none"
+        return f"{__version__} (signal model sha256 {model})"
 
     # ------------------------------------------------------------------ stage 1
 
@@ -110,8 +114,24 @@ class EvidenceEngine(Detector):
             width=image.width, height=image.height, verdict=fusion.verdict, score=fusion.score,
             regions=examined, evidence=evidence, explanation=fusion.explanation, backend=self.name,
             backend_version=self.version, timings=timings, notes=[*image.notes, *measured.notes],
-            question=question, answer=answer,
+            question=question, answer=answer, provenance=self.provenance(),
         )
+
+    def provenance(self) -> dict:
+        """Which tables and settings produced the result, for the case record."""
+        import platform
+
+        model = self.signal_model
+        return {
+            "backend": self.name, "version": __version__,
+            "signal_model": {"sha256": _file_digest(model.path), "path": model.path} if model else None,
+            "scan_calibration": {"sha256": _file_digest(self.calibration_path),
+                                 "real_photos": self.calibration.reference_photos},
+            "parameters": {"max_regions": self.settings.max_regions, "min_region_score": self.settings.min_score,
+                           "watermark_false_alarm": self.watermark_false_alarm,
+                           "trust_anchors": str(self.trust_anchors) if self.trust_anchors else None},
+            "software": {"python": platform.python_version(), **_library_versions()},
+        }
 
     def image_evidence(self, image: LoadedImage) -> list[Evidence]:
         """The image-level findings alone (Content Credentials, metadata,
@@ -180,6 +200,27 @@ class EvidenceEngine(Detector):
 
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="zoomin-evidence")
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: str) -> str:
+    """SHA-256 of a weights or table file: which exact tables produced a result."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("numpy", "opencv-python", "pillow", "c2pa-python"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
 
 
 def _with_id(region: Region, index: int) -> Region:
