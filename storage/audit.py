@@ -1,0 +1,42 @@
+"""The audit trail: one event per change, written in the same transaction
+as the change itself, so the record and the log can never disagree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from storage.errors import StoreError
+from storage.tables import AuditEventRow, CaseRow, utc_now
+
+MAX_NAME = 200
+
+
+def require_analyst(analyst: str) -> str:
+    """Every change is signed: an empty or absurd name is refused, not guessed."""
+    name = (analyst or "").strip()
+    if not name:
+        raise StoreError("who is making this change? an analyst name is required", "invalid")
+    if len(name) > MAX_NAME:
+        raise StoreError(f"an analyst name is at most {MAX_NAME} characters", "invalid")
+    return name
+
+
+def load_case(session: Session, case_id: int, for_update: bool = False) -> CaseRow:
+    row = session.get(CaseRow, case_id, with_for_update=for_update or None)
+    if row is None:
+        raise StoreError(f"no case {case_id}", "not-found")
+    return row
+
+
+def record(session: Session, case: CaseRow, actor: str, action: str, subject: str = "",
+           before: Any = None, after: Any = None, at: datetime | None = None) -> AuditEventRow:
+    """Log one step on `case` and mark the case as changed."""
+    when = at or utc_now()
+    event = AuditEventRow(case_id=case.id, actor=actor, action=action, subject=subject, before=before,
+                          after=after, at=when)
+    session.add(event)
+    case.updated_at = when
+    return event

@@ -1,0 +1,216 @@
+"""The typed values the case store hands out.
+
+Nothing outside storage/ ever sees an ORM object: every read returns these
+frozen dataclasses, built from the rows inside the session that read them.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, get_args
+
+from models.types import Analysis, Box, Evidence
+
+CaseStatus = Literal["open", "in-review", "closed"]
+AnalysisStatus = Literal["running", "done", "failed", "interrupted"]
+# Who drew a region: the detector ("model") or a person ("analyst").
+RegionSource = Literal["model", "analyst"]
+# "deleted" is a row of its own whose parent is the deleted region, so the
+# region itself (and the model's original box) stays on record.
+RegionStatus = Literal["open", "confirmed", "rejected", "deleted"]
+
+CASE_STATUSES: tuple[str, ...] = get_args(CaseStatus)
+REGION_STATUSES: tuple[str, ...] = get_args(RegionStatus)
+
+
+class Unchanged(enum.Enum):
+    """Marks an update argument that was not given (None may be a real value,
+    e.g. clearing the final verdict)."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """Which detector produced an analysis, precisely enough to reproduce it."""
+
+    backend: str
+    backend_version: str = ""
+    model_id: str = ""
+    model_revision: str = ""  # a named revision or the weights' SHA-256
+    quantization: str = ""
+
+
+@dataclass(frozen=True)
+class EvidenceFileRecord:
+    id: int
+    case_id: int
+    sha256: str
+    original_name: str
+    size_bytes: int
+    format: str
+    mime: str
+    width: int
+    height: int
+    intake_at: datetime
+    intake_by: str
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    id: int
+    region_id: int
+    question: str
+    answer: str
+    backend: str
+    asked_by: str
+    asked_at: datetime
+
+
+@dataclass(frozen=True)
+class RegionRecord:
+    """One version of a region.  An analyst edit is a new record whose
+    parent_region_id names the version it changed; `current` is True for the
+    latest version of each region (no later edit points at it)."""
+
+    id: int
+    analysis_id: int
+    parent_region_id: int | None
+    source: RegionSource
+    status: RegionStatus
+    region_key: str
+    box: Box
+    score: float
+    label: str
+    explanation: str
+    evidence: tuple[Evidence, ...]
+    created_by: str
+    created_at: datetime
+    current: bool
+    questions: tuple[QuestionRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnalysisRecord:
+    id: int
+    case_id: int
+    evidence_file_id: int
+    backend: BackendInfo
+    parameters: dict[str, Any]
+    software: dict[str, str]
+    status: AnalysisStatus
+    error: str
+    started_by: str
+    started_at: datetime
+    finished_at: datetime | None
+    timings: dict[str, float]
+    verdict: str | None
+    score: float | None
+    explanation: str
+    evidence: tuple[Evidence, ...]
+    notes: tuple[str, ...]
+    raw_output: dict[str, Any] | None
+    regions: tuple[RegionRecord, ...] = ()
+
+    def current_regions(self) -> list[RegionRecord]:
+        """The regions as the analyst now sees them: latest versions, deleted ones left out."""
+        return [r for r in self.regions if r.current and r.status != "deleted"]
+
+    def model_output(self) -> Analysis | None:
+        """The detector's own result, exactly as it was recorded."""
+        return Analysis.from_dict(self.raw_output) if self.raw_output else None
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    id: int
+    case_id: int
+    analysis_id: int | None
+    file_name: str
+    sha256: str
+    size_bytes: int
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    case_id: int
+    actor: str
+    action: str
+    subject: str
+    before: Any
+    after: Any
+    at: datetime
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """A case as listed.  `verdict` is the analyst's final verdict when given,
+    otherwise the verdict of the latest finished analysis."""
+
+    id: int
+    uid: str
+    title: str
+    status: CaseStatus
+    verdict: str | None
+    final_verdict: str | None
+    model_verdict: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    """A case with everything on record about it, history included."""
+
+    summary: CaseSummary
+    notes: str
+    final_note: str
+    evidence_files: tuple[EvidenceFileRecord, ...]
+    analyses: tuple[AnalysisRecord, ...]
+    reports: tuple[ReportRecord, ...]
+    history: tuple[AuditEvent, ...]
+
+    @property
+    def id(self) -> int:
+        return self.summary.id
+
+
+@dataclass(frozen=True)
+class CasePage:
+    cases: tuple[CaseSummary, ...]
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class VerifyProblem:
+    """Something on disk or in the database that differs from the record."""
+
+    kind: Literal["missing", "hash-mismatch", "size-mismatch", "database"]
+    message: str
+    case_id: int | None = None
+    subject: str = ""
+    path: str = ""
+    expected: str = ""
+    actual: str = ""
+
+
+@dataclass(frozen=True)
+class BundleSummary:
+    """What export_bundle wrote: the zip and the SHA-256 of its manifest."""
+
+    path: str
+    case_id: int
+    manifest_sha256: str
+    files: tuple[str, ...] = field(default_factory=tuple)
