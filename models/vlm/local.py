@@ -1,0 +1,235 @@
+"""The local transport: transformers generation on this machine, with the
+shared prefix of the two queries computed once.
+
+Both queries start with the same system text, full image and context (see
+prompts.py).  After each query the KV cache of its prompt is kept per image;
+the next query about that image reuses the cached tokens it shares (the full
+image's vision features included: those tokens are not encoded again), and
+only the new images (the zoomed crops, all in one batch) go through the
+vision encoder.  Qwen2.5-VL's multimodal rotary positions depend only on
+the tokens before them, so the reused prefix is exact; tests compare it
+against a full recomputation.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import OrderedDict
+from typing import Any
+
+import torch
+
+from models.vlm.conversation import Generation, GenerationRequest, ImagePart, TokenStep, TransportError
+from models.vlm.loading import LoadedModel
+
+KEPT_PREFIXES = 2
+_END_TOKENS = ("<|im_end|>", "<|endoftext|>")
+
+
+class LocalTransport:
+    def __init__(self, loaded: LoadedModel, max_image_pixels: int):
+        self.loaded = loaded
+        self.max_image_pixels = max_image_pixels
+        self._prefixes: OrderedDict[str, tuple[torch.Tensor, Any]] = OrderedDict()
+
+    def describe(self) -> dict:
+        return self.loaded.describe()
+
+    # ------------------------------------------------------------------ one query
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        processor, model = self.loaded.processor, self.loaded.model
+        images = request.images
+        text = processor.apply_chat_template(_chat_messages(request), tokenize=False, add_generation_prompt=True)
+        size = {"shortest_edge": processor.image_processor.size["shortest_edge"],
+                "longest_edge": max(self.max_image_pixels, processor.image_processor.size["shortest_edge"])}
+        inputs = processor(text=[text], images=images or None, return_tensors="pt", size=size).to(model.device)
+        with self.loaded.lock, torch.inference_mode(), _StageClock(model) as clock:
+            try:
+                generation = self._generate(request, inputs, clock)
+            except (torch.OutOfMemoryError, MemoryError) as exc:
+                raise TransportError(f"out of memory while generating ({exc}); lower --max-new-tokens, the "
+                                     "image size or the number of regions, or use --quant 4bit") from None
+        grid = inputs.get("image_grid_thw")
+        patch = processor.image_processor.patch_size
+        generation.input_image_sizes = [(int(w) * patch, int(h) * patch) for _, h, w in grid.tolist()] \
+            if grid is not None else []
+        generation.timings.update(clock.timings())
+        return generation
+
+    def _generate(self, request: GenerationRequest, inputs: Any, clock: "_StageClock") -> Generation:
+        model = self.loaded.model
+        input_ids = inputs["input_ids"]
+        reused, cache = self._reusable_prefix(request.prefix_key, input_ids)
+        arguments = dict(inputs)
+        if reused:
+            arguments.pop("pixel_values", None)
+            new_images = self._encode_new_images(inputs, reused, clock)
+            if new_images is not None:
+                arguments["mm_encoder_outputs"] = {"image": new_images}
+            arguments["past_key_values"] = cache
+        # Positions for the whole sequence, so continuing from a cache never
+        # relies on offsets a previous call left on the model.
+        if inputs.get("image_grid_thw") is not None:
+            _, model.model.rope_deltas = model.model.get_rope_index(
+                input_ids, mm_token_type_ids=inputs["mm_token_type_ids"], image_grid_thw=inputs["image_grid_thw"],
+                attention_mask=inputs.get("attention_mask"))
+        output = model.generate(**arguments, max_new_tokens=request.max_new_tokens,
+                                min_new_tokens=request.min_new_tokens, do_sample=False, temperature=None,
+                                top_p=None, top_k=None, return_dict_in_generate=True,
+                                output_logits=bool(request.verdict_words))
+        prompt_length = input_ids.shape[1]
+        self._keep_prefix(request.prefix_key, input_ids, output.past_key_values, prompt_length)
+        new_ids = output.sequences[0, prompt_length:].tolist()
+        new_ids = _without_end(new_ids, self._end_ids())
+        answer = self.loaded.processor.tokenizer.decode(new_ids, skip_special_tokens=False)
+        tokens = self._token_steps(new_ids, output.logits, request.verdict_words) if request.verdict_words else None
+        return Generation(text=answer, tokens=tokens, prompt_tokens=prompt_length, reused_prefix_tokens=reused,
+                          generated_tokens=len(new_ids))
+
+    # ------------------------------------------------------------------ prefix reuse
+
+    def _reusable_prefix(self, key: str | None, input_ids: torch.Tensor) -> tuple[int, Any]:
+        """(tokens reused, a private copy of their cache) for this query."""
+        if key is None or key not in self._prefixes:
+            return 0, None
+        kept_ids, kept_cache = self._prefixes[key]
+        self._prefixes.move_to_end(key)
+        length = min(kept_ids.shape[1], input_ids.shape[1] - 1)  # at least one token must be new
+        differs = (kept_ids[0, :length] != input_ids[0, :length].to(kept_ids.device)).nonzero()
+        shared = int(differs[0]) if len(differs) else length
+        shared = self._before_partial_image(input_ids, shared)
+        if shared <= 0:
+            return 0, None
+        cache = copy.deepcopy(kept_cache)
+        if cache.get_seq_length() > shared:
+            cache.crop(shared - cache.get_seq_length())
+        return shared, cache
+
+    def _before_partial_image(self, input_ids: torch.Tensor, shared: int) -> int:
+        """Never split an image: end the reused part before an image it would cut."""
+        config = self.loaded.model.config
+        ids = input_ids[0].tolist()
+        for start in (i for i, t in enumerate(ids[:shared]) if t == config.vision_start_token_id):
+            end = ids.index(config.vision_end_token_id, start)
+            if end >= shared:
+                return start
+        return shared
+
+    def _encode_new_images(self, inputs: Any, reused: int, clock: "_StageClock") -> Any:
+        """Vision features of the images after the reused prefix, in one batch."""
+        grid = inputs.get("image_grid_thw")
+        if grid is None:
+            return None
+        config = self.loaded.model.config
+        starts = (inputs["input_ids"][0] == config.vision_start_token_id).nonzero().flatten().tolist()
+        first_new = sum(1 for position in starts if position < reused)
+        if first_new >= len(starts):
+            return None
+        patches = grid.prod(-1)
+        offset = int(patches[:first_new].sum())
+        return self.loaded.model.model.get_image_features(inputs["pixel_values"][offset:], grid[first_new:],
+                                                          return_dict=True)
+
+    def _keep_prefix(self, key: str | None, input_ids: torch.Tensor, cache: Any, prompt_length: int) -> None:
+        if key is None or cache is None:
+            return
+        if cache.get_seq_length() > prompt_length:
+            cache.crop(prompt_length - cache.get_seq_length())
+        self._prefixes[key] = (input_ids.detach(), cache)
+        self._prefixes.move_to_end(key)
+        while len(self._prefixes) > KEPT_PREFIXES:
+            self._prefixes.popitem(last=False)
+
+    # ------------------------------------------------------------------ verdict probabilities
+
+    def _end_ids(self) -> set[int]:
+        tokenizer = self.loaded.processor.tokenizer
+        return {i for i in tokenizer.convert_tokens_to_ids(list(_END_TOKENS)) if i is not None}
+
+    def _token_steps(self, new_ids: list[int], logits: tuple[torch.Tensor, ...], words: tuple[str, ...]
+                     ) -> list[TokenStep]:
+        """Per generated token: where it starts in the text, and the log
+        probability of each verdict word's first token at that step."""
+        tokenizer = self.loaded.processor.tokenizer
+        first_tokens: dict[str, list[int]] = {}
+        for word in words:
+            spellings = {tokenizer.encode(variant, add_special_tokens=False)[0] for variant in (word, f" {word}")}
+            first_tokens[_meaning(word)] = sorted(spellings)
+        steps, previous_length = [], 0
+        for index in range(len(new_ids)):
+            log_probs = torch.log_softmax(logits[index][0].float(), dim=-1)
+            candidates = {meaning: float(torch.logsumexp(log_probs[ids], dim=0))
+                          for meaning, ids in first_tokens.items()}
+            steps.append(TokenStep(start=previous_length, candidates=candidates))
+            previous_length = len(tokenizer.decode(new_ids[: index + 1], skip_special_tokens=False))
+        return steps
+
+
+def _meaning(word: str) -> str:
+    return "ai-generated" if word in ("generated", "ai-generated") else word
+
+
+def _without_end(ids: list[int], end_ids: set[int]) -> list[int]:
+    while ids and ids[-1] in end_ids:
+        ids = ids[:-1]
+    return ids
+
+
+def _chat_messages(request: GenerationRequest) -> list[dict]:
+    messages = []
+    for turn in request.turns:
+        content = [{"type": "image"} if isinstance(part, ImagePart) else {"type": "text", "text": part.text}
+                   for part in turn.parts]
+        messages.append({"role": turn.role, "content": content})
+    return messages
+
+
+class _StageClock:
+    """Times the vision encoder, the prefill (first forward) and the decode
+    steps of one generate call with forward hooks, without touching the model.
+    The vision encoder may run inside the first forward or before it
+    (transformers can pre-encode images), so intervals are compared."""
+
+    def __init__(self, model: Any):
+        self.model = model
+        self.cuda = next(model.parameters()).device.type == "cuda"
+        self.forwards: list[tuple[float, float]] = []
+        self.visions: list[tuple[float, float]] = []
+        self._handles: list[Any] = []
+
+    def _now(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def __enter__(self) -> "_StageClock":
+        starts: dict[str, float] = {}
+
+        def started(name: str):
+            return lambda *_: starts.__setitem__(name, self._now())
+
+        def finished(name: str, intervals: list[tuple[float, float]]):
+            return lambda *_: intervals.append((starts[name], self._now()))
+
+        self._handles = [
+            self.model.register_forward_pre_hook(started("forward")),
+            self.model.register_forward_hook(finished("forward", self.forwards)),
+            self.model.model.visual.register_forward_pre_hook(started("vision")),
+            self.model.model.visual.register_forward_hook(finished("vision", self.visions)),
+        ]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+
+    def timings(self) -> dict[str, float]:
+        vision = sum(end - start for start, end in self.visions)
+        if not self.forwards:
+            return {"vision": vision, "prefill": 0.0, "decode": 0.0}
+        first_start, first_end = self.forwards[0]
+        inside = sum(max(0.0, min(end, first_end) - max(start, first_start)) for start, end in self.visions)
+        return {"vision": vision, "prefill": (first_end - first_start) - inside,
+                "decode": sum(end - start for start, end in self.forwards[1:])}
