@@ -18,8 +18,22 @@ def _evidence_engine(**options: Any) -> Detector:
     return EvidenceEngine(**options)
 
 
+def _local_vlm(**options: Any) -> Detector:
+    from models.vlm.backends import LocalVLM
+
+    return LocalVLM(**options)
+
+
+def _remote_vlm(**options: Any) -> Detector:
+    from models.vlm.backends import RemoteVLM
+
+    return RemoteVLM(**options)
+
+
 BACKENDS: dict[str, tuple[Callable[..., Detector], str]] = {
     "evidence": (_evidence_engine, "embedded evidence engine: provenance, metadata, watermarks, signal maps"),
+    "vlm": (_local_vlm, "Qwen2.5-VL locate-then-examine on this machine (transformers, 4-bit bitsandbytes)"),
+    "remote": (_remote_vlm, "the same two queries to an OpenAI-compatible server (vLLM, SGLang, LM Studio, Ollama)"),
 }
 
 

@@ -13,8 +13,10 @@ from pathlib import Path
 import click
 
 from models import __version__
+from models.detector import DetectorUnavailable
 from models.registry import BACKENDS
 from zoomin_ui import service
+from zoomin_ui.cli_cases import cases, open_save_store, resolve_analyst, verify
 from zoomin_ui.summary import render_analysis
 
 
@@ -63,16 +65,39 @@ def _parse_box(text: str) -> list[float]:
 @click.option("--box", "boxes", multiple=True, metavar="X1,Y1,X2,Y2",
               help="Skip the scan and examine these boxes only (repeatable).")
 @click.option("--question", default=None, help="Ask a question about the boxes given with --box.")
+@click.option("--model", default=None,
+              help="vlm: Hugging Face id or local folder (default: Qwen2.5-VL 7B on a GPU, 3B on CPU); "
+                   "remote: the served model's name.")
+@click.option("--quant", type=click.Choice(["4bit", "8bit", "none"]), default=None,
+              help="vlm: weight quantization (default: 4bit where bitsandbytes supports the device).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None,
+              help="vlm: where the model runs (default: CUDA when present).")
+@click.option("--base-url", default=None,
+              help="remote: OpenAI-compatible base URL, e.g. http://host:8000/v1 (or ZOOMIN_REMOTE_BASE_URL).")
+@click.option("--api-key", default=None, help="remote: API key (default: ZOOMIN_REMOTE_API_KEY or OPENAI_API_KEY).")
+@click.option("--max-new-tokens", type=click.IntRange(1, 32768), default=None,
+              help="vlm/remote: at most this many tokens per answer (default 512).")
+@click.option("--evidence-context/--no-evidence-context", default=None,
+              help="vlm/remote: give the model the file's provenance, metadata and watermark findings "
+                   "and keep them beside its answer (default: on).")
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of folder arguments.")
+@click.option("--save", is_flag=True, help="Record each image and its analysis as a case (in ZOOMIN_HOME).")
+@click.option("--case", "case_id", type=int, default=None, help="With --save: add to this case, not a new one.")
+@click.option("--title", default=None, help="With --save: the new case's title (default: the file name).")
+@click.option("--analyst", default=None, help="With --save: who ran it (default: ZOOMIN_ANALYST or the OS user).")
 def analyze(paths: tuple[str, ...], as_json: bool, backend: str, max_regions: int, max_pixels: int | None,
-            trust_anchors: str | None, boxes: tuple[str, ...], question: str | None, recursive: bool) -> None:
+            trust_anchors: str | None, boxes: tuple[str, ...], question: str | None, recursive: bool,
+            save: bool, case_id: int | None, title: str | None, analyst: str | None, **model_options) -> None:
     """Analyse images (files or folders): verdict, score, regions and the evidence behind them."""
     if question and not boxes:
         raise click.UsageError("--question needs the region(s) it is about: give them with --box")
+    if not save and (case_id is not None or title or analyst):
+        raise click.UsageError("--case, --title and --analyst go with --save")
     parsed_boxes = [_parse_box(b) for b in boxes]
     options = {"max_regions": max_regions}
     if trust_anchors:
         options["trust_anchors"] = trust_anchors
+    options.update(_model_options(backend, model_options))
     try:
         detector = service.open_detector(backend, **options)
     except service.WorkbenchError as exc:
@@ -83,13 +108,25 @@ def analyze(paths: tuple[str, ...], as_json: bool, backend: str, max_regions: in
         raise click.ClickException("no image files found in the given folder(s)")
     progress = _progress(files, enabled=len(files) > 1)
     emit = getattr(progress, "write", click.echo)  # tqdm.write keeps the bar below the output
+    store = open_save_store(case_id) if save else None
     analysed = 0
     for file in progress:
+        saved = None
         try:
-            analysis = service.analyze_file(detector, file, max_pixels=max_pixels, boxes=parsed_boxes,
-                                            question=question)
+            if store is None:
+                analysis = service.analyze_file(detector, file, max_pixels=max_pixels, boxes=parsed_boxes,
+                                                question=question)
+            else:
+                saved = service.analyze_and_save(
+                    store, detector, file, resolve_analyst(analyst), case_id=case_id, title=title,
+                    max_pixels=max_pixels, boxes=parsed_boxes, question=question,
+                    parameters={"max_regions": max_regions, "max_pixels": max_pixels})
+                analysis = saved.analysis
         except service.WorkbenchError as exc:
             _report_error(file, str(exc), exc.code, as_json)
+            continue
+        except DetectorUnavailable as exc:  # a model backend failed mid-run (server down, out of memory)
+            _report_error(file, str(exc), "backend", as_json)
             continue
         except Exception as exc:  # a bug must cost one file, not the batch
             if _debug():
@@ -98,9 +135,28 @@ def analyze(paths: tuple[str, ...], as_json: bool, backend: str, max_regions: in
                           as_json)
             continue
         analysed += 1
-        emit(json.dumps(analysis.to_dict(), ensure_ascii=False) if as_json else render_analysis(analysis) + "\n")
+        record = analysis.to_dict() | ({"case_id": saved.case_id, "analysis_id": saved.analysis_id} if saved else {})
+        emit(json.dumps(record, ensure_ascii=False) if as_json else render_analysis(analysis) + "\n")
+        if saved and not as_json:
+            click.echo(f"saved as case {saved.case_id} (analysis {saved.analysis_id})", err=True)
+    if store is not None:
+        store.close()
     if analysed == 0:
         sys.exit(1)
+
+
+_MODEL_OPTIONS = {"vlm": {"model", "quant", "device", "max_new_tokens", "evidence_context"},
+                  "remote": {"model", "base_url", "api_key", "max_new_tokens", "evidence_context"}}
+
+
+def _model_options(backend: str, given: dict) -> dict:
+    """The vision-language options that were given, checked against the backend."""
+    chosen = {name: value for name, value in given.items() if value is not None}
+    misplaced = sorted(set(chosen) - _MODEL_OPTIONS.get(backend, set()))
+    if misplaced:
+        flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
+        raise click.UsageError(f"{flags} cannot be used with --backend {backend}")
+    return chosen
 
 
 def _progress(files: list[str], enabled: bool):
@@ -171,6 +227,28 @@ def list_backends() -> None:
     for name, (_, description) in sorted(BACKENDS.items()):
         click.echo(f"{name:10s} {description}")
 
+
+@main.group("models")
+def models_group() -> None:
+    """Vision-language model weights for --backend vlm."""
+
+
+@models_group.command("pull")
+@click.argument("model_id")
+@click.option("--revision", default=None, help="A branch, tag or commit of the model repository.")
+def pull(model_id: str, revision: str | None) -> None:
+    """Download MODEL_ID (e.g. Qwen/Qwen2.5-VL-3B-Instruct) into the Hugging Face cache for offline use."""
+    from models.vlm.loading import pull_model
+
+    try:
+        folder = pull_model(model_id, revision)
+    except DetectorUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{model_id} is in the local cache: {folder}")
+
+
+main.add_command(cases)
+main.add_command(verify)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -5,13 +5,17 @@ image decoding or storage directly."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.detector import Detector, DetectorUnavailable
-from models.image_input import IMAGE_SUFFIXES, ImageInputError, load_image
+from models.image_input import IMAGE_SUFFIXES, ImageInputError, LoadedImage, load_image
 from models.registry import UnknownBackend, create_detector
 from models.types import Analysis, Box, Region
+
+if TYPE_CHECKING:  # the case store (SQLAlchemy, Alembic) loads only when a command uses it
+    from storage import BackendInfo, CaseStore
 
 
 class WorkbenchError(Exception):
@@ -39,12 +43,18 @@ def open_detector(backend: str = "evidence", **options: Any) -> Detector:
 def analyze_file(detector: Detector, file: str, max_pixels: int | None = None,
                  boxes: Sequence[Sequence[float]] = (), question: str | None = None) -> Analysis:
     """Analyse one file.  With `boxes`, skip the scan and examine those boxes only."""
+    image = _load(file, max_pixels)
+    return _run(detector, image, _analyst_regions(image, file, boxes), question)
+
+
+def _load(file: str, max_pixels: int | None) -> LoadedImage:
     try:
-        image = load_image(file, max_pixels=max_pixels)
+        return load_image(file, max_pixels=max_pixels)
     except ImageInputError as exc:
         raise WorkbenchError(str(exc), exc.code) from None
-    if not boxes:
-        return detector.analyze(image)
+
+
+def _analyst_regions(image: LoadedImage, file: str, boxes: Sequence[Sequence[float]]) -> list[Region]:
     regions = []
     for index, values in enumerate(boxes, 1):
         try:
@@ -53,7 +63,115 @@ def analyze_file(detector: Detector, file: str, max_pixels: int | None = None,
             raise WorkbenchError(f"{file}: box {list(values)} is not inside the "
                                  f"{image.width}x{image.height} image ({exc})", "bad-box") from None
         regions.append(Region(box=box, score=0.0, label="analyst box", id=f"a{index}"))
+    return regions
+
+
+def _run(detector: Detector, image: LoadedImage, regions: list[Region], question: str | None) -> Analysis:
+    if not regions:
+        return detector.analyze(image)
     return detector.examine(image, regions, question=question)
+
+
+# ---------------------------------------------------------------------- the case store
+
+
+@dataclass(frozen=True)
+class SavedAnalysis:
+    analysis: Analysis
+    case_id: int
+    analysis_id: int
+    evidence_file_id: int
+
+
+def open_store(home: str | None = None, url: str | None = None) -> CaseStore:
+    """The case store in `home` / `url` (default: ZOOMIN_HOME / DATABASE_URL)."""
+    from storage import CaseStore, StoreError
+
+    try:
+        return CaseStore.open(home, url)
+    except StoreError as exc:
+        raise WorkbenchError(str(exc), exc.code) from None
+
+
+def backend_info(detector: Detector) -> BackendInfo:
+    """What the record keeps about a detector; backends with model weights
+    may name them (model_id, model_revision, quantization attributes)."""
+    from storage import BackendInfo
+
+    return BackendInfo(backend=detector.name, backend_version=detector.version,
+                       model_id=str(getattr(detector, "model_id", "") or ""),
+                       model_revision=str(getattr(detector, "model_revision", "") or ""),
+                       quantization=str(getattr(detector, "quantization", "") or ""))
+
+
+def analyze_and_save(store: CaseStore, detector: Detector, file: str, analyst: str, *, case_id: int | None = None,
+                     title: str | None = None, max_pixels: int | None = None,
+                     boxes: Sequence[Sequence[float]] = (), question: str | None = None,
+                     parameters: dict[str, Any] | None = None) -> SavedAnalysis:
+    """Analyse one file and record it: the file as evidence (in case `case_id`,
+    or a new case), the run as `running` before the detector starts, its result
+    when it ends.  A file that cannot be read saves nothing."""
+    from storage import StoreError
+
+    image = _load(file, max_pixels)
+    regions = _analyst_regions(image, file, boxes)
+    name = Path(file).name
+    try:
+        if case_id is None:
+            intake = store.open_case_with_evidence(title or name, image, analyst, original_name=name)
+        else:
+            intake = store.add_evidence_file(case_id, image, analyst, original_name=name)
+        settings = {**(parameters or {}), "boxes": [list(map(float, b)) for b in boxes], "question": question}
+        run = store.start_analysis(intake.record.case_id, intake.record.id, backend_info(detector), analyst,
+                                   settings)
+    except StoreError as exc:
+        raise WorkbenchError(f"{file}: not saved: {exc}", exc.code) from None
+    return _finish_run(store, detector, image, regions, question, run.id, intake.record.case_id,
+                       intake.record.id)
+
+
+def rerun_analysis(store: CaseStore, detector: Detector, analysis_id: int, analyst: str) -> SavedAnalysis:
+    """Run a recorded analysis again (e.g. an interrupted one) on the stored,
+    hash-checked evidence file, with the same boxes and question."""
+    from storage import StoreError
+
+    try:
+        previous = store.get_analysis(analysis_id)
+        record = store.get_evidence_file(previous.evidence_file_id)
+        data = store.evidence_bytes(record.id)
+        image = load_image(data, name=record.original_name)
+    except StoreError as exc:
+        raise WorkbenchError(str(exc), exc.code) from None
+    except ImageInputError as exc:
+        raise WorkbenchError(str(exc), exc.code) from None
+    boxes = previous.parameters.get("boxes") or []
+    question = previous.parameters.get("question")
+    try:
+        run = store.start_analysis(record.case_id, record.id, backend_info(detector), analyst,
+                                   {**previous.parameters, "rerun_of": analysis_id})
+    except StoreError as exc:
+        raise WorkbenchError(str(exc), exc.code) from None
+    return _finish_run(store, detector, image, _analyst_regions(image, record.original_name, boxes), question,
+                       run.id, record.case_id, record.id)
+
+
+def _finish_run(store: CaseStore, detector: Detector, image: LoadedImage, regions: list[Region],
+                question: str | None, run_id: int, case_id: int, evidence_file_id: int) -> SavedAnalysis:
+    from storage import StoreError
+
+    try:
+        analysis = _run(detector, image, regions, question)
+        store.finish_analysis(run_id, analysis)
+    except BaseException as exc:
+        message = str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
+        try:
+            store.fail_analysis(run_id, message)
+        except StoreError:
+            pass  # the run stays `running`; the next start marks it interrupted
+        if isinstance(exc, StoreError):
+            raise WorkbenchError(f"{image.name}: analysis {run_id} not recorded: {exc}", exc.code) from None
+        raise
+    return SavedAnalysis(analysis, case_id, run_id, evidence_file_id)
 
 
 def write_demo_images(folder: Path) -> list[tuple[Path, str]]:

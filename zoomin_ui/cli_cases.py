@@ -1,0 +1,204 @@
+"""`zoomin cases ...` and `zoomin verify`: the case store from the command line.
+
+Every command reads ZOOMIN_HOME (the data folder) and DATABASE_URL (another
+database); mutating ones sign their changes with --analyst, ZOOMIN_ANALYST
+or the OS user name.  A failure is one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import click
+
+from zoomin_ui import service
+
+if TYPE_CHECKING:
+    from storage import AnalysisRecord, CaseDetail, CaseStore
+
+analyst_option = click.option("--analyst", default=None, metavar="NAME",
+                              help="Who does this (default: ZOOMIN_ANALYST or the OS user name).")
+
+
+def resolve_analyst(analyst: str | None) -> str:
+    from storage import default_analyst
+
+    return (analyst or "").strip() or default_analyst()
+
+
+@contextmanager
+def opened_store() -> Iterator[CaseStore]:
+    """The store for one command; its errors become one line, never a traceback."""
+    from storage import StoreError
+
+    try:
+        store = service.open_store()
+    except service.WorkbenchError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield store
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+
+
+@click.group("cases")
+def cases() -> None:
+    """Saved cases: list, show, export to a bundle, import a bundle."""
+
+
+@cases.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of cases (id, title, verdict, files, ...).")
+@click.option("--query", "-q", default="", help="Title or file name (substring), SHA-256 prefix, or case id.")
+@click.option("--verdict", type=click.Choice(["ai-generated", "real", "inconclusive"]), default=None)
+@click.option("--analyst", default=None, help="Cases this analyst changed.")
+@click.option("--page", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--page-size", type=click.IntRange(1, 500), default=50, show_default=True)
+def list_cases(as_json: bool, query: str, verdict: str | None, analyst: str | None, page: int,
+               page_size: int) -> None:
+    """List cases, newest first."""
+    from storage import to_json
+
+    with opened_store() as store:
+        found = store.list_cases(query=query, verdict=verdict, analyst=analyst, page=page, page_size=page_size)
+    if as_json:
+        click.echo(json.dumps([to_json(case) for case in found.cases], ensure_ascii=False))
+        return
+    if not found.cases:
+        click.echo("no cases found", err=True)
+        return
+    click.echo(f"{'ID':>6}  {'UPDATED (UTC)':16}  {'VERDICT':13}  TITLE  [FILES]")
+    for case in found.cases:
+        files = ", ".join(case.files)
+        click.echo(f"{case.id:>6}  {case.updated_at:%Y-%m-%d %H:%M}  {case.verdict or '-':13}  {case.title}"
+                   + (f"  [{files}]" if files else ""))
+    first = (found.page - 1) * found.page_size + 1
+    click.echo(f"cases {first}-{first + len(found.cases) - 1} of {found.total}", err=True)
+
+
+@cases.command("show")
+@click.argument("case_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="The whole case record as one JSON object.")
+def show_case(case_id: int, as_json: bool) -> None:
+    """Show a case: files, analyses and regions (every version), reports, history."""
+    from storage import to_json
+
+    with opened_store() as store:
+        detail = store.get_case(case_id)
+    click.echo(json.dumps(to_json(detail), ensure_ascii=False, indent=1) if as_json else render_case(detail))
+
+
+@cases.command("export")
+@click.argument("case_id", type=int)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The bundle to write (.zip).")
+@analyst_option
+def export_case(case_id: int, output: str, analyst: str | None) -> None:
+    """Write a case (records, evidence files, reports, manifest of hashes) to one zip."""
+    with opened_store() as store:
+        written = store.export_bundle(case_id, output, resolve_analyst(analyst))
+    click.echo(f"case {case_id} exported to {written.path} ({len(written.files)} files; "
+               f"manifest SHA-256 {written.manifest_sha256})")
+
+
+@cases.command("import")
+@click.argument("bundle", type=click.Path(dir_okay=False))
+@analyst_option
+def import_case(bundle: str, analyst: str | None) -> None:
+    """Import a case bundle, every hash checked; on any problem nothing is imported."""
+    with opened_store() as store:
+        case = store.import_bundle(bundle, resolve_analyst(analyst))
+    click.echo(f"imported as case {case.id}: {case.title}")
+
+
+@click.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="The differences as a JSON array.")
+def verify(as_json: bool) -> None:
+    """Re-hash every stored evidence file and report against the database."""
+    from storage import to_json
+
+    with opened_store() as store:
+        problems = store.verify()
+        where = store.database
+    if as_json:
+        click.echo(json.dumps([to_json(p) for p in problems], ensure_ascii=False))
+    elif problems:
+        for problem in problems:
+            click.echo(f"{problem.kind}: {problem.message}")
+    else:
+        click.echo(f"every stored evidence file and report matches {where}")
+    if problems:
+        raise SystemExit(1)
+
+
+def render_case(detail: CaseDetail) -> str:
+    case = detail.summary
+    lines = [f"Case {case.id}: {case.title}",
+             (f"  status {case.status}; created {case.created_at:%Y-%m-%d %H:%M} UTC by {case.created_by}; "
+              f"updated {case.updated_at:%Y-%m-%d %H:%M} UTC")]
+    if case.final_verdict:
+        note = f" ({detail.final_note})" if detail.final_note else ""
+        lines.append(f"  final verdict: {case.final_verdict}{note}")
+    if case.model_verdict:
+        lines.append(f"  latest model verdict: {case.model_verdict}")
+    if detail.notes:
+        lines.append(f"  notes: {detail.notes}")
+    lines.append("Evidence files:")
+    for item in detail.evidence_files:
+        lines.append(f"  [{item.id}] {item.original_name}  {item.format} {item.width}x{item.height}, "
+                     f"{item.size_bytes} bytes, sha256 {item.sha256}; taken in {item.intake_at:%Y-%m-%d %H:%M} "
+                     f"UTC by {item.intake_by}")
+    lines.append("Analyses:")
+    for analysis in detail.analyses:
+        lines += _render_analysis(analysis)
+    if detail.reports:
+        lines.append("Reports:")
+        for report in detail.reports:
+            lines.append(f"  [{report.id}] {report.file_name}  sha256 {report.sha256}; "
+                         f"{report.created_at:%Y-%m-%d %H:%M} UTC by {report.created_by}")
+    lines.append("History:")
+    for event in detail.history:
+        lines.append(f"  {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.actor}: {event.action} {event.subject}")
+    return "\n".join(lines)
+
+
+def _render_analysis(analysis: AnalysisRecord) -> list[str]:
+    backend = analysis.backend
+    head = (f"  [{analysis.id}] {analysis.status}  {backend.backend} {backend.backend_version}"
+            + (f" model {backend.model_id}@{backend.model_revision}" if backend.model_id else "")
+            + f"; file {analysis.evidence_file_id}; started {analysis.started_at:%Y-%m-%d %H:%M} UTC "
+              f"by {analysis.started_by}")
+    lines = [head]
+    if analysis.verdict is not None:
+        lines.append(f"      verdict {analysis.verdict}, score {analysis.score:.2f}: {analysis.explanation}")
+    if analysis.error:
+        lines.append(f"      {analysis.error}")
+    for region in analysis.regions:
+        box = ", ".join(f"{v:g}" for v in region.box.to_list())
+        origin = f" (edit of {region.parent_region_id})" if region.parent_region_id else ""
+        latest = "" if region.current else " [superseded]"
+        lines.append(f"      region {region.id}{origin} {region.source}/{region.status}{latest} [{box}] "
+                     f"score {region.score:.2f} {region.label}")
+        for question in region.questions:
+            lines.append(f"        Q ({question.asked_by}): {question.question}  A: {question.answer}")
+    return lines
+
+
+def open_save_store(case_id: int | None) -> CaseStore:
+    """The store `zoomin analyze --save` records into, checked before any analysis runs."""
+    from storage import StoreError
+
+    try:
+        store = service.open_store()
+    except service.WorkbenchError as exc:
+        raise click.ClickException(str(exc)) from None
+    if case_id is not None:
+        try:
+            store.get_case(case_id)
+        except StoreError as exc:
+            store.close()
+            raise click.ClickException(f"--case {case_id}: {exc}") from None
+    return store
