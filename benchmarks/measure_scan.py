@@ -25,6 +25,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.evidence.dev_manifest import read_manifest  # noqa: E402
+from models.evidence.image_signals import ImageSignals  # noqa: E402
 from models.evidence.scan import ScanSettings, propose_regions  # noqa: E402
 from models.evidence.scan_calibration import ScanCalibration  # noqa: E402
 from models.evidence.signal_maps import PixelEvidence, measure_tiles  # noqa: E402
@@ -36,7 +37,8 @@ CALIBRATION = ScanCalibration.load()
 
 
 def regions(rgb: np.ndarray):
-    return propose_regions(measure_tiles(PixelEvidence.compute(rgb)), ScanSettings(), CALIBRATION)
+    pixels = PixelEvidence.compute(rgb)
+    return propose_regions(ImageSignals(pixels, measure_tiles(pixels), CALIBRATION), ScanSettings())
 
 
 def manifest_rates(manifest: Path) -> None:

@@ -45,28 +45,16 @@ CUES: tuple[Cue, ...] = (
 
 CUE_BY_NAME = {cue.name: cue for cue in CUES}
 
-@dataclass
-class CueScores:
-    """z-scores of every cue for every tile, and the image's typical values."""
-
-    z: dict[str, np.ndarray]
-    centre: dict[str, float]
-    spread: dict[str, float]
-
-
-def cue_scores(stats: TileStatistics) -> CueScores:
-    z, centre, spread = {}, {}, {}
+def cue_z_maps(stats: TileStatistics) -> dict[str, np.ndarray]:
+    """Robust z-score of every cue for every tile, against the image's own tiles."""
+    z = {}
     for cue in CUES:
         values = cue.statistic(stats).astype(np.float64)
         finite = values[np.isfinite(values)]
         if finite.size < 4:
             z[cue.name] = np.zeros_like(values)
-            centre[cue.name], spread[cue.name] = float("nan"), float("nan")
             continue
         median = float(np.median(finite))
         mad = float(np.median(np.abs(finite - median))) * 1.4826
-        scale = max(mad, cue.scale_floor)
-        z[cue.name] = cue.direction * (values - median) / scale
-        centre[cue.name], spread[cue.name] = median, scale
-    return CueScores(z, centre, spread)
-
+        z[cue.name] = cue.direction * (values - median) / max(mad, cue.scale_floor)
+    return z

@@ -26,9 +26,10 @@ from pathlib import Path
 from models import __version__
 from models.detector import Detector, DetectorUnavailable
 from models.evidence.c2pa_credentials import read_content_credentials
-from models.evidence.examine import ImageSignals, examine_region
+from models.evidence.examine import examine_region
 from models.evidence.fusion import fuse
 from models.evidence.generator_metadata import read_generator_metadata
+from models.evidence.image_signals import ImageSignals
 from models.evidence.questions import answer_question
 from models.evidence.scan import Candidate, ScanSettings, candidates_from_grid, propose_regions
 from models.evidence.scan_calibration import DEFAULT_PATH as CALIBRATION_PATH
@@ -89,8 +90,7 @@ class EvidenceEngine(Detector):
 
     def scan(self, image: LoadedImage) -> list[Region]:
         measured = self._measure(image)
-        return propose_regions(measured.signals.tiles, self.settings, self.calibration,
-                               extra=self._model_candidates(measured))
+        return propose_regions(measured.signals, self.settings, extra=self._model_candidates(measured))
 
     def _model_candidates(self, measured: _Measured) -> list[Candidate]:
         score = measured.signal_score

@@ -12,55 +12,15 @@ findings only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
-from models.evidence.cues import CUE_BY_NAME, cue_scores
-from models.evidence.scan_calibration import GROUP_SURPRISE, ScanCalibration
-from models.evidence.signal_maps import PixelEvidence, TileStatistics
-from models.evidence.tile_grid import TileGrid
+from models.evidence.cues import CUE_BY_NAME
+from models.evidence.image_signals import ImageSignals, tiles_inside
+from models.evidence.signal_maps import PixelEvidence
 from models.types import Box, Evidence, Region
 
 NOTABLE_SCORE = 0.9  # beyond the most unusual region of 90% of the real photos measured
 CONTEXT_MARGIN = 0.25
-
-
-@dataclass
-class ImageSignals:
-    """Everything measured once per image that the examination compares against."""
-
-    pixels: PixelEvidence
-    tiles: list[TileStatistics]
-    calibration: ScanCalibration
-    model_tiles: TileGrid | None = None
-    model_probability: float | None = None
-    _surprise: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
-
-    def surprise_map(self, scale_index: int, cue: str) -> np.ndarray:
-        """Per-tile surprise (-log10 tail probability among real photos' tiles) of one cue."""
-        key = (scale_index, cue)
-        if key not in self._surprise:
-            z = cue_scores(self.tiles[scale_index]).z
-            for name, values in z.items():
-                self._surprise[(scale_index, name)] = self.calibration.surprise(scale_index, name, values)
-        return self._surprise[key]
-
-    def region_surprise(self, box: Box, cue: str) -> tuple[float, int]:
-        """(summed surprise of the surprising tiles inside the box, tile size), at
-        the tile scale where the region stands out most, as the scan groups tiles."""
-        best = (0.0, self.tiles[0].tile if self.tiles else 0)
-        for scale_index, stats in enumerate(self.tiles):
-            rows, cols = _tiles_inside(stats, box)
-            values = np.nan_to_num(self.surprise_map(scale_index, cue)[rows, cols], nan=0.0)
-            total = float(values[values >= GROUP_SURPRISE].sum())
-            best = max(best, (total, stats.tile))
-        return best
-
-    def scale_for(self, box: Box) -> int:
-        """The coarsest tile scale that still fits the region: its statistics are the steadiest."""
-        fitting = [i for i, stats in enumerate(self.tiles) if stats.tile <= min(box.width, box.height)]
-        return fitting[-1] if fitting else 0
 
 
 def period_meaning(frequency: float) -> str:
@@ -72,19 +32,6 @@ def period_meaning(frequency: float) -> str:
     if abs(period - 4.0) < 0.1:
         return "a 4-pixel period: 4x upsampling or a 4x4 block grid"
     return f"a {period:.1f}-pixel period: resampling by a non-integer factor or a repeating texture"
-
-
-def _tiles_inside(stats: TileStatistics, box: Box) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of the tiles at least half covered by the box
-    (the nearest tile when the box is smaller than one)."""
-    rows, cols = stats.noise_sigma.shape
-    tile = stats.tile
-    r0, r1 = int(round(box.y1 / tile)), int(round(box.y2 / tile))
-    c0, c1 = int(round(box.x1 / tile)), int(round(box.x2 / tile))
-    r0, c0 = min(max(r0, 0), rows - 1), min(max(c0, 0), cols - 1)
-    r1, c1 = min(max(r1, r0 + 1), rows), min(max(c1, c0 + 1), cols)
-    grid_r, grid_c = np.meshgrid(np.arange(r0, r1), np.arange(c0, c1), indexing="ij")
-    return grid_r.ravel(), grid_c.ravel()
 
 
 def _context_ring(pixels: PixelEvidence, box: Box) -> np.ndarray:
@@ -121,7 +68,7 @@ def measure_region(box: Box, signals: ImageSignals) -> list[Evidence]:
                                  {"noise_sigma": sigma, "expected_sigma": expected, "log2_ratio": ratio}))
 
     if stats is not None:
-        tile_rows, tile_cols = _tiles_inside(stats, box)
+        tile_rows, tile_cols = tiles_inside(stats, box)
         peak = pixels.region_periodicity(rows, cols)
         excess = float(np.nanmedian(stats.periodic_excess.values[tile_rows, tile_cols]))
         findings.append(_finding(signals, box, "periodic",

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.evidence.cues import CUES, cue_scores
-from models.evidence.scan_calibration import ScanCalibration, surprising_groups
-from models.evidence.signal_maps import TileStatistics
+from models.evidence.cues import CUES
+from models.evidence.image_signals import ImageSignals
+from models.evidence.scan_calibration import surprising_groups
 from models.evidence.tile_grid import TileGrid
 from models.types import Box, Region
 
@@ -53,28 +53,27 @@ def candidates_from_grid(score: np.ndarray, label: str, grid: TileGrid, settings
     return found
 
 
-def cue_candidates(stats: TileStatistics, scale_index: int, calibration: ScanCalibration,
-                   settings: ScanSettings) -> list[Candidate]:
+def cue_candidates(signals: ImageSignals, scale_index: int, settings: ScanSettings) -> list[Candidate]:
     """Surprising tile groups of every cue at one scale, scored against real photos."""
-    z = cue_scores(stats).z
+    grid = signals.tiles[scale_index].noise_sigma
     found = []
     for cue in CUES:
-        for group in surprising_groups(calibration.surprise(scale_index, cue.name, z[cue.name])):
-            score = float(calibration.score_surprise(group.surprise))
+        for group in surprising_groups(signals.surprise_map(scale_index, cue.name)):
+            score = float(signals.calibration.score_surprise(group.surprise))
             if score >= settings.min_score:
-                box = stats.noise_sigma.box(group.rows.start, group.cols.start,
-                                            group.rows.stop - group.rows.start, group.cols.stop - group.cols.start)
+                box = grid.box(group.rows.start, group.cols.start,
+                               group.rows.stop - group.rows.start, group.cols.stop - group.cols.start)
                 found.append(Candidate(box, score, cue.label))
     return found
 
 
-def propose_regions(tiles: list[TileStatistics], settings: ScanSettings, calibration: ScanCalibration,
+def propose_regions(signals: ImageSignals, settings: ScanSettings,
                     extra: list[Candidate] | None = None) -> list[Region]:
     """The scan: cue candidates at every tile size (plus `extra`, e.g. from the
     learned model's tile map), suppressed and ranked."""
     candidates = list(extra or [])
-    for scale_index, stats in enumerate(tiles):
-        candidates += cue_candidates(stats, scale_index, calibration, settings)
+    for scale_index in range(len(signals.tiles)):
+        candidates += cue_candidates(signals, scale_index, settings)
     kept = suppress(candidates, settings.nms_iou)[: settings.max_regions]
     return [Region(box=c.box, score=c.score, label=c.label, id=f"r{i}") for i, c in enumerate(kept, 1)]
 

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import cv2
 import numpy as np
 
-from models.evidence.cues import CUES, cue_scores
+from models.evidence.cues import cue_z_maps
 from models.evidence.signal_maps import PixelEvidence, measure_tiles
 
 DEFAULT_PATH = Path(__file__).with_name("weights") / "scan_calibration.json"
@@ -51,8 +52,6 @@ class TileGroup:
 
 def surprising_groups(surprise: np.ndarray) -> list[TileGroup]:
     """Groups of 8-connected tiles at or above GROUP_SURPRISE, with their summed surprise."""
-    import cv2
-
     values = np.nan_to_num(surprise, nan=0.0)
     count, labels, stats, _ = cv2.connectedComponentsWithStats((values >= GROUP_SURPRISE).astype(np.uint8),
                                                                connectivity=8)
@@ -168,9 +167,8 @@ def tile_z_maps(rgb: np.ndarray) -> dict[str, np.ndarray]:
     """The z map of every cue at every scale of one image."""
     maps = {}
     for index, stats in enumerate(measure_tiles(PixelEvidence.compute(rgb))):
-        scores = cue_scores(stats)
-        for cue in CUES:
-            maps[ScanCalibration.key(index, cue.name)] = scores.z[cue.name]
+        for cue, z in cue_z_maps(stats).items():
+            maps[ScanCalibration.key(index, cue)] = z
     return maps
 
 

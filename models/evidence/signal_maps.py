@@ -126,13 +126,10 @@ class TileStatistics:
     noise_sigma: TileGrid
     noise_ratio: TileGrid
     periodic_excess: TileGrid
-    excess_frequency: TileGrid
     periodic_deficit: TileGrid
     error_level: TileGrid
-    median_noise_sigma: float
     median_error_level: float
     dominant_frequency: float
-    dominant_peak: float
 
 
 @dataclass
@@ -147,6 +144,7 @@ class PixelEvidence:
     abs_d2y: np.ndarray
     error_level: np.ndarray
     noise_level_function: np.ndarray  # expected sigma per luma bin of width 256 / NLF_BINS
+    block_noise_ratio: np.ndarray     # log2(sigma / expected sigma at the block's brightness) per 8x8 block
 
     @classmethod
     def compute(cls, rgb: np.ndarray) -> "PixelEvidence":
@@ -155,13 +153,10 @@ class PixelEvidence:
         height, width = gray.shape
         abs_d2x, abs_d2y = second_differences(gray)
         block_sigma, block_mean = _block_noise(gray)
-        return cls(width, height, block_sigma, block_mean, abs_d2x, abs_d2y, _luma_error_level(gray8),
-                   _noise_level_function(block_sigma, block_mean))
-
-    def block_noise_ratio(self) -> np.ndarray:
-        """log2(sigma / expected sigma at the block's brightness) per 8x8 block."""
-        expected = self.noise_level_function[_luma_bin(self.block_mean)]
-        return np.log2((self.block_sigma + NOISE_FLOOR) / (expected + NOISE_FLOOR))
+        levels = _noise_level_function(block_sigma, block_mean)
+        expected = levels[_luma_bin(block_mean)]
+        ratio = np.log2((block_sigma + NOISE_FLOOR) / (expected + NOISE_FLOOR))
+        return cls(width, height, block_sigma, block_mean, abs_d2x, abs_d2y, _luma_error_level(gray8), levels, ratio)
 
     def region_blocks(self, rows: slice, cols: slice) -> tuple[slice, slice]:
         return (slice(rows.start // NOISE_BLOCK, -(-rows.stop // NOISE_BLOCK)),
@@ -172,7 +167,7 @@ class PixelEvidence:
         both taken over its flattest blocks."""
         block_rows, block_cols = self.region_blocks(rows, cols)
         sigma = self.block_sigma[block_rows, block_cols]
-        ratio = self.block_noise_ratio()[block_rows, block_cols]
+        ratio = self.block_noise_ratio[block_rows, block_cols]
         valid = np.isfinite(sigma)
         if not valid.any():
             return float("nan"), float("nan")
@@ -276,7 +271,7 @@ def tile_statistics(pixels: PixelEvidence, tile: int) -> TileStatistics:
     # reported as "missing", which every letterbox and JPEG-flattened sky would be.
     measurable = np.isfinite(sigma_blocks).reshape(rows, cols, -1).mean(axis=-1) >= MEASURABLE_SHARE
     sigma = _nan_quantile_last_axis(sigma_blocks.reshape(rows, cols, -1), FLAT_BLOCK_QUANTILE)
-    ratio_blocks = _tile_view(pixels.block_noise_ratio(), per_tile).reshape(rows, cols, -1)
+    ratio_blocks = _tile_view(pixels.block_noise_ratio, per_tile).reshape(rows, cols, -1)
     noise_ratio = _nan_quantile_last_axis(ratio_blocks, FLAT_BLOCK_QUANTILE)
 
     spectra_x, frequencies = _ratio_spectra(_tile_view(pixels.abs_d2x, tile).mean(axis=2))
@@ -286,8 +281,7 @@ def tile_statistics(pixels: PixelEvidence, tile: int) -> TileStatistics:
     reference = spectra[measurable] if measurable.any() else spectra.reshape(-1, spectra.shape[-1])
     typical = np.median(reference, axis=0)  # the image's own spectrum
     excess_all = np.log2(spectra[..., usable] / typical[usable])
-    strongest = np.argmax(excess_all, axis=-1)
-    excess = np.take_along_axis(excess_all, strongest[..., None], axis=-1)[..., 0]
+    excess = excess_all.max(axis=-1)
     dominant = int(np.flatnonzero(usable)[np.argmax(typical[usable])])
     # Every consistent trace of the image (demosaicing at 1/2, JPEG blocks at 1/8 ...) may go missing.
     traces = np.flatnonzero(usable & (typical >= STRONG_TRACE * np.median(typical[usable])))
@@ -306,15 +300,11 @@ def tile_statistics(pixels: PixelEvidence, tile: int) -> TileStatistics:
         noise_sigma=TileGrid(sigma, meaning="noise sigma of the flattest blocks (grey levels)", **grid),
         noise_ratio=TileGrid(noise_ratio, meaning="log2 noise / noise expected at this brightness", **grid),
         periodic_excess=TileGrid(excess.astype(np.float32), meaning="log2 strongest residual peak / image's typical", **grid),
-        excess_frequency=TileGrid(frequencies[usable][strongest].astype(np.float32),
-                                  meaning="frequency of that peak (cycles/pixel)", **grid),
         periodic_deficit=TileGrid(deficit.astype(np.float32),
                                   meaning="log2 image's dominant residual peak / this tile's", **grid),
         error_level=TileGrid(ela, meaning=f"mean |image - JPEG q{ELA_QUALITY}| (grey levels)", **grid),
-        median_noise_sigma=_finite_median(sigma),
         median_error_level=_finite_median(ela),
         dominant_frequency=float(frequencies[dominant]),
-        dominant_peak=float(typical[dominant]),
     )
 
 
