@@ -8,8 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from models.overlay import (ANALYST_COLOUR, DELETED_COLOUR, OverlayBox, draw_boxes, hit_test, score_colour,
-                            zoom_crop)
+from models.overlay import (
+    ANALYST_COLOUR,
+    DELETED_COLOUR,
+    OverlayBox,
+    draw_boxes,
+    hit_test,
+    score_colour,
+    zoom_crop,
+)
 from models.types import Box
 
 
