@@ -91,7 +91,7 @@ def zoom_crop(image: Image.Image, box: Box, *, margin: float = 0.15, min_side: i
     context = Box(context.x1 - grow_x, context.y1 - grow_y, context.x2 + grow_x, context.y2 + grow_y).clip(width,
                                                                                                           height)
     rows, cols = context.pixel_slices()
-    crop = image.convert("RGB").crop((cols.start, rows.start, cols.stop, rows.stop))
+    crop = image.crop((cols.start, rows.start, cols.stop, rows.stop)).convert("RGB")
     factor = out_side / max(crop.size)
     size = (max(1, round(crop.width * factor)), max(1, round(crop.height * factor)))
     method = Image.Resampling.NEAREST if factor >= 1 else Image.Resampling.LANCZOS
