@@ -1,0 +1,53 @@
+"""Images placed in the report: the evidence with its boxes, and region crops.
+
+Drawing is models.overlay's (the workbench shows regions the same way); this
+module only turns a region view into overlay boxes and a PIL image into a
+flowable.  Pictures are embedded as JPEG (quality 90): reportlab passes JPEG
+through unchanged, which keeps the export fast and the file small.  They are
+illustrations; the evidence is the stored file whose SHA-256 the report gives.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import replace
+
+from PIL import Image as PILImage
+from reportlab.platypus import Image
+
+from exports.report_model import RegionView
+from models.overlay import OverlayBox, draw_boxes, zoom_crop
+from models.types import Box
+
+OVERVIEW_MAX_SIDE = 1600
+CROP_SIDE = 384
+
+
+def overlay_boxes(regions: Sequence[RegionView]) -> list[OverlayBox]:
+    return [OverlayBox(box=r.latest.box, number=r.number, score=r.latest.score, source=r.drawn_by,  # type: ignore[arg-type]
+                       deleted=r.deleted) for r in regions]
+
+
+def overview(image: PILImage.Image, regions: Sequence[RegionView], max_width: float, max_height: float) -> Image:
+    boxes = overlay_boxes(regions)
+    # A 12-megapixel photo is first reduced by a whole factor (a fast box filter) to at most twice the
+    # drawn size, so the high-quality resize in draw_boxes works on a few megapixels, not twelve.
+    factor = max(1, -(-max(image.size) // (2 * OVERVIEW_MAX_SIDE)))  # ceil: at least OVERVIEW_MAX_SIDE left
+    if factor > 1:
+        image = image.reduce(factor)
+        boxes = [replace(b, box=Box(b.box.x1 / factor, b.box.y1 / factor, b.box.x2 / factor, b.box.y2 / factor))
+                 for b in boxes]
+    return flowable(draw_boxes(image, boxes, max_side=OVERVIEW_MAX_SIDE), max_width, max_height)
+
+
+def crop(image: PILImage.Image, region: RegionView, max_width: float, max_height: float) -> Image:
+    return flowable(zoom_crop(image, region.latest.box, out_side=CROP_SIDE), max_width, max_height)
+
+
+def flowable(picture: PILImage.Image, max_width: float, max_height: float) -> Image:
+    buffer = io.BytesIO()
+    picture.convert("RGB").save(buffer, "JPEG", quality=90, optimize=False)
+    buffer.seek(0)
+    scale = min(max_width / picture.width, max_height / picture.height)
+    return Image(buffer, width=picture.width * scale, height=picture.height * scale)

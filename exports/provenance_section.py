@@ -1,0 +1,111 @@
+"""Provenance: what the file says about its own origin, as the analysis
+recorded it: Content Credentials (C2PA), generator metadata, invisible
+watermarks and camera metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reportlab.platypus import Flowable, Paragraph
+
+from exports.region_section import evidence_table
+from exports.report_model import EvidenceView
+from exports.styles import Styles, key_values, para
+from exports.text import compact_json
+from models.types import Evidence
+
+CAMERA_SOURCE = "exif:camera"
+
+
+def provenance_section(index: int, item: EvidenceView, styles: Styles, width: float) -> list[Flowable]:
+    story: list[Flowable] = [Paragraph(f"Provenance and metadata of evidence item {index}", styles.h1)]
+    analysis = item.analysis
+    if analysis is None:
+        return story + [Paragraph("No finished analysis: nothing was read from this file's metadata.", styles.body)]
+    evidence = list(analysis.evidence)
+    checked = set(analysis.timings)  # the stages this backend ran
+
+    def absent(stage: str, what: str) -> Paragraph:
+        if stage in checked:
+            return para(f"None found. {what}", styles.body)
+        return para(f"Not examined by the {analysis.backend.backend} backend.", styles.body)
+
+    c2pa = [e for e in evidence if e.kind == "provenance" and e.source == "c2pa"]
+    story.append(Paragraph("Content Credentials (C2PA)", styles.h2))
+    story += [key_values(_c2pa_rows(e), styles, width) for e in c2pa] or [
+        absent("provenance", "Most images carry no Content Credentials, and they are easily stripped; "
+                             "their absence says nothing about the image.")]
+    generator = [e for e in evidence if e.kind == "metadata" and e.source != CAMERA_SOURCE]
+    story.append(Paragraph("Generator metadata", styles.h2))
+    story += [key_values(_metadata_rows(e), styles, width) for e in generator] or [
+        absent("metadata", "Generator metadata can be stripped or forged: its absence proves nothing.")]
+    watermarks = [e for e in evidence if e.kind == "watermark"]
+    story.append(Paragraph("Invisible watermarks", styles.h2))
+    story += [evidence_table(watermarks, styles, width)] if watermarks else [
+        absent("watermark", "Most generators embed no watermark this tool can read.")]
+    camera = [e for e in evidence if e.source == CAMERA_SOURCE]
+    story.append(Paragraph("Camera metadata", styles.h2))
+    story += [key_values(_camera_rows(e), styles, width) for e in camera] or [
+        absent("metadata", "No camera make or model in EXIF (shared images usually have it stripped).")]
+    other = [e for e in evidence if e.kind == "provenance" and e.source != "c2pa"]
+    if other:
+        story += [Paragraph("Other provenance findings", styles.h2), evidence_table(other, styles, width)]
+    return story
+
+
+def _weight(item: Evidence) -> str:
+    return f"{item.supports}, strength {item.strength:.2f}" + (", decisive" if item.decisive else "")
+
+
+def _c2pa_rows(item: Evidence) -> list[tuple[str, object]]:
+    d: dict[str, Any] = item.details
+    signer = ", ".join(str(v) for v in (d.get("signer"), d.get("signer_common_name"), d.get("signer_issuer")) if v)
+    actions = [_action(a) for a in d.get("actions") or [] if isinstance(a, dict)]
+    rows: list[tuple[str, object]] = [
+        ("Finding", item.finding),
+        ("Signer", signer or "not named"),
+        ("Signing time", d.get("signing_time") or "-"),
+        ("Validation state", (f"{d.get('validation_state') or 'unknown'}; integrity "
+                              f"{'intact' if d.get('integrity_ok') else 'NOT intact'}")),
+        ("Failure codes", ", ".join(map(str, d.get("failure_codes") or [])) or "none"),
+        ("Signer trust", str(d.get("trust_status") or "unknown")),
+        ("Claim generator", d.get("claim_generator") or "-"),
+        ("Actions", "; ".join(actions) or "none recorded"),
+        ("Digital source type", ", ".join(map(str, d.get("digital_source_types") or [])) or "none declared"),
+        ("Ingredients", str(d.get("ingredient_count", 0))),
+        ("Weight", _weight(item)),
+    ]
+    if d.get("errors"):
+        rows.append(("Reader errors", "; ".join(map(str, d["errors"]))))
+    return rows
+
+
+def _action(action: dict[str, Any]) -> str:
+    parts = [str(action.get("action") or "?")]
+    for key, name in (("digital_source_type", "source type"), ("software_agent", "by"),
+                      ("description", "")):
+        if action.get(key):
+            parts.append(f"{name} {action[key]}".strip())
+    return " - ".join(parts)
+
+
+def _metadata_rows(item: Evidence) -> list[tuple[str, object]]:
+    rows: list[tuple[str, object]] = [("Where", item.source), ("Finding", item.finding), ("Weight", _weight(item))]
+    for key, value in item.details.items():
+        if value not in (None, "", [], {}):
+            rows.append((key.replace("_", " "), compact_json(value)))
+    return rows
+
+
+def _camera_rows(item: Evidence) -> list[tuple[str, object]]:
+    d = item.details
+    rows: list[tuple[str, object]] = [("Finding", item.finding)]
+    for key in ("make", "model", "captured", "lens", "software"):
+        if d.get(key):
+            rows.append((key.capitalize(), d[key]))
+    rows.append(("GPS position", "present" if d.get("gps") else "absent"))
+    exposure = {k: v for k, v in d.items() if k not in ("make", "model", "captured", "lens", "software", "gps")}
+    if exposure:
+        rows.append(("Exposure", compact_json(exposure)))
+    rows.append(("Weight", _weight(item)))
+    return rows
