@@ -12,6 +12,7 @@ says what is missing and what to do.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import threading
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from models.detector import DetectorUnavailable
+from models.vlm.adapter import adapter_base_model, is_adapter_folder, merge_adapter, processor_folder
 from models.vlm.fingerprint import weights_fingerprint
 from models.vlm.settings import LoadSettings, default_model_id
 
@@ -136,7 +138,8 @@ def _load(settings: LoadSettings) -> LoadedModel:
     from transformers import AutoModelForImageTextToText, AutoProcessor, BitsAndBytesConfig
 
     start = time.perf_counter()
-    folder, revision = locate_weights(settings.model, settings.revision)
+    adapter = Path(settings.model).expanduser().resolve() if is_adapter_folder(settings.model) else None
+    folder, revision = locate_weights(adapter_base_model(adapter) if adapter else settings.model, settings.revision)
     dtype = getattr(torch, settings.dtype)
     options: dict[str, Any] = {"dtype": dtype, "device_map": settings.device, "local_files_only": True}
     if settings.quantization == "4bit":
@@ -148,7 +151,8 @@ def _load(settings: LoadSettings) -> LoadedModel:
     _say(f"loading {settings.model} ({settings.quantization}, {settings.dtype}, {settings.device}) from {folder}")
     try:
         model = AutoModelForImageTextToText.from_pretrained(folder, **options)
-        processor = AutoProcessor.from_pretrained(folder, local_files_only=True)
+        model = merge_adapter(model, adapter) if adapter else model  # a `zoomin train` output folder
+        processor = AutoProcessor.from_pretrained(processor_folder(adapter, folder), local_files_only=True)
     except (torch.OutOfMemoryError, MemoryError) as exc:
         raise DetectorUnavailable(_out_of_memory(settings, exc)) from None
     except RuntimeError as exc:
@@ -162,6 +166,9 @@ def _load(settings: LoadSettings) -> LoadedModel:
                                   ) from None
     model.eval()
     fingerprint = weights_fingerprint(folder)
+    if adapter:  # base and adapter together identify the weights
+        fingerprint = hashlib.sha256(f"{fingerprint}+{weights_fingerprint(adapter)}".encode()).hexdigest()
+        folder = adapter
     seconds = time.perf_counter() - start
     _say(f"model ready in {seconds:.1f} s")
     return LoadedModel(model=model, processor=processor, model_id=settings.model, folder=folder, revision=revision,

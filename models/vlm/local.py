@@ -41,7 +41,7 @@ class LocalTransport:
     def generate(self, request: GenerationRequest) -> Generation:
         processor, model = self.loaded.processor, self.loaded.model
         images = request.images
-        text = processor.apply_chat_template(_chat_messages(request), tokenize=False, add_generation_prompt=True)
+        text = processor.apply_chat_template(chat_messages(request), tokenize=False, add_generation_prompt=True)
         size = {"shortest_edge": processor.image_processor.size["shortest_edge"],
                 "longest_edge": max(self.max_image_pixels, processor.image_processor.size["shortest_edge"])}
         inputs = processor(text=[text], images=images or None, return_tensors="pt", size=size).to(model.device)
@@ -177,7 +177,7 @@ def _without_end(ids: list[int], end_ids: set[int]) -> list[int]:
     return ids
 
 
-def _chat_messages(request: GenerationRequest) -> list[dict]:
+def chat_messages(request: GenerationRequest) -> list[dict]:
     messages = []
     for turn in request.turns:
         content = [{"type": "image"} if isinstance(part, ImagePart) else {"type": "text", "text": part.text}
