@@ -236,7 +236,7 @@ def _insert_analysis(session: Session, case_id: int, evidence_ids: dict[int, int
             source=region.source, status=region.status, region_key=region.region_key, x1=region.box.x1,
             y1=region.box.y1, x2=region.box.x2, y2=region.box.y2, score=region.score, label=region.label,
             explanation=region.explanation, evidence=[e.to_dict() for e in region.evidence],
-            created_by=region.created_by, created_at=region.created_at)
+            note=region.note, created_by=region.created_by, created_at=region.created_at)
         session.add(new)
         session.flush()
         region_ids[region.id] = new.id

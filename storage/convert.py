@@ -64,7 +64,7 @@ def region(row: RegionRow, current: bool, questions: Sequence[QuestionRecord] = 
         source=cast(RegionSource, row.source), status=cast(RegionStatus, row.status), region_key=row.region_key,
         box=Box(row.x1, row.y1, row.x2, row.y2), score=row.score, label=row.label, explanation=row.explanation,
         evidence=evidence_items(row.evidence), created_by=row.created_by, created_at=row.created_at,
-        current=current, questions=tuple(questions),
+        current=current, questions=tuple(questions), note=row.note or "",
     )
 
 

@@ -17,9 +17,11 @@ CaseStatus = Literal["open", "in-review", "closed"]
 AnalysisStatus = Literal["running", "done", "failed", "interrupted"]
 # Who drew a region: the detector ("model") or a person ("analyst").
 RegionSource = Literal["model", "analyst"]
+# The analyst's decision on a region: "confirmed" (an AI artefact), "rejected"
+# (authentic), "not-relevant" (neither: not evidence either way).
 # "deleted" is a row of its own whose parent is the deleted region, so the
 # region itself (and the model's original box) stays on record.
-RegionStatus = Literal["open", "confirmed", "rejected", "deleted"]
+RegionStatus = Literal["open", "confirmed", "rejected", "not-relevant", "deleted"]
 
 CASE_STATUSES: tuple[str, ...] = get_args(CaseStatus)
 REGION_STATUSES: tuple[str, ...] = get_args(RegionStatus)
@@ -93,6 +95,8 @@ class RegionRecord:
     created_at: datetime
     current: bool
     questions: tuple[QuestionRecord, ...] = ()
+    # The analyst's note on this version (why confirmed / rejected, a deletion's reason).
+    note: str = ""
 
 
 @dataclass(frozen=True)

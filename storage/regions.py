@@ -26,7 +26,8 @@ MAX_LABEL = 500
 
 def _snapshot(row: RegionRow) -> dict[str, Any]:
     return {"region_id": row.id, "source": row.source, "status": row.status, "label": row.label,
-            "box": Box(row.x1, row.y1, row.x2, row.y2).to_list(), "explanation": row.explanation}
+            "box": Box(row.x1, row.y1, row.x2, row.y2).to_list(), "explanation": row.explanation,
+            "note": row.note or ""}
 
 
 def _load(session: Session, region_id: int) -> tuple[RegionRow, AnalysisRow]:
@@ -68,7 +69,8 @@ def _check_label(label: str) -> str:
 
 
 def edit_region(session: Session, region_id: int, analyst: str, *, box: Box | Unchanged,
-                label: str | Unchanged, status: str | Unchanged, explanation: str | Unchanged) -> RegionRow:
+                label: str | Unchanged, status: str | Unchanged, explanation: str | Unchanged,
+                note: str | Unchanged = UNCHANGED) -> RegionRow:
     parent, analysis = _load(session, region_id)
     case = load_case(session, analysis.case_id, for_update=True)
     _require_latest(session, parent)
@@ -79,8 +81,11 @@ def edit_region(session: Session, region_id: int, analyst: str, *, box: Box | Un
         "label": parent.label if label is UNCHANGED else _check_label(label),
         "status": parent.status if status is UNCHANGED else _check_status(status),
         "explanation": parent.explanation if explanation is UNCHANGED else explanation,
+        # A note explains this version's decision; an edit that gives none does not inherit the last one.
+        "note": "" if note is UNCHANGED else note.strip(),
     }
-    if not moved and all(getattr(parent, name) == value for name, value in values.items()):
+    if not moved and all(getattr(parent, name) == value for name, value in values.items() if name != "note") \
+            and not values["note"]:
         return parent
     row = RegionRow(
         analysis_id=parent.analysis_id, parent_region_id=parent.id, source="analyst",
@@ -128,7 +133,7 @@ def delete_region(session: Session, region_id: int, analyst: str, reason: str) -
         analysis_id=parent.analysis_id, parent_region_id=parent.id, source="analyst", status="deleted",
         region_key=parent.region_key, x1=parent.x1, y1=parent.y1, x2=parent.x2, y2=parent.y2,
         score=parent.score, label=parent.label, explanation=parent.explanation, evidence=list(parent.evidence),
-        created_by=analyst, created_at=utc_now())
+        note=reason.strip(), created_by=analyst, created_at=utc_now())
     session.add(row)
     session.flush()
     record(session, case, analyst, "region-deleted", f"region:{row.id}", _snapshot(parent),

@@ -194,11 +194,13 @@ class CaseStore:
 
     def edit_region(self, region_id: int, analyst: str, *, box: Box | Unchanged = UNCHANGED,
                     label: str | Unchanged = UNCHANGED, status: str | Unchanged = UNCHANGED,
-                    explanation: str | Unchanged = UNCHANGED) -> RegionRecord:
-        """A new version of the region (the edited version stays on record)."""
+                    explanation: str | Unchanged = UNCHANGED, note: str | Unchanged = UNCHANGED) -> RegionRecord:
+        """A new version of the region (the edited version stays on record).
+        `note` is the analyst's reason for this version, e.g. why it was rejected."""
         name = require_analyst(analyst)
         return self._db.write(lambda s: convert.region(regions.edit_region(
-            s, region_id, name, box=box, label=label, status=status, explanation=explanation), current=True))
+            s, region_id, name, box=box, label=label, status=status, explanation=explanation, note=note),
+            current=True))
 
     def add_region(self, analysis_id: int, analyst: str, box: Box, label: str = "", explanation: str = "",
                    status: str = "open") -> RegionRecord:

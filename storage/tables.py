@@ -156,6 +156,7 @@ class RegionRow(Base):
     label: Mapped[str] = mapped_column(String(500), default="")
     explanation: Mapped[str] = mapped_column(Text, default="")
     evidence: Mapped[list[Any]] = mapped_column(default=list)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
 

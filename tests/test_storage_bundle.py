@@ -29,7 +29,8 @@ def build_case(store: CaseStore, tmp_path: Path) -> int:
     run = store.start_analysis(case_id, intake.record.id, BackendInfo("evidence", "v1", model_revision="w1"),
                                "alice", {"max_regions": 5})
     done = store.finish_analysis(run.id, model_result(intake.record.sha256, regions=2))
-    edited = store.edit_region(done.regions[0].id, "bob", box=Box(1, 1, 30, 30), status="confirmed")
+    edited = store.edit_region(done.regions[0].id, "bob", box=Box(1, 1, 30, 30), status="confirmed",
+                             note="boat pasted in")
     store.add_question(edited.id, "bob", "consistent noise?", "no", "evidence")
     store.delete_region(done.regions[1].id, "bob", reason="grid")
     store.fail_analysis(store.start_analysis(case_id, second.id, BackendInfo("vlm", "v2"), "bob").id, "no GPU")
@@ -44,7 +45,7 @@ def build_case(store: CaseStore, tmp_path: Path) -> int:
 def comparable(detail):
     """A case's content without what differs by installation (ids, the import/export events)."""
     analyses = [(a.backend, a.status if a.status != "running" else "interrupted", a.verdict, a.parameters,
-                 [(r.source, r.status, r.box, r.label, r.current, [q.answer for q in r.questions])
+                 [(r.source, r.status, r.box, r.label, r.note, r.current, [q.answer for q in r.questions])
                   for r in a.regions], a.raw_output) for a in detail.analyses]
     files = [(f.sha256, f.original_name, f.size_bytes, f.intake_by, f.intake_at) for f in detail.evidence_files]
     history = [(e.actor, e.action, e.before, e.after, e.at) for e in detail.history

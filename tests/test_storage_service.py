@@ -204,6 +204,26 @@ def test_region_edits_are_new_versions_and_the_model_box_stays(store):
         store.delete_region(deleted.id, "bob")
 
 
+def test_an_analyst_decision_keeps_its_note_per_version(store):
+    case, evidence = new_case_with_file(store)
+    analysis = finished_analysis(store, case.id, evidence)
+    first, second = analysis.regions[0], analysis.regions[1]
+
+    irrelevant = store.edit_region(first.id, "carol", status="not-relevant", note="  lens flare, not an edit ")
+    assert (irrelevant.status, irrelevant.note) == ("not-relevant", "lens flare, not an edit")
+    relabelled = store.edit_region(irrelevant.id, "carol", label="flare")
+    assert relabelled.note == "", "a note belongs to the version that gave it"
+    same_status_new_note = store.edit_region(relabelled.id, "dave", note="checked the RAW file")
+    assert same_status_new_note.id != relabelled.id and same_status_new_note.status == "not-relevant"
+    deleted = store.delete_region(second.id, "bob", reason="JPEG grid")
+    assert deleted.note == "JPEG grid"
+
+    edit = next(e for e in store.get_case(case.id).history if e.action == "region-edited")
+    assert edit.after["status"] == "not-relevant" and edit.after["note"] == "lens flare, not an edit"
+    with pytest.raises(StoreError, match="not-relevant"):
+        store.edit_region(same_status_new_note.id, "dave", status="irrelevant")
+
+
 def test_reports_are_kept_hashed_with_their_analysis(store, tmp_path):
     case, evidence = new_case_with_file(store)
     analysis = finished_analysis(store, case.id, evidence)
