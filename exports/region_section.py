@@ -18,6 +18,10 @@ from models.types import Evidence
 CROP_SHARE = 0.38  # of the text width
 
 
+# How the report words an analyst's decision (the store's region statuses).
+_DECISIONS = {"confirmed": "confirmed as an AI artefact", "rejected": "judged authentic",
+              "not-relevant": "judged not relevant", "deleted": "deleted"}
+
 def _at(moment) -> str:
     return f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
 
@@ -93,12 +97,10 @@ def _overrides(region: RegionView, styles: Styles) -> list[Flowable]:
     for change in region.changes:
         what = "; ".join(change.changes) or "no visible change"
         line = f"{_at(change.at)}, {markup(change.by, 200)}: {markup(what)}"
-        if change.status == "confirmed" and "status" in what:
-            line += " (confirmed as an AI artefact)"
-        elif change.status == "rejected" and "status" in what:
-            line += " (rejected: judged authentic or not relevant)"
+        if "status" in what and change.status in _DECISIONS:
+            line += f" ({_DECISIONS[change.status]})"
         if change.reason:
-            line += f". Reason given: {markup(change.reason)}"
+            line += f". Analyst's note: {markup(change.reason)}"
         story.append(Paragraph(line, styles.body))
         if change.explanation:
             story.append(Paragraph(f"New explanation: {markup(change.explanation)}", styles.body))

@@ -41,7 +41,7 @@ class RegionChange:
     changes: tuple[str, ...]  # e.g. "status open -> confirmed"
     status: str
     explanation: str
-    reason: str = ""  # given when the region was deleted
+    reason: str = ""  # the analyst's note on this version (a decision's why, a deletion's reason)
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,8 @@ def _change(before: RegionRecord, after: RegionRecord, reasons: dict[str, str]) 
         changes.append("explanation rewritten")
     return RegionChange(by=after.created_by, at=after.created_at, changes=tuple(changes), status=after.status,
                         explanation=after.explanation if after.explanation != before.explanation else "",
-                        reason=str(reasons.get(f"region:{after.id}", "") or ""))
+                        # Older cases kept a deletion's reason in the audit log only.
+                        reason=after.note or str(reasons.get(f"region:{after.id}", "") or ""))
 
 
 def _box(region: RegionRecord) -> str:

@@ -68,12 +68,14 @@ def _tool_verdict(item: EvidenceView, styles: Styles, final_verdict: str | None)
 
 
 def _override_counts(item: EvidenceView) -> str:
-    counts = {"confirmed": 0, "rejected": 0, "deleted": 0}
+    counts = {"confirmed": 0, "rejected": 0, "not-relevant": 0, "deleted": 0}
     for region in item.regions:
         if region.original.source == "model" and region.changes and region.latest.status in counts:
             counts[region.latest.status] += 1
     added = sum(1 for region in item.regions if region.original.source == "analyst")
-    parts = [f"{verb} {n}" for verb, n in counts.items() if n]
+    verbs = {"confirmed": "confirmed", "rejected": "judged authentic", "not-relevant": "judged not relevant",
+             "deleted": "deleted"}
+    parts = [f"{verbs[status]} {n}" for status, n in counts.items() if n]
     if added:
         parts.append(f"added {added} region(s) of their own")
     return ", ".join(parts)

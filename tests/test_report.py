@@ -96,10 +96,11 @@ def text_of(path) -> str:
 
 
 def test_report_holds_every_section_hash_region_question_and_override(store, tmp_path):
-    case_id, analysis_id, regions = make_case(store)
+    case_id, analysis_id, regions = make_case(store, regions=4)
     store.edit_region(regions[0], "bob", status="confirmed")
     store.edit_region(regions[1], "carol", status="rejected", explanation="a lens flare, not a seam")
     store.delete_region(regions[2], "carol", reason="duplicate of region 1")
+    store.edit_region(regions[3], "carol", status="not-relevant", note="sensor dust, outside the subject")
     store.add_region(analysis_id, "dave", Box(200, 150, 300, 230), label="hand", explanation="six fingers")
     store.update_case(case_id, "erin", final_verdict="real", final_note=NOTE)
 
@@ -112,10 +113,12 @@ def test_report_holds_every_section_hash_region_question_and_override(store, tmp
                      "Limitations", evidence.sha256, f"{evidence.size_bytes:,} bytes", "320 x 240",
                      "Analyst's final verdict: real", NOTE, "The analyst and the tool disagree",
                      "Tool's verdict on scene.png: ai-generated, score 0.93", "Region 1: cue 1", "Region 2: cue 2",
-                     "Region 3: cue 3 (deleted)", "Region 4: hand", "question 1: seam visible?",
+                     "Region 3: cue 3 (deleted)", "Region 5: hand",
+                     "judged not relevant). Analyst's note: sensor dust, outside the subject",
+                     "confirmed 1, judged authentic 1, judged not relevant 1, deleted 1", "question 1: seam visible?",
                      "answer 1: the noise is 2x lower", "question 2: seam visible?", "status open -> confirmed",
                      "confirmed as an AI artefact", "carol: status open -> rejected", "a lens flare, not a seam",
-                     "Reason given: duplicate of region 1", "Added by analyst dave", "Example Imaging Ltd",
+                     "Analyst's note: duplicate of region 1", "Added by analyst dave", "Example Imaging Ltd",
                      "trainedAlgorithmicMedia", "AUTOMATIC1111", "No known Stable Diffusion invisible watermark",
                      "NIKON D750", "weights-sha-0123", "not a substitute for", "Page 1 of", "ZoomIn Workbench",
                      "Generated 2026-03-01 12:00:00 UTC", "Case " + str(case_id) + ": Harbour fire"):
