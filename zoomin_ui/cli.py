@@ -17,6 +17,9 @@ from models.detector import DetectorUnavailable
 from models.registry import BACKENDS
 from zoomin_ui import service
 from zoomin_ui.cli_cases import cases, open_save_store, resolve_analyst, verify
+from zoomin_ui.cli_dataset import dataset, eval_command
+from zoomin_ui.cli_report import report
+from zoomin_ui.cli_train import train
 from zoomin_ui.summary import render_analysis
 
 
@@ -249,6 +252,10 @@ def pull(model_id: str, revision: str | None) -> None:
 
 main.add_command(cases)
 main.add_command(verify)
+main.add_command(report)
+main.add_command(dataset)
+main.add_command(eval_command)
+main.add_command(train)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
