@@ -1,13 +1,9 @@
-"""Start the ZoomIn Workbench.
+"""Start the ZoomIn analyst workbench: `python app.py [--host H] [--port P]
+[--auth USER:PASS] [--data-dir DIR] [--backend ...]` (see docs/workbench.md).
 
-The Gradio workbench is not built yet; until it is, `python app.py ...` is the
-`zoomin` command line (for example `python app.py analyze photo.jpg`), and
-with no arguments it runs the demo that `make run` shows.
-"""
+The command line tools are `zoomin ...` (zoomin_ui/cli.py)."""
 
-import sys
-
-from zoomin_ui.cli import main
+from zoomin_ui.web.launch import serve
 
 if __name__ == "__main__":
-    main(args=sys.argv[1:] or ["demo"], prog_name="app.py")
+    serve(prog_name="app.py")

@@ -1,0 +1,77 @@
+"""`python app.py`: start the workbench on this machine.
+
+Safe by default: loopback only, no run history, uploads capped in size and
+checked by content, files served from the data folder alone.  Binding to any
+other address needs a login (--auth or ZOOMIN_AUTH); without one the app
+refuses to start."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from models.registry import BACKENDS
+from zoomin_ui.web.security import (
+    DEFAULT_HOST,
+    MAX_UPLOAD,
+    LaunchRefused,
+    check_bind,
+    resolve_auth,
+)
+
+
+def backend_options(model: str | None, quant: str | None, device: str | None,
+                    base_url: str | None) -> dict[str, dict[str, str]]:
+    """The vision-language options given as flags, per backend."""
+    if base_url:
+        return {"remote": {k: v for k, v in (("base_url", base_url), ("model", model)) if v}}
+    local = {k: v for k, v in (("model", model), ("quant", quant), ("device", device)) if v}
+    return {"vlm": local} if local else {}
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
+              help="Address to serve on; anything but loopback requires --auth.")
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
+@click.option("--auth", default=None, metavar="USER:PASS", help="Require this login (or set ZOOMIN_AUTH).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="The case store's folder (default: ZOOMIN_HOME or the user's data folder).")
+@click.option("--backend", type=click.Choice(sorted(BACKENDS)), default="evidence", show_default=True,
+              help="The backend selected when the page opens.")
+@click.option("--model", default=None, help="vlm: model id or folder; remote: the served model's name.")
+@click.option("--quant", type=click.Choice(["4bit", "8bit", "none"]), default=None, help="vlm: quantization.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="vlm: where the model runs.")
+@click.option("--base-url", default=None, help="remote: OpenAI-compatible base URL (or ZOOMIN_REMOTE_BASE_URL).")
+def serve(host: str, port: int, auth: str | None, data_dir: str | None, backend: str, model: str | None,
+          quant: str | None, device: str | None, base_url: str | None) -> None:
+    """Start the ZoomIn analyst workbench (a local web page)."""
+    from storage.config import data_home
+
+    try:
+        login = resolve_auth(auth)
+        check_bind(host, login)
+    except LaunchRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    home = data_home(data_dir)
+    # Before Gradio loads: its upload cache lives in the data folder too, and
+    # nothing is reported to the network.
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(home) / "web-uploads"))
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    from zoomin_ui.service import WorkbenchError
+    from zoomin_ui.web.detectors import BackendConfig
+    from zoomin_ui.web.layout import build_app
+
+    try:
+        config = BackendConfig.from_env(backend, **backend_options(model, quant, device, base_url))
+        demo = build_app(home, backends=config)
+    except WorkbenchError as exc:
+        raise click.ClickException(str(exc)) from None
+    _, url, _ = demo.launch(server_name=host, server_port=port, auth=login, allowed_paths=[str(home)],
+                            max_file_size=MAX_UPLOAD, run_history=False, footer_links=["gradio"],
+                            show_error=False, ssr_mode=False, enable_monitoring=False, mcp_server=False,
+                            pwa=False, inbrowser=False, quiet=True, prevent_thread_lock=True)
+    # One line scripts and tests can wait for.
+    click.echo(f"Running on {url.rstrip('/')} (data folder {home})", nl=True)
+    demo.block_thread()

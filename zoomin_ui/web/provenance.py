@@ -1,0 +1,68 @@
+"""The provenance panel in plain words: Content Credentials, generator
+metadata, watermark and camera metadata, each a sentence first with the raw
+details kept for a folded section.  Service layer (no Gradio)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from models.types import Evidence
+
+
+@dataclass(frozen=True)
+class ProvenanceTopic:
+    topic: str
+    plain: str
+    raw: str  # the findings' details as JSON, for the folded section
+
+
+_ABSENT = {
+    "Content Credentials (C2PA)": "No Content Credentials: the file carries no C2PA manifest.",
+    "Generator metadata": "No generator metadata: nothing in the file names an AI tool or its settings.",
+    "Invisible watermark": "No known invisible watermark was detected.",
+    "Camera metadata": "No camera metadata (make, model, exposure) was found.",
+}
+
+
+def _topic(item: Evidence) -> str:
+    if item.kind == "provenance":
+        return "Content Credentials (C2PA)"
+    if item.kind == "watermark":
+        return "Invisible watermark"
+    if item.kind == "metadata":
+        return "Camera metadata" if item.source.startswith("exif:camera") else "Generator metadata"
+    return ""
+
+
+def _plain(items: Sequence[Evidence]) -> str:
+    sentences = []
+    for item in items:
+        leaning = {"ai-generated": "points to AI generation", "real": "points to a real photo",
+                   "neither": "does not decide either way"}[item.supports]
+        weight = "decisive" if item.decisive else f"strength {item.strength:.2f}"
+        sentences.append(f"{item.finding} ({leaning}; {weight})")
+    return "\n".join(sentences)
+
+
+def provenance_topics(evidence: Sequence[Evidence]) -> list[ProvenanceTopic]:
+    """One entry per topic, in a fixed order, absent topics said plainly."""
+    grouped: dict[str, list[Evidence]] = {topic: [] for topic in _ABSENT}
+    for item in evidence:
+        topic = _topic(item)
+        if topic:
+            grouped[topic].append(item)
+    topics = []
+    for topic, items in grouped.items():
+        raw = json.dumps([i.to_dict() for i in items], indent=1, ensure_ascii=False, default=str)
+        topics.append(ProvenanceTopic(topic, _plain(items) if items else _ABSENT[topic], raw if items else ""))
+    return topics
+
+
+def provenance_text(evidence: Sequence[Evidence]) -> tuple[str, str]:
+    """(plain words for every topic, the raw details) as two text blocks."""
+    topics = provenance_topics(evidence)
+    plain = "\n\n".join(f"{t.topic}: {t.plain}" for t in topics)
+    raw = "\n\n".join(f"{t.topic}:\n{t.raw}" for t in topics if t.raw) or "(no raw details)"
+    return plain, raw
