@@ -19,7 +19,7 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 run: setup
-	$(BIN)/zoomin demo
+	$(BIN)/python app.py
 
 test: setup
 	$(BIN)/python -m pytest
