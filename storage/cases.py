@@ -93,9 +93,9 @@ def update_case(session: Session, case_id: int, analyst: str, *, title: str | Un
 
 
 def summary(session: Session, row: CaseRow) -> CaseSummary:
-    names = session.scalars(select(EvidenceFileRow.original_name)
+    files = session.execute(select(EvidenceFileRow.original_name, EvidenceFileRow.sha256)
                             .where(EvidenceFileRow.case_id == row.id).order_by(EvidenceFileRow.id)).all()
-    return convert.case_summary(row, names)
+    return convert.case_summary(row, [name for name, _ in files], [sha256 for _, sha256 in files])
 
 
 def list_cases(session: Session, query: str = "", verdict: str | None = None, analyst: str | None = None,
@@ -108,13 +108,15 @@ def list_cases(session: Session, query: str = "", verdict: str | None = None, an
         select(CaseRow).where(*conditions).order_by(CaseRow.updated_at.desc(), CaseRow.id.desc())
         .limit(page_size).offset((page - 1) * page_size)).all()
     files: dict[int, list[str]] = defaultdict(list)
+    hashes: dict[int, list[str]] = defaultdict(list)
     if rows:
-        for case_id, name in session.execute(
-                select(EvidenceFileRow.case_id, EvidenceFileRow.original_name)
+        for case_id, name, sha256 in session.execute(
+                select(EvidenceFileRow.case_id, EvidenceFileRow.original_name, EvidenceFileRow.sha256)
                 .where(EvidenceFileRow.case_id.in_([r.id for r in rows])).order_by(EvidenceFileRow.id)):
             files[case_id].append(name)
-    return CasePage(cases=tuple(convert.case_summary(r, files[r.id]) for r in rows), total=total, page=page,
-                    page_size=page_size)
+            hashes[case_id].append(sha256)
+    return CasePage(cases=tuple(convert.case_summary(r, files[r.id], hashes[r.id]) for r in rows), total=total,
+                    page=page, page_size=page_size)
 
 
 def _search_conditions(query: str, verdict: str | None, analyst: str | None) -> list[Any]:
@@ -165,7 +167,7 @@ def case_detail(session: Session, case_id: int) -> CaseDetail:
     history = session.scalars(select(AuditEventRow).where(AuditEventRow.case_id == case_id)
                               .order_by(AuditEventRow.at, AuditEventRow.id)).all()
     return CaseDetail(
-        summary=convert.case_summary(row, [f.original_name for f in files]),
+        summary=convert.case_summary(row, [f.original_name for f in files], [f.sha256 for f in files]),
         notes=row.notes, final_note=row.final_note,
         evidence_files=tuple(convert.evidence_file(f) for f in files),
         analyses=tuple(convert.analysis(a, convert.regions_with_lineage(regions_by_analysis[a.id], questions))

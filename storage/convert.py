@@ -32,12 +32,12 @@ from storage.tables import (
 )
 
 
-def case_summary(row: CaseRow, files: Sequence[str] = ()) -> CaseSummary:
+def case_summary(row: CaseRow, files: Sequence[str] = (), file_hashes: Sequence[str] = ()) -> CaseSummary:
     return CaseSummary(
         id=row.id, uid=row.uid, title=row.title, status=cast(CaseStatus, row.status),
         verdict=row.final_verdict or row.model_verdict, final_verdict=row.final_verdict,
         model_verdict=row.model_verdict, created_by=row.created_by, created_at=row.created_at,
-        updated_at=row.updated_at, files=tuple(files),
+        updated_at=row.updated_at, files=tuple(files), file_hashes=tuple(file_hashes),
     )
 
 

@@ -170,6 +170,7 @@ class CaseSummary:
     created_at: datetime
     updated_at: datetime
     files: tuple[str, ...] = ()
+    file_hashes: tuple[str, ...] = ()  # SHA-256 of each file, in the order of `files`
 
 
 @dataclass(frozen=True)

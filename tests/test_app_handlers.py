@@ -180,6 +180,9 @@ def test_a_case_is_found_again_after_a_restart(home, detectors, photo):
         again = Handlers(reopened, detectors)
         listed = again.search("composite").cases
         assert [r[0] for r in listed] == [done.state.case_id]
+        sha = reopened.get_case(done.state.case_id).evidence_files[0].sha256
+        assert listed[0][-1] == sha[:12], "the hash prefix is shown, not only searchable"
+        assert [r[0] for r in again.search(sha[:10]).cases] == [done.state.case_id]
         opened = again.pick_case(ViewState(), row(listed[0]))
         assert opened.state.analysis_id == done.state.analysis_id and opened.regions == done.regions
         assert "composite.png: PNG, 1024x768" in opened.file_info

@@ -97,6 +97,8 @@ def test_cases_are_found_by_title_file_name_and_hash_prefix(store, photo):
     for query in ("harbour", "composite", sha[:8], str(intake.case_id)):
         assert [c.id for c in workbench.search_cases(store, query)] == [intake.case_id]
     assert workbench.search_cases(store, "no such thing") == []
+    listed = workbench.search_cases(store, "harbour")[0]
+    assert listed.file_hashes == (sha,) and store.get_case(intake.case_id).summary.file_hashes == (sha,)
 
 
 def test_stage_one_is_reported_before_stage_two_and_the_run_is_recorded(store, detector, photo):

@@ -114,7 +114,7 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
                                          elem_id="case-search", scale=3)
                 open_case_btn = gr.Button("Open case", elem_id="open-case-btn", scale=1)
             case_list = gr.Dataframe(headers=CASE_COLUMNS, interactive=False, label="Cases (click one to open)",
-                                     datatype=["number", "str", "str", "str", "str", "str"], elem_id="case-list")
+                                     datatype=["number"] + ["str"] * (len(CASE_COLUMNS) - 1), elem_id="case-list")
 
         outputs = [state, status, file_info, evidence_choice, image, regions, verdict, provenance, provenance_raw,
                    editor, zoom_panel, zoom_crop, zoom_maps, region_text, answer, compare, final_verdict, final_note,

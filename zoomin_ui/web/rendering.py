@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 DISPLAY_SIDE = 1600  # longest side of the image as the page shows it
 REGION_COLUMNS = ["#", "label", "score", "status", "source"]
-CASE_COLUMNS = ["id", "title", "verdict", "analyst", "date", "files"]
+CASE_COLUMNS = ["id", "title", "verdict", "analyst", "date", "files", "SHA-256"]
 COMPARE_COLUMNS = ["", "before", "after"]
 
 _BASES: OrderedDict[str, tuple[Image.Image, float]] = OrderedDict()
@@ -95,8 +95,9 @@ def verdict_text(analysis: AnalysisRecord | None) -> str:
 
 
 def case_rows(cases: Sequence[CaseSummary]) -> list[list[Any]]:
-    return [[c.id, c.title, c.verdict or "—", c.created_by, f"{c.updated_at:%Y-%m-%d %H:%M}", ", ".join(c.files)]
-            for c in cases]
+    # A hash prefix is how an examiner matches a file to its case; 12 hex digits are unique in practice.
+    return [[c.id, c.title, c.verdict or "—", c.created_by, f"{c.updated_at:%Y-%m-%d %H:%M}", ", ".join(c.files),
+             ", ".join(h[:12] for h in c.file_hashes)] for c in cases]
 
 
 def compare_rows(before: AnalysisRecord, after: AnalysisRecord) -> list[list[Any]]:
