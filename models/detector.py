@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from models.image_input import LoadedImage
 from models.types import Analysis, Region
+
+
+# Told (regions examined so far, regions in all) as stage 2 goes, for a progress bar.
+RegionProgress = Callable[[int, int], None]
 
 
 class DetectorUnavailable(Exception):
@@ -32,10 +36,13 @@ class Detector(ABC):
         """Stage 1: propose suspicious regions, strongest first."""
 
     @abstractmethod
-    def examine(self, image: LoadedImage, regions: Sequence[Region], question: str | None = None) -> Analysis:
+    def examine(self, image: LoadedImage, regions: Sequence[Region], question: str | None = None,
+                on_region: RegionProgress | None = None) -> Analysis:
         """Stage 2: examine the given regions (zoomed in, against the whole image)
         and return the verdict.  With `question`, also answer it about the
-        regions given (usually one) in `Analysis.answer`."""
+        regions given (usually one) in `Analysis.answer`.  `on_region` hears
+        of each region done; a backend that examines all of them in one pass
+        reports them together when the pass ends."""
 
     def analyze(self, image: LoadedImage) -> Analysis:
         """Both stages, timed."""

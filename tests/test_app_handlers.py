@@ -100,6 +100,9 @@ def test_analysis_shows_the_scan_boxes_before_the_verdict(handlers, photo):
     first, final = list(handlers.analyse(None, "evidence", "alice", uploaded.state,
                                          progress=lambda value, desc=None: steps.append(desc)))
     assert [s.split(":")[0] for s in steps[1:3]] == ["stage 1", "stage 2"]
+    region_steps = [s for s in steps if "examined" in s]
+    assert region_steps == [f"stage 2: region {n} of {len(first.regions)} examined"
+                            for n in range(1, len(first.regions) + 1)], "one progress step per region"
     assert first.regions and all(r[3] == "examining…" for r in first.regions) and first.image is not None
     assert first.verdict == gr.skip()
     assert final.verdict.startswith("Verdict: ") and final.regions[0][3] == "open"

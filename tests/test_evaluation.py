@@ -117,7 +117,7 @@ class QuarterBox(Detector):
     def scan(self, image):
         return [Region(Box(0, 0, image.width / 2, image.height / 2), 0.8, "quarter", id="r1")]
 
-    def examine(self, image, regions, question=None):
+    def examine(self, image, regions, question=None, on_region=None):
         return Analysis(file=image.name, sha256=image.sha256, size_bytes=len(image.data), format=image.format,
                         width=image.width, height=image.height, verdict="ai-generated", score=0.8,
                         regions=list(regions), evidence=[], explanation="smooth skin", backend=self.name,

@@ -207,8 +207,10 @@ def test_wrong_url_says_where_the_base_url_should_end(server, image):
 def test_a_server_refusing_logprobs_is_asked_again_without(server, image):
     server.script = [("status", 400, {"error": "logprobs are not supported"}), ("json", completion(EXAMINE_ANSWER))]
     detector = remote(server)
+    progress = []
     analysis = detector.examine(image, [Region(box=Box(10, 10, 200, 200), score=0.0, label="analyst box", id="a1")],
-                                question="Is this patch upscaled?")
+                                question="Is this patch upscaled?", on_region=lambda *done: progress.append(done))
+    assert progress == [(1, 1)], "one generation examines every crop: reported once, when it ends"
     assert analysis.verdict == "ai-generated" and "logprobs" not in server.requests[1]["body"]
     assert any("refused to return token probabilities" in note for note in analysis.notes)
     assert analysis.answer and analysis.provenance["regions_source"] == "analyst"

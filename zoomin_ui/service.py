@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from models.detector import Detector, DetectorUnavailable
+from models.detector import Detector, DetectorUnavailable, RegionProgress
 from models.image_input import IMAGE_SUFFIXES, ImageInputError, LoadedImage, load_image
 from models.registry import UnknownBackend, create_detector
 from models.types import Analysis, Box, Region
@@ -66,10 +66,11 @@ def _analyst_regions(image: LoadedImage, file: str, boxes: Sequence[Sequence[flo
     return regions
 
 
-def _run(detector: Detector, image: LoadedImage, regions: list[Region], question: str | None) -> Analysis:
+def _run(detector: Detector, image: LoadedImage, regions: list[Region], question: str | None,
+         on_region: RegionProgress | None = None) -> Analysis:
     if not regions:
         return detector.analyze(image)
-    return detector.examine(image, regions, question=question)
+    return detector.examine(image, regions, question=question, on_region=on_region)
 
 
 # ---------------------------------------------------------------------- the case store
@@ -126,7 +127,7 @@ def analyze_and_save(store: CaseStore, detector: Detector, file: str, analyst: s
                                    settings)
     except StoreError as exc:
         raise WorkbenchError(f"{file}: not saved: {exc}", exc.code) from None
-    return _finish_run(store, detector, image, regions, question, run.id, intake.record.case_id,
+    return finish_run(store, detector, image, regions, question, run.id, intake.record.case_id,
                        intake.record.id)
 
 
@@ -151,16 +152,19 @@ def rerun_analysis(store: CaseStore, detector: Detector, analysis_id: int, analy
                                    {**previous.parameters, "rerun_of": analysis_id})
     except StoreError as exc:
         raise WorkbenchError(str(exc), exc.code) from None
-    return _finish_run(store, detector, image, _analyst_regions(image, record.original_name, boxes), question,
+    return finish_run(store, detector, image, _analyst_regions(image, record.original_name, boxes), question,
                        run.id, record.case_id, record.id)
 
 
-def _finish_run(store: CaseStore, detector: Detector, image: LoadedImage, regions: list[Region],
-                question: str | None, run_id: int, case_id: int, evidence_file_id: int) -> SavedAnalysis:
+def finish_run(store: CaseStore, detector: Detector, image: LoadedImage, regions: list[Region],
+               question: str | None, run_id: int, case_id: int, evidence_file_id: int,
+               on_region: RegionProgress | None = None) -> SavedAnalysis:
+    """Run the detector for a run already recorded `running`; record its
+    result, or its failure (and re-raise) so no run is left `running`."""
     from storage import StoreError
 
     try:
-        analysis = _run(detector, image, regions, question)
+        analysis = _run(detector, image, regions, question, on_region)
         store.finish_analysis(run_id, analysis)
     except BaseException as exc:
         message = str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"

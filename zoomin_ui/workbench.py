@@ -18,10 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from models.detector import Detector, DetectorUnavailable
+from models.detector import Detector, DetectorUnavailable, RegionProgress
 from models.image_input import ImageInputError, LoadedImage, load_image
 from models.types import Region
-from zoomin_ui.service import SavedAnalysis, WorkbenchError, _finish_run, backend_info
+from zoomin_ui.service import SavedAnalysis, WorkbenchError, backend_info, finish_run
 
 if TYPE_CHECKING:
     from storage import (
@@ -187,12 +187,13 @@ def scan_evidence(store: CaseStore, detector: Detector, evidence_file_id: int, a
     return ScannedRun(run.id, record.case_id, evidence_file_id, tuple(regions))
 
 
-def examine_scanned(store: CaseStore, detector: Detector, scanned: ScannedRun) -> SavedAnalysis:
+def examine_scanned(store: CaseStore, detector: Detector, scanned: ScannedRun,
+                    on_region: RegionProgress | None = None) -> SavedAnalysis:
     """Stage 2 on the scan's regions; the run ends `done` or `failed`."""
     image = evidence_image(store, scanned.evidence_file_id)
     with store_errors():
-        return _finish_run(store, detector, image, list(scanned.regions), None, scanned.run_id, scanned.case_id,
-                           scanned.evidence_file_id)
+        return finish_run(store, detector, image, list(scanned.regions), None, scanned.run_id, scanned.case_id,
+                          scanned.evidence_file_id, on_region)
 
 
 def analyse_evidence(store: CaseStore, detector: Detector, evidence_file_id: int, analyst: str,
@@ -219,7 +220,8 @@ class Comparison:
     after: AnalysisRecord
 
 
-def rerun_on_current_boxes(store: CaseStore, detector: Detector, analysis_id: int, analyst: str) -> Comparison:
+def rerun_on_current_boxes(store: CaseStore, detector: Detector, analysis_id: int, analyst: str,
+                           on_region: RegionProgress | None = None) -> Comparison:
     """Stage 2 again on the analysis' current boxes only (moved, added, minus
     deleted), as a new analysis; the old one stays as it was."""
     before = get_analysis(store, analysis_id)
@@ -232,7 +234,8 @@ def rerun_on_current_boxes(store: CaseStore, detector: Detector, analysis_id: in
         run = store.start_analysis(before.case_id, before.evidence_file_id, backend_info(detector), analyst,
                                    {"boxes": [r.box.to_list() for r in regions], "rerun_of": analysis_id,
                                     "stages": "examine"})
-        saved = _finish_run(store, detector, image, regions, None, run.id, before.case_id, before.evidence_file_id)
+        saved = finish_run(store, detector, image, regions, None, run.id, before.case_id, before.evidence_file_id,
+                           on_region)
     return Comparison(before, get_analysis(store, saved.analysis_id))
 
 

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from models import __version__
-from models.detector import Detector, DetectorUnavailable
+from models.detector import Detector, DetectorUnavailable, RegionProgress
 from models.evidence.c2pa_credentials import read_content_credentials
 from models.evidence.examine import examine_region
 from models.evidence.fusion import fuse
@@ -100,12 +100,16 @@ class EvidenceEngine(Detector):
 
     # ------------------------------------------------------------------ stage 2
 
-    def examine(self, image: LoadedImage, regions: Sequence[Region], question: str | None = None) -> Analysis:
+    def examine(self, image: LoadedImage, regions: Sequence[Region], question: str | None = None,
+                on_region: RegionProgress | None = None) -> Analysis:
         measured = self._measure(image)
         evidence = list(measured.evidence)
         start = time.perf_counter()
-        examined = [examine_region(_with_id(region, index), measured.signals)
-                    for index, region in enumerate(regions, 1)]
+        examined = []
+        for index, region in enumerate(regions, 1):
+            examined.append(examine_region(_with_id(region, index), measured.signals))
+            if on_region is not None:
+                on_region(index, len(regions))
         fusion = fuse(evidence, examined)
         timings = {**measured.timings, "examine": time.perf_counter() - start}
         answer = answer_question(question, examined, evidence) if question else None

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
-from models.detector import Detector, DetectorUnavailable
+from models.detector import Detector, DetectorUnavailable, RegionProgress
 from models.image_input import LoadedImage
 from models.types import Analysis, Evidence, Region
 from models.vlm import prompts
@@ -193,7 +193,8 @@ class VisionLanguageDetector(Detector):
 
     # ------------------------------------------------------------------ stage 2
 
-    def examine(self, image: LoadedImage, regions: Sequence[Region], question: str | None = None) -> Analysis:
+    def examine(self, image: LoadedImage, regions: Sequence[Region], question: str | None = None,
+                on_region: RegionProgress | None = None) -> Analysis:
         timings: dict[str, float] = {}
         evidence, notes = self._image_evidence(image, timings)
         context = prompts.evidence_context(evidence)
@@ -211,6 +212,8 @@ class VisionLanguageDetector(Detector):
         start = time.perf_counter()
         generation = self._ask(turns, extra, "examine", key, verdict_words=("generated", "real"))
         timings["examine"] = time.perf_counter() - start
+        if on_region is not None:  # every crop went through the model in one generation
+            on_region(len(regions), len(regions))
         timings.update({f"examine_{k}": v for k, v in generation.timings.items()})
         parsed = parse_examine(generation.text)
         probability, why = verdict_probability(generation.tokens, parsed.verdict_start, generation.text)

@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from models.detector import RegionProgress
 from zoomin_ui import workbench
 from zoomin_ui.service import WorkbenchError
 from zoomin_ui.web import exports, rendering
@@ -90,7 +91,7 @@ class Handlers(RegionHandlers):
                      status=f"Scan found {count} region(s); examining them…",
                      state=replace(state, evidence_file_id=evidence_id, analysis_id=None, boxes=()))
         progress(0.5, desc=f"stage 2: examining {count} region(s) zoomed in")
-        saved = workbench.examine_scanned(self.store, detector, scanned)
+        saved = workbench.examine_scanned(self.store, detector, scanned, on_region=_stage_two_progress(progress))
         progress(1.0, desc="done")
         yield self._analysis_screen(replace(state, evidence_file_id=evidence_id), saved.analysis_id,
                                     status=f"Analysis {saved.analysis_id} done: {saved.analysis.verdict}",
@@ -104,7 +105,7 @@ class Handlers(RegionHandlers):
             raise WorkbenchError("analyse the image first", "empty")
         progress(0.1, desc=f"stage 2 on {len(state.boxes)} box(es)")
         comparison = workbench.rerun_on_current_boxes(self.store, self.detectors.get(backend), state.analysis_id,
-                                                      name)
+                                                      name, on_region=_stage_two_progress(progress))
         return self._analysis_screen(state, comparison.after.id,
                                      compare=rendering.compare_rows(comparison.before, comparison.after),
                                      status=f"Re-examined the current boxes as analysis {comparison.after.id} "
@@ -145,3 +146,10 @@ class Handlers(RegionHandlers):
             raise WorkbenchError("choose a case bundle (.zip) to import", "empty")
         summary = exports.import_case_bundle(self.store, getattr(upload, "name", upload), name)
         return self._case_screen(summary.id, state, f"Imported the bundle as case {summary.id}")
+
+
+def _stage_two_progress(progress: gr.Progress) -> RegionProgress:
+    """Stage 2 fills the second half of the bar, one step per region examined."""
+    def report(done: int, total: int) -> None:
+        progress(0.5 + 0.5 * done / max(total, 1), desc=f"stage 2: region {done} of {total} examined")
+    return report
