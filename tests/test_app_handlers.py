@@ -214,13 +214,37 @@ def test_model_and_analyst_text_is_shown_as_text_not_html(handlers, photo, home,
 
 
 def test_the_page_keeps_the_element_id_contract_and_queues_detector_work(home):
-    demo = build_app(home, backends=BackendConfig.from_env(env={}))
+    backends = BackendConfig.from_env(env={"ZOOMIN_REMOTE_BASE_URL": "http://127.0.0.1:9/v1"})
+    demo = build_app(home, backends=backends)
     ids = {b.elem_id for b in demo.blocks.values() if getattr(b, "elem_id", None)}
     assert CONTRACT_IDS <= ids
     by_name = {fn.name: fn for fn in demo.fns.values()}
-    assert by_name["analyse"].concurrency_id == by_name["rerun"].concurrency_id == by_name["ask"].concurrency_id
-    assert by_name["analyse"].concurrency_limit == 1
+    # Each backend does one request at a time in a queue of its own: a busy model never holds up the engine.
+    for backend in ("evidence", "remote"):
+        work = [by_name[f"{action}_{backend}"] for action in ("analyse", "ask", "rerun")]
+        assert {fn.concurrency_id for fn in work} == {f"detector-{backend}"}
+        assert all(fn.concurrency_limit == 1 for fn in work)
+    assert by_name["analyse_evidence"].concurrency_id != by_name["analyse_remote"].concurrency_id
     demo.zoomin_store.close()
+
+
+def test_detector_work_runs_for_the_backend_it_was_queued_for():
+    from zoomin_ui.web.queues import _for_backend
+
+    seen = []
+
+    def analyse(evidence, backend, analyst, progress=None):
+        seen.append((evidence, backend, analyst, progress))
+        yield "stage 1"
+        yield "done"
+
+    def ask(question, backend):
+        return f"{question} via {backend}"
+
+    streamed = _for_backend(analyse, "remote", 1)
+    assert list(streamed(7, "evidence", "ann", progress="bar")) == ["stage 1", "done"]
+    assert seen == [(7, "remote", "ann", "bar")]
+    assert _for_backend(ask, "vlm", 1)("why?", "evidence") == "why? via vlm"
 
 
 def test_public_host_without_auth_refuses_to_start(monkeypatch, tmp_path):

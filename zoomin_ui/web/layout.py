@@ -12,16 +12,14 @@ from gradio_image_annotation import image_annotator
 from zoomin_ui.service import open_store
 from zoomin_ui.web.detectors import BackendConfig, Detectors
 from zoomin_ui.web.handlers import Handlers
+from zoomin_ui.web.queues import wire_detector_work
 from zoomin_ui.web.rendering import CASE_COLUMNS, COMPARE_COLUMNS, REGION_COLUMNS
 from zoomin_ui.web.screen import Screen, ViewState
 
 VERDICTS = ["ai-generated", "real", "inconclusive"]
 DECISION_CHOICES = ["AI artefact", "authentic", "not relevant"]
-# Analyses, re-runs and questions share one queue per process: the detector
-# (a model on one GPU, or the CPU-bound engine) does one image at a time, and
-# a second request waits with its queue position shown.
-DETECTOR_QUEUE = "detector"
-DETECTOR_CONCURRENCY = 1
+# Analyses, re-runs and questions queue per backend (zoomin_ui/web/queues.py);
+# everything else reads or writes the case store and runs up to this many at once.
 OTHER_CONCURRENCY = 4
 CACHE_CLEANUP = (3600, 86400)  # every hour, files older than a day
 
@@ -120,7 +118,7 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
                    editor, zoom_panel, zoom_crop, zoom_maps, region_text, answer, compare, final_verdict, final_note,
                    case_list, pdf_file, bundle_file]
         assert len(outputs) == len(Screen._fields)
-        detector_work = {"concurrency_id": DETECTOR_QUEUE, "concurrency_limit": DETECTOR_CONCURRENCY}
+        offered = backends.available()
 
         # Fill in the remembered name only: never overwrite one being typed.
         demo.load(lambda saved, typed: gr.skip() if typed or not saved else saved, [remembered, analyst], analyst,
@@ -129,7 +127,8 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
         analyst.change(lambda name: (name or "").strip(), analyst, remembered, queue=False)
         upload.upload(handlers.upload, [upload, analyst, state], outputs)
         evidence_choice.input(handlers.choose_evidence, [evidence_choice, state], outputs)
-        analyse_btn.click(handlers.analyse, [evidence_choice, backend, analyst, state], outputs, **detector_work)
+        wire_detector_work([analyse_btn.click], backend, offered, handlers.analyse,
+                           [evidence_choice, backend, analyst, state], outputs)
         # A box click reads the store and a crop only: it skips the queue so
         # the zoom opens at once even while an analysis runs.
         # The signal maps follow once the panel is open.
@@ -137,11 +136,11 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
             handlers.show_maps, state, outputs, queue=False)
         regions.select(handlers.pick_region, state, outputs, queue=False).then(
             handlers.show_maps, state, outputs, queue=False)
-        ask_btn.click(handlers.ask, [question, backend, analyst, state], outputs, **detector_work)
-        question.submit(handlers.ask, [question, backend, analyst, state], outputs, **detector_work)
+        wire_detector_work([ask_btn.click, question.submit], backend, offered, handlers.ask,
+                           [question, backend, analyst, state], outputs)
         override_btn.click(handlers.override, [decision, decision_note, analyst, state], outputs)
         save_boxes_btn.click(handlers.save_boxes, [editor, analyst, state], outputs)
-        rerun_btn.click(handlers.rerun, [backend, analyst, state], outputs, **detector_work)
+        wire_detector_work([rerun_btn.click], backend, offered, handlers.rerun, [backend, analyst, state], outputs)
         save_verdict_btn.click(handlers.save_verdict, [final_verdict, final_note, analyst, state], outputs)
         export_pdf_btn.click(handlers.export_pdf, [analyst, state], outputs)
         bundle_export_btn.click(handlers.export_bundle, [analyst, state], outputs)
