@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from models.evidence.engine import EvidenceEngine
 from models.sample_images import camera_like_photo, encode, paste_resampled_patch
@@ -17,6 +18,7 @@ from zoomin_ui.web.detectors import BackendConfig, Detectors
 from zoomin_ui.web.handlers import Handlers
 from zoomin_ui.web.layout import build_app
 from zoomin_ui.web.screen import ViewState
+from zoomin_ui.web.zoom import zoom_region
 
 XSS = "<img src=x onerror=alert(1)>"
 CONTRACT_IDS = {
@@ -118,7 +120,11 @@ def test_a_click_inside_a_box_opens_the_zoom_panel_smallest_box_winning(handlers
     nested_id = state.boxes[-1][0]
     zoomed = handlers.click_image(state, click(state, box.x1 + 30, box.y1 + 30))
     assert zoomed.zoom_panel["visible"] is True and zoomed.state.region_id == nested_id
-    assert max(zoomed.zoom_crop.size) == 512 and zoomed.zoom_maps == []  # the panel opens first
+    assert zoomed.zoom_maps == []  # the panel opens first
+    shown = Image.open(zoomed.zoom_crop)
+    expected = zoom_region(handlers.store, state.analysis_id, nested_id, with_maps=False).crop
+    assert shown.format == "PNG" and max(shown.size) == 512
+    assert shown.convert("RGB").tobytes() == expected.tobytes(), "the crop is shown losslessly"
     maps = handlers.show_maps(zoomed.state).zoom_maps  # then the crop's signal maps follow
     assert [caption.split(" ")[0] for _, caption in maps] == ["error", "noise", "residual"]
     outer = handlers.click_image(state, click(state, box.x2 - 5, box.y2 - 5))

@@ -36,7 +36,7 @@ class RegionHandlers(HandlerBase):
         assert state.analysis_id is not None
         view = zoom_region(self.store, state.analysis_id, region_id, with_maps=with_maps)
         return screen(state=replace(state, region_id=region_id), zoom_panel=gr.update(visible=True),
-                      zoom_crop=view.crop, zoom_maps=[(image, caption) for image, caption in view.maps],
+                      zoom_crop=rendering.fast_png(view.crop), zoom_maps=[(image, caption) for image, caption in view.maps],
                       region_text=view.text, answer=_last_answer(view.region.record), status=status)
 
     @readable_errors
