@@ -128,3 +128,10 @@ def test_analysis_records_which_tables_produced_it(engine, composite):
     assert len(record["signal_model"]["sha256"]) == 64 and len(record["scan_calibration"]["sha256"]) == 64
     assert record["parameters"]["max_regions"] == 5 and "numpy" in record["software"]
     assert record["signal_model"]["sha256"][:12] in analysis.backend_version
+
+
+def test_a_region_without_measurable_tiles_reports_no_median_rather_than_nan():
+    from models.evidence.examine import _finite_median
+
+    assert _finite_median(np.array([[np.nan, np.nan]])) is None
+    assert _finite_median(np.array([[np.nan, 1.0], [3.0, np.inf]])) == 2.0

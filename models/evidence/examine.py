@@ -70,14 +70,14 @@ def measure_region(box: Box, signals: ImageSignals) -> list[Evidence]:
     if stats is not None:
         tile_rows, tile_cols = tiles_inside(stats, box)
         peak = pixels.region_periodicity(rows, cols)
-        excess = float(np.nanmedian(stats.periodic_excess.values[tile_rows, tile_cols]))
+        excess = _finite_median(stats.periodic_excess.values[tile_rows, tile_cols])
         findings.append(_finding(signals, box, "periodic",
                                  f"strongest periodic residual peak {peak.ratio:.1f}x the spectral median at "
                                  f"{peak.frequency:.3f} cycles/pixel ({peak.axis}; {period_meaning(peak.frequency)})",
                                  {"peak_ratio": peak.ratio, "frequency": peak.frequency, "axis": peak.axis,
                                   "log2_excess": excess}))
-        deficit = float(np.nanmedian(stats.periodic_deficit.values[tile_rows, tile_cols]))
-        if deficit > 0:
+        deficit = _finite_median(stats.periodic_deficit.values[tile_rows, tile_cols])
+        if deficit is not None and deficit > 0:
             findings.append(_finding(signals, box, "trace-missing",
                                      f"the image's periodic trace at {stats.dominant_frequency:.3f} cycles/pixel "
                                      f"({period_meaning(stats.dominant_frequency)}) is {2 ** deficit:.1f}x weaker "
@@ -136,6 +136,13 @@ def _model_finding(box: Box, signals: ImageSignals) -> Evidence | None:
 
 def _plain(value):
     return round(float(value), 4) if isinstance(value, (float, np.floating)) else value
+
+
+def _finite_median(values: np.ndarray) -> float | None:
+    """The median of the measured tiles, or None where none was measurable
+    (a NaN would make the analysis' JSON invalid, and numpy warns about it)."""
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else None
 
 
 def examine_region(region: Region, signals: ImageSignals) -> Region:
