@@ -245,3 +245,18 @@ def test_manifest_errors_are_clear(tmp_path):
     manifest.write_text("file,label\nx.png,fake\n")
     with pytest.raises(ValueError, match="lacks column"):
         train_signal_model(manifest, tmp_path / "o.json", progress=False)
+
+
+def test_a_uniform_frame_is_left_out_of_the_image_probability_but_not_the_tiles():
+    model = SignalModel.load()
+    inner = camera_like_photo(384, 512, seed=21)
+    framed = cv2.copyMakeBorder(inner, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=(240, 200, 10))
+    bright, dark = model.score(framed), model.score(
+        cv2.copyMakeBorder(inner, 40, 40, 40, 40, cv2.BORDER_CONSTANT, value=(60, 60, 60)))
+    content = model.score(strip_uniform_frame(framed))
+    assert bright.probability == pytest.approx(content.probability)
+    assert bright.probability == pytest.approx(dark.probability, abs=0.02), "the frame's colour changes nothing"
+    assert bright.details["frame_left_out"][:2] == [framed.shape[1], framed.shape[0]]
+    assert (bright.tiles.image_width, bright.tiles.image_height) == (framed.shape[1], framed.shape[0])
+    assert "inside a uniform frame" in signal_evidence(bright, model).finding
+    assert model.score(inner).details["frame_left_out"] is None

@@ -124,17 +124,16 @@ def strip_uniform_frame(rgb: np.ndarray, tolerance: int = 24, min_width: int = 4
     grey around every real image and bright yellow/red/cyan around every
     fake: left in, a saturation statistic alone "detects" them at AUC 0.99.
     A frame says nothing about generation, so training and evaluation strip
-    it for both classes.  One flat side (sky, studio backdrop) is content and
-    stays.  Not applied at inference: there the tile grid must cover the whole
-    image as given."""
-    pixels = rgb.astype(np.int16)
+    it for both classes, and the learned score does at inference too (its
+    tile grid still covers the whole image as given).  One flat side (sky,
+    studio backdrop) is content and stays."""
     widths, colours = [], []
     for turn in range(4):
-        side = np.rot90(pixels, turn)
+        side = np.rot90(rgb, turn)  # a view: only the rows looked at are converted
         colour = np.median(side[0], axis=0)
         width = 0
         while width < side.shape[0] // 3 and \
-                (np.abs(side[width] - colour).max(axis=1) <= tolerance).mean() >= 0.98:
+                (np.abs(side[width].astype(np.int16) - colour).max(axis=1) <= tolerance).mean() >= 0.98:
             width += 1
         widths.append(width)
         colours.append(colour)

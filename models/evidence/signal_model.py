@@ -25,6 +25,7 @@ from models.evidence.signal_features import (
     FEATURE_VERSION,
     FeatureRecipe,
     extract_features,
+    strip_uniform_frame,
 )
 from models.evidence.tile_grid import TileGrid
 from models.types import Evidence, Verdict
@@ -189,10 +190,21 @@ class SignalModel:
         return model
 
     def score(self, rgb: np.ndarray) -> SignalScore:
-        """Calibrated P(AI) for the image and its tiles, plus the thresholded decision."""
+        """Calibrated P(AI) for the image and its tiles, plus the thresholded decision.
+
+        A uniform frame on all four sides is left out of the image's
+        probability, as it was in training: a frame's colour says nothing about
+        generation (in one public set it gave every label away).  The tiles
+        still cover the whole image, so regions map back to it."""
         start = time.perf_counter()
         features = extract_features(rgb, self.recipe)
         probability = float(self.image_scorer.probability(features.image[None, :])[0])
+        # Decoded images arrive as 8-bit RGB; other layouts (tests, direct callers) are scored as given.
+        content = strip_uniform_frame(rgb) if rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8 else rgb
+        framed = content.shape[:2] != rgb.shape[:2]
+        if framed:
+            inner = extract_features(content, self.recipe)
+            probability = float(self.image_scorer.probability(inner.image[None, :])[0])
         rows, cols, n_features = features.tiles.shape
         tile_probs = self.tile_scorer.probability(features.tiles.reshape(-1, n_features)).reshape(rows, cols)
         norm = features.normalised
@@ -213,6 +225,8 @@ class SignalModel:
             "ai_threshold": self.thresholds.ai_threshold,
             "real_threshold": self.thresholds.real_threshold,
             "too_small": too_small,
+            "frame_left_out": ([int(rgb.shape[1]), int(rgb.shape[0]), int(content.shape[1]), int(content.shape[0])]
+                               if framed else None),
             "normalised_size": [norm.resized_width, norm.resized_height],
             "tile_grid": [rows, cols],
             "tile_max": round(float(tile_probs.max()), 4),
@@ -243,7 +257,7 @@ def signal_evidence(score: SignalScore, model: SignalModel) -> Evidence:
     """The score as one Evidence item: weak, never decisive, numbers in the finding."""
     p = score.probability
     thresholds = model.thresholds
-    caveat = _caveat(model)
+    caveat = _caveat(model, score)
     details = {**score.details, "model_evaluation": model.summary}
     if score.decision in ("ai-generated", "real"):
         is_ai = score.decision == "ai-generated"
@@ -280,8 +294,11 @@ def signal_evidence(score: SignalScore, model: SignalModel) -> Evidence:
     return Evidence("signal", "signal-model", finding, "neither", 0.0, False, details)
 
 
-def _caveat(model: SignalModel) -> str:
+def _caveat(model: SignalModel, score: SignalScore) -> str:
+    frame = score.details.get("frame_left_out")
+    framed = (f"; measured on the {frame[2]}x{frame[3]} picture inside a uniform frame, which was left out"
+              if frame else "")
     auc = model.summary.get("unseen_generators_auc")
     if isinstance(auc, (int, float)):
-        return f"; weak evidence: AUC {auc:.2f} on generator families it never saw"
-    return "; weak evidence"
+        return f"{framed}; weak evidence: AUC {auc:.2f} on generator families it never saw"
+    return f"{framed}; weak evidence"
