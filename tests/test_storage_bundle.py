@@ -238,3 +238,26 @@ def test_a_tampered_evidence_file_is_never_exported(tmp_path):
             store.export_bundle(intake.record.case_id, tmp_path / "out.zip", "alice")
         assert refused.value.code == "tampered"
         assert not (tmp_path / "out.zip").exists() and list(tmp_path.glob("*.partial")) == []
+
+
+def test_a_bundle_from_before_region_notes_still_imports(tmp_path, bundle):
+    """Schema 0002 bundles carry no region notes or file hashes in summaries: they import with empty notes."""
+    def drop_new_fields(value):
+        if isinstance(value, dict):
+            return {k: drop_new_fields(v) for k, v in value.items() if k not in ("note", "file_hashes")}
+        if isinstance(value, list):
+            return [drop_new_fields(v) for v in value]
+        return value
+
+    with zipfile.ZipFile(bundle) as original:
+        case = drop_new_fields(json.loads(original.read("case.json")))
+        manifest = json.loads(original.read("manifest.json"))
+    case["schema_revision"] = manifest["schema_revision"] = "0002"
+    case_bytes = json.dumps(case).encode()
+    manifest["files"]["case.json"] = {"sha256": hashlib.sha256(case_bytes).hexdigest(), "size": len(case_bytes)}
+    replaced = {"case.json": case_bytes, "manifest.json": json.dumps(manifest).encode()}
+    older = rewrite(bundle, tmp_path / "older.zip", lambda name, data: [(name, replaced.get(name, data), 0)])
+    with CaseStore.open(tmp_path / "receiver") as store:
+        imported = store.import_bundle(older, "dave")
+        regions = [r for a in store.get_case(imported.id).analyses for r in a.regions]
+        assert regions and all(r.note == "" for r in regions)
