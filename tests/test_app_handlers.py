@@ -75,13 +75,27 @@ def test_upload_shows_hash_size_and_format_at_once(handlers, photo, tmp_path):
     second = tmp_path / "small.jpg"
     second.write_bytes(encode(camera_like_photo(300, 400, seed=1), "JPEG"))
     shown = handlers.upload([str(photo), str(second)], "alice", ViewState())
-    assert shown.status.startswith("Case 1: 2 evidence item(s)")
+    assert shown.status.startswith("2 evidence item(s) taken in as case 1")
     assert "composite.png: PNG, 1024x768" in shown.file_info and "small.jpg: JPEG, 400x300" in shown.file_info
     assert shown.file_info.count("SHA-256 ") == 2
     assert [value for _, value in shown.evidence_choice["choices"]] == [1, 2]
     assert shown.state.case_id == 1 and shown.image is not None and shown.regions == []
     switched = handlers.choose_evidence(2, shown.state)
     assert switched.state.evidence_file_id == 2 and switched.image.size == (400, 300)
+
+
+def test_uploads_can_join_the_open_case(handlers, photo, tmp_path):
+    later = tmp_path / "later.jpg"
+    later.write_bytes(encode(camera_like_photo(300, 400, seed=2), "JPEG"))
+    refused = handlers.upload([str(later)], "alice", ViewState(), True)
+    assert refused.status.startswith("Error: no case is open") and handlers.store.list_cases().total == 0
+    opened = handlers.upload([str(photo)], "alice", ViewState())
+    joined = handlers.upload([str(later)], "bob", opened.state, True)
+    assert joined.status.startswith("1 evidence item(s) added to case 1")
+    assert joined.state.case_id == 1 and joined.state.evidence_file_id == 2, "the new file is the one shown"
+    assert [f.original_name for f in handlers.store.get_case(1).evidence_files] == ["composite.png", "later.jpg"]
+    separate = handlers.upload([str(later)], "bob", joined.state, False)
+    assert separate.state.case_id == 2 and handlers.store.list_cases().total == 2
 
 
 def test_errors_are_one_readable_line_and_change_nothing(handlers, photo, tmp_path):

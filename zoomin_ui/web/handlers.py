@@ -30,14 +30,20 @@ class Handlers(RegionHandlers):
     # ------------------------------------------------------------------ intake and cases
 
     @readable_errors
-    def upload(self, files: list[str] | None, analyst: str, state: ViewState) -> Screen:
+    def upload(self, files: list[str] | None, analyst: str, state: ViewState, add_to_open_case: bool = False
+               ) -> Screen:
+        """Each file an evidence item: of a new case, or of the open one when asked."""
         name = require_analyst(analyst)
         paths = [getattr(f, "name", f) for f in (files or [])]
         if not paths:
             raise WorkbenchError("choose or drop one or more image files", "empty")
-        intake = workbench.take_in(self.store, paths, name, names=[Path(p).name for p in paths])
-        return self._case_screen(intake.case_id, state, f"Case {intake.case_id}: {len(intake.items)} evidence "
-                                 "item(s) taken in; press Analyse")
+        if add_to_open_case and state.case_id is None:
+            raise WorkbenchError("no case is open to add to: open one, or untick 'Add these images'", "empty")
+        case_id = state.case_id if add_to_open_case else None
+        intake = workbench.take_in(self.store, paths, name, case_id=case_id, names=[Path(p).name for p in paths])
+        verb = "added to" if case_id is not None else "taken in as"
+        return self._case_screen(intake.case_id, state, f"{len(intake.items)} evidence item(s) {verb} case "
+                                 f"{intake.case_id}; press Analyse", show_file=intake.items[0].evidence_file_id)
 
     @readable_errors
     def search(self, query: str) -> Screen:

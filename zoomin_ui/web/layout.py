@@ -55,6 +55,8 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
         with gr.Row():
             with gr.Column(scale=1):
                 upload = gr.File(label="Images (drop one or several)", file_count="multiple", elem_id="upload")
+                add_to_case = gr.Checkbox(label="Add these images to the open case (otherwise: a new case)",
+                                          value=False, elem_id="add-to-case")
                 file_info = _text("file-info", "Evidence files (SHA-256, size, format)", lines=2)
                 evidence_choice = gr.Dropdown([], label="Evidence item", elem_id="evidence-choice")
                 analyse_btn = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
@@ -125,7 +127,7 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
                   queue=False)
         demo.load(handlers.search, case_search, outputs)
         analyst.change(lambda name: (name or "").strip(), analyst, remembered, queue=False)
-        upload.upload(handlers.upload, [upload, analyst, state], outputs)
+        upload.upload(handlers.upload, [upload, analyst, state, add_to_case], outputs)
         evidence_choice.input(handlers.choose_evidence, [evidence_choice, state], outputs)
         wire_detector_work([analyse_btn.click], backend, offered, handlers.analyse,
                            [evidence_choice, backend, analyst, state], outputs)

@@ -137,10 +137,11 @@ class HandlerBase:
                       provenance=plain, provenance_raw=raw, editor=rendering.editor_value(base, scale, numbered),
                       zoom_panel=gr.update(visible=False), **extra)
 
-    def _case_screen(self, case_id: int, state: ViewState, status: str) -> Screen:
+    def _case_screen(self, case_id: int, state: ViewState, status: str, show_file: int | None = None) -> Screen:
+        """The case with `show_file` (default: its first evidence file) on screen."""
         detail = workbench.case_detail(self.store, case_id)
         files = detail.evidence_files
-        first = files[0].id if files else None
+        first = show_file if show_file is not None else (files[0].id if files else None)
         latest = workbench.latest_analysis(detail, first)
         state = ViewState(case_id=case_id, evidence_file_id=first, selected_case=case_id)
         return self._analysis_screen(
