@@ -63,7 +63,7 @@ def _tool_verdict(item: EvidenceView, styles: Styles, final_verdict: str | None)
             "conclusion of this report; the tool's is kept for the record.", styles.warning))
     overridden = _override_counts(item)
     if overridden:
-        story.append(para(f"On the tool's regions the analyst {overridden}; see each region below.", styles.body))
+        story.append(para(f"Of the tool's regions, the analyst {overridden}; see each region below.", styles.body))
     return story
 
 
@@ -73,9 +73,9 @@ def _override_counts(item: EvidenceView) -> str:
         if region.original.source == "model" and region.changes and region.latest.status in counts:
             counts[region.latest.status] += 1
     added = sum(1 for region in item.regions if region.original.source == "analyst")
-    verbs = {"confirmed": "confirmed", "rejected": "judged authentic", "not-relevant": "judged not relevant",
-             "deleted": "deleted"}
-    parts = [f"{verbs[status]} {n}" for status, n in counts.items() if n]
+    wording = {"confirmed": "confirmed {n}", "rejected": "judged {n} authentic",
+               "not-relevant": "judged {n} not relevant", "deleted": "deleted {n}"}
+    parts = [wording[status].format(n=n) for status, n in counts.items() if n]
     if added:
         parts.append(f"added {added} region(s) of their own")
     return ", ".join(parts)

@@ -115,7 +115,7 @@ def test_report_holds_every_section_hash_region_question_and_override(store, tmp
                      "Tool's verdict on scene.png: ai-generated, score 0.93", "Region 1: cue 1", "Region 2: cue 2",
                      "Region 3: cue 3 (deleted)", "Region 5: hand",
                      "judged not relevant). Analyst's note: sensor dust, outside the subject",
-                     "confirmed 1, judged authentic 1, judged not relevant 1, deleted 1", "question 1: seam visible?",
+                     "the analyst confirmed 1, judged 1 authentic, judged 1 not relevant, deleted 1", "question 1: seam visible?",
                      "answer 1: the noise is 2x lower", "question 2: seam visible?", "status open -> confirmed",
                      "confirmed as an AI artefact", "carol: status open -> rejected", "a lens flare, not a seam",
                      "Analyst's note: duplicate of region 1", "Added by analyst dave", "Example Imaging Ltd",
