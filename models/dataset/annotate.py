@@ -87,14 +87,7 @@ class Dropped(Exception):
 
 def check_box(coords: Sequence[float], grid: ModelGrid, units: str) -> tuple[Box | None, str]:
     """A box as the model wrote it -> (box in displayed pixels, "") or (None, why it is unusable)."""
-    if units == "normalized-1000":
-        fx, fy = grid.original_width / 1000.0, grid.original_height / 1000.0
-    elif units == "fraction":
-        fx, fy = float(grid.original_width), float(grid.original_height)
-    else:
-        fx, fy = grid.scale_x, grid.scale_y
-    x1, x2 = sorted((coords[0] * fx, coords[2] * fx))
-    y1, y2 = sorted((coords[1] * fy, coords[3] * fy))
+    x1, y1, x2, y2 = grid.scaled_corners(coords, units)
     w, h = grid.original_width, grid.original_height
     shown = [round(c) for c in coords]
     if x1 < -EDGE_SLACK * w or y1 < -EDGE_SLACK * h or x2 > (1 + EDGE_SLACK) * w or y2 > (1 + EDGE_SLACK) * h:

@@ -10,6 +10,7 @@ axis, never one for both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,18 +61,24 @@ class ModelGrid:
     def scale_y(self) -> float:
         return self.original_height / self.model_height
 
-    def to_original(self, coords: tuple[float, float, float, float], units: str = "pixels") -> Box | None:
-        """A box as the model wrote it, in displayed pixels: clamped to the image,
-        None when nothing of it is left or it is degenerate."""
-        x1, y1, x2, y2 = (float(c) for c in coords)
+    def scaled_corners(self, coords: Sequence[float], units: str = "pixels") -> tuple[float, float, float, float]:
+        """A box as the model wrote it, in displayed pixels, corners ordered but
+        not clamped (a model may write the corners in either order)."""
+        x1, y1, x2, y2 = (float(c) for c in coords[:4])
         if units == "normalized-1000":
             fx, fy = self.original_width / 1000.0, self.original_height / 1000.0
         elif units == "fraction":
             fx, fy = float(self.original_width), float(self.original_height)
         else:
             fx, fy = self.scale_x, self.scale_y
-        left, right = sorted((x1 * fx, x2 * fx))  # a model may write the corners in either order
+        left, right = sorted((x1 * fx, x2 * fx))
         top, bottom = sorted((y1 * fy, y2 * fy))
+        return left, top, right, bottom
+
+    def to_original(self, coords: tuple[float, float, float, float], units: str = "pixels") -> Box | None:
+        """A box as the model wrote it, in displayed pixels: clamped to the image,
+        None when nothing of it is left or it is degenerate."""
+        left, top, right, bottom = self.scaled_corners(coords, units)
         left, top = max(0.0, left), max(0.0, top)
         right, bottom = min(float(self.original_width), right), min(float(self.original_height), bottom)
         if right - left < MIN_BOX_SIDE or bottom - top < MIN_BOX_SIDE:
