@@ -78,18 +78,23 @@ def draw_boxes(image: Image.Image, boxes: Sequence[OverlayBox], max_side: int | 
     return canvas
 
 
-def zoom_crop(image: Image.Image, box: Box, *, margin: float = 0.15, min_side: int = 64,
-              out_side: int = 512) -> Image.Image:
+def zoom_context(box: Box, width: int, height: int, *, margin: float = 0.15, min_side: int = 64) -> Box:
     """The region with `margin` (a fraction of its size) of context around it,
-    at least `min_side` source pixels across, enlarged or shrunk so its longest
-    side is `out_side`.  Enlarging uses nearest-neighbour so an examiner sees
-    the pixels as they are, not as an interpolation invents them."""
-    width, height = image.size
+    at least `min_side` pixels across where the image allows (a few-pixel box
+    says nothing without its neighbourhood)."""
     context = box.expand(margin, width, height)
     grow_x = max(0.0, (min_side - context.width) / 2)
     grow_y = max(0.0, (min_side - context.height) / 2)
-    context = Box(context.x1 - grow_x, context.y1 - grow_y, context.x2 + grow_x, context.y2 + grow_y).clip(width,
-                                                                                                          height)
+    return Box(context.x1 - grow_x, context.y1 - grow_y, context.x2 + grow_x, context.y2 + grow_y).clip(width,
+                                                                                                       height)
+
+
+def zoom_crop(image: Image.Image, box: Box, *, margin: float = 0.15, min_side: int = 64,
+              out_side: int = 512) -> Image.Image:
+    """The region's zoom context (`zoom_context`), enlarged or shrunk so its
+    longest side is `out_side`.  Enlarging uses nearest-neighbour so an
+    examiner sees the pixels as they are, not as an interpolation invents them."""
+    context = zoom_context(box, *image.size, margin=margin, min_side=min_side)
     rows, cols = context.pixel_slices()
     crop = image.crop((cols.start, rows.start, cols.stop, rows.stop)).convert("RGB")
     factor = out_side / max(crop.size)

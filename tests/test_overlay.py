@@ -15,6 +15,7 @@ from models.overlay import (
     draw_boxes,
     hit_test,
     score_colour,
+    zoom_context,
     zoom_crop,
 )
 from models.types import Box
@@ -100,3 +101,10 @@ def test_hit_test_result_contains_the_point_and_nothing_smaller_does(raw, x, y):
 def test_tiny_images_draw_without_error(side):
     drawn = draw_boxes(_grey(side, side), [OverlayBox(Box(0, 0, side, side), 12, 0.5)])
     assert drawn.size == (side, side)
+
+
+def test_zoom_context_grows_small_boxes_to_min_side_inside_the_image():
+    assert zoom_context(Box(50, 40, 60, 50), 200, 100, margin=0.0, min_side=20) == Box(45, 35, 65, 55)
+    assert zoom_context(Box(0, 0, 4, 4), 200, 100, margin=0.0, min_side=20) == Box(0, 0, 12, 12)
+    big = Box(10, 10, 110, 60)
+    assert zoom_context(big, 200, 100, margin=0.1, min_side=20) == big.expand(0.1, 200, 100)

@@ -17,7 +17,7 @@ from models.evidence.signal_maps import (
     noise_residual_map,
     residual_spectrum,
 )
-from models.overlay import zoom_crop
+from models.overlay import zoom_context, zoom_crop
 from models.types import Box
 from zoomin_ui.web.regions import NumberedRegion, numbered_regions
 from zoomin_ui.workbench import evidence_image, get_analysis
@@ -48,20 +48,12 @@ def zoom_region(store: CaseStore, analysis_id: int, region_id: int, with_maps: b
     if chosen is None:
         raise WorkbenchError(f"region {region_id} is not a current region of analysis {analysis_id}", "not-found")
     image = evidence_image(store, analysis.evidence_file_id)
-    context = context_box(chosen.record.box, image.width, image.height)
+    context = zoom_context(chosen.record.box, image.width, image.height, margin=CONTEXT_MARGIN,
+                           min_side=MIN_CONTEXT)
     pixels = np.ascontiguousarray(image.rgb[context.pixel_slices()])
     crop = zoom_crop(Image.fromarray(pixels), Box(0, 0, pixels.shape[1], pixels.shape[0]), margin=0.0,
                      min_side=1, out_side=ZOOM_SIDE)
     return ZoomView(chosen, crop, signal_map_images(pixels) if with_maps else (), region_text(chosen))
-
-
-def context_box(box: Box, width: int, height: int) -> Box:
-    """The region with some surroundings, at least MIN_CONTEXT pixels across
-    (a few-pixel box says nothing without its neighbourhood)."""
-    grown = box.expand(CONTEXT_MARGIN, width, height)
-    pad_x = max(0.0, (MIN_CONTEXT - grown.width) / 2)
-    pad_y = max(0.0, (MIN_CONTEXT - grown.height) / 2)
-    return Box(grown.x1 - pad_x, grown.y1 - pad_y, grown.x2 + pad_x, grown.y2 + pad_y).clip(width, height)
 
 
 def signal_map_images(rgb: np.ndarray) -> tuple[tuple[Image.Image, str], ...]:
