@@ -198,13 +198,11 @@ class SignalModel:
         still cover the whole image, so regions map back to it."""
         start = time.perf_counter()
         features = extract_features(rgb, self.recipe)
-        probability = float(self.image_scorer.probability(features.image[None, :])[0])
         # Decoded images arrive as 8-bit RGB; other layouts (tests, direct callers) are scored as given.
         content = strip_uniform_frame(rgb) if rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8 else rgb
         framed = content.shape[:2] != rgb.shape[:2]
-        if framed:
-            inner = extract_features(content, self.recipe)
-            probability = float(self.image_scorer.probability(inner.image[None, :])[0])
+        image_features = extract_features(content, self.recipe).image if framed else features.image
+        probability = float(self.image_scorer.probability(image_features[None, :])[0])
         rows, cols, n_features = features.tiles.shape
         tile_probs = self.tile_scorer.probability(features.tiles.reshape(-1, n_features)).reshape(rows, cols)
         norm = features.normalised
