@@ -12,9 +12,8 @@ from exports.region_section import evidence_table
 from exports.report_model import EvidenceView
 from exports.styles import Styles, key_values, para
 from exports.text import compact_json
+from models.evidence.topics import provenance_topic
 from models.types import Evidence
-
-CAMERA_SOURCE = "exif:camera"
 
 
 def provenance_section(index: int, item: EvidenceView, styles: Styles, width: float) -> list[Flowable]:
@@ -30,24 +29,29 @@ def provenance_section(index: int, item: EvidenceView, styles: Styles, width: fl
             return para(f"None found. {what}", styles.body)
         return para(f"Not examined by the {analysis.backend.backend} backend.", styles.body)
 
-    c2pa = [e for e in evidence if e.kind == "provenance" and e.source == "c2pa"]
+    topics = [provenance_topic(e) for e in evidence]
+
+    def about(topic: str) -> list[Evidence]:
+        return [e for e, t in zip(evidence, topics) if t == topic]
+
+    c2pa = about("c2pa")
     story.append(Paragraph("Content Credentials (C2PA)", styles.h2))
     story += [key_values(_c2pa_rows(e), styles, width) for e in c2pa] or [
         absent("provenance", "Most images carry no Content Credentials, and they are easily stripped; "
                              "their absence says nothing about the image.")]
-    generator = [e for e in evidence if e.kind == "metadata" and e.source != CAMERA_SOURCE]
+    generator = about("generator")
     story.append(Paragraph("Generator metadata", styles.h2))
     story += [key_values(_metadata_rows(e), styles, width) for e in generator] or [
         absent("metadata", "Generator metadata can be stripped or forged: its absence proves nothing.")]
-    watermarks = [e for e in evidence if e.kind == "watermark"]
+    watermarks = about("watermark")
     story.append(Paragraph("Invisible watermarks", styles.h2))
     story += [evidence_table(watermarks, styles, width)] if watermarks else [
         absent("watermark", "Most generators embed no watermark this tool can read.")]
-    camera = [e for e in evidence if e.source == CAMERA_SOURCE]
+    camera = about("camera")
     story.append(Paragraph("Camera metadata", styles.h2))
     story += [key_values(_camera_rows(e), styles, width) for e in camera] or [
         absent("metadata", "No camera make or model in EXIF (shared images usually have it stripped).")]
-    other = [e for e in evidence if e.kind == "provenance" and e.source != "c2pa"]
+    other = about("other-provenance")
     if other:
         story += [Paragraph("Other provenance findings", styles.h2), evidence_table(other, styles, width)]
     return story

@@ -11,7 +11,7 @@ from PIL import Image, PngImagePlugin
 from models.evidence.engine import EvidenceEngine
 from models.image_input import load_image
 from models.sample_images import camera_like_photo, encode, paste_resampled_patch
-from models.types import Box, Region
+from models.types import Box, Evidence, Region
 
 PATCH = Box(400, 200, 656, 456)
 
@@ -135,3 +135,17 @@ def test_a_region_without_measurable_tiles_reports_no_median_rather_than_nan():
 
     assert _finite_median(np.array([[np.nan, np.nan]])) is None
     assert _finite_median(np.array([[np.nan, 1.0], [3.0, np.inf]])) == 2.0
+
+
+def test_file_findings_fall_into_one_provenance_topic_each():
+    from models.evidence.topics import CAMERA_SOURCE, provenance_topic
+
+    def item(kind, source):
+        return Evidence(kind, source, "finding", "neither", 0.0)
+
+    assert provenance_topic(item("provenance", "c2pa")) == "c2pa"
+    assert provenance_topic(item("provenance", "jumbf")) == "other-provenance"
+    assert provenance_topic(item("metadata", CAMERA_SOURCE)) == "camera"
+    assert provenance_topic(item("metadata", "png:parameters")) == "generator"
+    assert provenance_topic(item("watermark", "invisible-watermark")) == "watermark"
+    assert provenance_topic(item("signal", "signal-model")) is None

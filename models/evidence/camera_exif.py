@@ -18,6 +18,7 @@ from models.evidence.metadata_common import (
     mostly_printable,
 )
 from models.evidence.tool_names import find_tool, named_tool
+from models.evidence.topics import CAMERA_SOURCE
 from models.image_input import LoadedImage
 from models.types import Evidence
 
@@ -143,7 +144,7 @@ def _camera(ifd0: dict[int, Any], sub: dict[int, Any], gps: dict[int, Any]) -> E
     details = {"make": make, "model": model, "captured": captured, "lens": lens, "gps": has_gps,
                "software": _exif_text(ifd0.get(0x0131)), **exposure}
     if not exposure:
-        return Evidence("metadata", "exif:camera", f"EXIF names a camera ({camera}) but records no exposure "
+        return Evidence("metadata", CAMERA_SOURCE, f"EXIF names a camera ({camera}) but records no exposure "
                         "settings (exposure time, aperture, ISO, focal length): cameras write these, while software "
                         "that copies or invents EXIF often does not." + FORGEABLE, details=details)
     strength = 0.15 + 0.025 * len(exposure) + (0.05 if captured else 0) + (0.03 if has_gps else 0) \
@@ -153,4 +154,4 @@ def _camera(ifd0: dict[int, Any], sub: dict[int, Any], gps: dict[int, Any]) -> E
                + (f", lens {lens}" if lens else "") + f", {settings}" + (", GPS position present" if has_gps else "")
                + ". Weak support for a real photo: EXIF is easily forged or copied from another photo, and most "
                "shared images have it stripped.")
-    return Evidence("metadata", "exif:camera", finding, supports="real", strength=min(0.35, strength), details=details)
+    return Evidence("metadata", CAMERA_SOURCE, finding, supports="real", strength=min(0.35, strength), details=details)

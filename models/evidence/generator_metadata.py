@@ -52,6 +52,7 @@ from models.evidence.comfyui_graph import describe_comfy_graph
 from models.evidence.generator_text import parse_infotext, read_text_chunks
 from models.evidence.metadata_common import FORGEABLE
 from models.evidence.tool_names import EDITORS, GENERATORS, ToolName, find_tool
+from models.evidence.topics import CAMERA_SOURCE
 from models.evidence.xmp_iptc import (
     read_iptc,
     read_iptc_fields,
@@ -82,7 +83,7 @@ def read_generator_metadata(image: LoadedImage) -> list[Evidence]:
                                   details={"error": str(exc)[:500]}))
     if any(e.decisive and e.supports == "ai-generated" for e in found):
         for item in found:
-            if item.source == "exif:camera" and item.supports == "real":
+            if item.source == CAMERA_SOURCE and item.supports == "real":
                 item.finding += " It contradicts the generator metadata in the same file, so it was probably copied."
                 item.details["contradicted"] = True
     found.sort(key=lambda e: (not e.decisive, -e.strength))

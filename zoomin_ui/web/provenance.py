@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from models.evidence.topics import provenance_topic
 from models.types import Evidence
 
 
@@ -26,14 +27,14 @@ _ABSENT = {
 }
 
 
+# The panel's heading for each topic; other provenance findings sit with the credentials.
+_HEADINGS = {"c2pa": "Content Credentials (C2PA)", "other-provenance": "Content Credentials (C2PA)",
+             "watermark": "Invisible watermark", "camera": "Camera metadata", "generator": "Generator metadata"}
+
+
 def _topic(item: Evidence) -> str:
-    if item.kind == "provenance":
-        return "Content Credentials (C2PA)"
-    if item.kind == "watermark":
-        return "Invisible watermark"
-    if item.kind == "metadata":
-        return "Camera metadata" if item.source.startswith("exif:camera") else "Generator metadata"
-    return ""
+    topic = provenance_topic(item)
+    return _HEADINGS[topic] if topic else ""
 
 
 def _plain(items: Sequence[Evidence]) -> str:
