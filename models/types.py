@@ -18,7 +18,12 @@ EvidenceKind = Literal["provenance", "metadata", "watermark", "signal", "model"]
 # e.g. a C2PA manifest that records edits but no AI source).
 Supports = Literal["ai-generated", "real", "neither"]
 
+# How firmly the tool stands behind its verdict, in words (one small fixed
+# scale; models/glossary.py words each step for a reader).
+Confidence = Literal["provenance", "strong", "weak", "not-enough"]
+
 VERDICTS: tuple[str, ...] = get_args(Verdict)
+CONFIDENCES: tuple[str, ...] = get_args(Confidence)
 EVIDENCE_KINDS: tuple[str, ...] = get_args(EvidenceKind)
 SUPPORTS: tuple[str, ...] = get_args(Supports)
 
@@ -185,6 +190,63 @@ class Region:
 
 
 @dataclass
+class Reading:
+    """The analysis in plain words, for a reader who acts on one sentence.
+
+    headline: one sentence (at most ~25 words) saying what the tool concludes
+    and on what basis; it never contradicts the verdict.
+    basis: the deciding or strongest evidence, in plain words.
+    limits: what the tool cannot tell here, and what would settle it.
+    confidence: a step of the fixed scale `Confidence`.
+    figure: the one number shown beside the verdict, the one the words
+    describe (None: no number is shown); figure_label says what it is.
+    key_points: 3-5 plain bullets of the key evidence.
+    recipe: a recovered generation recipe (prompt, model, sampler, seed ...),
+    in display order; empty when the file carries none.
+    """
+
+    headline: str
+    basis: str
+    limits: str
+    confidence: Confidence
+    figure: float | None = None
+    figure_label: str = ""
+    key_points: list[str] = field(default_factory=list)
+    recipe: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.confidence not in CONFIDENCES:
+            raise ValueError(f"confidence must be one of {CONFIDENCES}, got {self.confidence!r}")
+        if self.figure is not None:
+            self.figure = _check_unit_interval("reading figure", self.figure)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "headline": self.headline,
+            "basis": self.basis,
+            "limits": self.limits,
+            "confidence": self.confidence,
+            "figure": None if self.figure is None else round(self.figure, 4),
+            "figure_label": self.figure_label,
+            "key_points": list(self.key_points),
+            "recipe": dict(self.recipe),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Reading":
+        return cls(
+            headline=data["headline"],
+            basis=data.get("basis", ""),
+            limits=data.get("limits", ""),
+            confidence=data["confidence"],
+            figure=data.get("figure"),
+            figure_label=data.get("figure_label", ""),
+            key_points=[str(p) for p in data.get("key_points") or []],
+            recipe={str(k): str(v) for k, v in (data.get("recipe") or {}).items()},
+        )
+
+
+@dataclass
 class Analysis:
     """The result of analysing one image: verdict, score, where and why."""
 
@@ -210,6 +272,8 @@ class Analysis:
     provenance: dict[str, Any] = field(default_factory=dict)
     # The backend's unparsed output (a model's generated text), kept verbatim.
     raw_output: str | None = None
+    # The verdict in plain words (models/reading.py), set for every backend.
+    reading: Reading | None = None
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -237,6 +301,8 @@ class Analysis:
         }
         if self.raw_output is not None:
             data["raw_output"] = self.raw_output
+        if self.reading is not None:
+            data["reading"] = self.reading.to_dict()
         if self.question is not None:
             data["question"] = self.question
             data["answer"] = self.answer
@@ -264,4 +330,5 @@ class Analysis:
             answer=data.get("answer"),
             provenance=dict(data.get("provenance") or {}),
             raw_output=data.get("raw_output"),
+            reading=Reading.from_dict(data["reading"]) if data.get("reading") else None,
         )
