@@ -81,6 +81,11 @@ def update_case(session: Session, case_id: int, analyst: str, *, title: str | Un
         wanted["status"] = status
     if final_verdict is not UNCHANGED:
         wanted["final_verdict"] = check_verdict(final_verdict)
+        if status is UNCHANGED:  # a concluded case is closed; clearing the conclusion reopens it
+            if final_verdict is not None:
+                wanted["status"] = "closed"
+            elif row.status == "closed":
+                wanted["status"] = "open"
     if final_note is not UNCHANGED:
         wanted["final_note"] = final_note or ""
     before = {name: getattr(row, name) for name, value in wanted.items() if getattr(row, name) != value}

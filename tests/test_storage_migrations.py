@@ -100,3 +100,39 @@ def test_a_file_that_is_not_a_database_gets_a_clear_error(tmp_path):
     (home / "cases.sqlite3").write_bytes(png_bytes(1))
     with pytest.raises(StoreError, match="not a ZoomIn case database"):
         CaseStore.open(home)
+
+
+def test_migration_0004_closes_concluded_cases_and_signs_the_audit(tmp_path, database_url):
+    db = open_database(tmp_path, database_url)
+    migrate.upgrade(db, "0003")
+    with db.engine.begin() as connection:  # written by code that left concluded cases open
+        for uid, verdict, status in (("u1", "ai-generated", "in-review"), ("u2", None, "open"),
+                                     ("u3", "real", "closed")):
+            connection.execute(text(
+                "INSERT INTO cases (uid, title, notes, status, final_verdict, final_note, created_by, created_at, "
+                "updated_at) VALUES (:uid, :uid, '', :status, :verdict, '', 'alice', :now, :now)"),
+                {"uid": uid, "verdict": verdict, "status": status, "now": "2026-01-02 03:04:05"})
+    migrate.upgrade(db, "0004")
+    db.dispose()
+
+    with CaseStore.open(tmp_path / "home", database_url) as store:
+        cases = {c.title: c for c in store.list_cases().cases}
+        assert {t: c.status for t, c in cases.items()} == {"u1": "closed", "u2": "open", "u3": "closed"}
+        events = store.get_case(cases["u1"].id).history
+        assert [(e.actor, e.action, e.before, e.after["status"]) for e in events] == [
+            ("migration 0004", "case-updated", {"status": "in-review"}, "closed")]
+        assert "final verdict" in events[0].after["reason"]
+        assert store.get_case(cases["u2"].id).history == () and store.get_case(cases["u3"].id).history == ()
+
+
+def test_a_final_verdict_closes_the_case_and_clearing_it_reopens_it(tmp_path, database_url):
+    with CaseStore.open(tmp_path / "home", database_url) as store:
+        case = store.create_case("verdicts", "alice")
+        assert store.update_case(case.id, "bob", final_verdict="real").status == "closed"
+        assert store.update_case(case.id, "carol", final_verdict=None).status == "open"
+        history = store.get_case(case.id).history
+        assert [(e.actor, e.before, e.after) for e in history[1:]] == [
+            ("bob", {"status": "open", "final_verdict": None}, {"status": "closed", "final_verdict": "real"}),
+            ("carol", {"status": "closed", "final_verdict": "real"}, {"status": "open", "final_verdict": None})]
+        # An explicit status given with the verdict is the analyst's choice and wins.
+        assert store.update_case(case.id, "bob", final_verdict="real", status="in-review").status == "in-review"
