@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from models.types import Analysis, Box, Evidence
+from models.types import Analysis, Box, Evidence, Reading
 
 CaseStatus = Literal["open", "in-review", "closed"]
 AnalysisStatus = Literal["running", "done", "failed", "interrupted"]
@@ -128,6 +128,20 @@ class AnalysisRecord:
     def model_output(self) -> Analysis | None:
         """The detector's own result, exactly as it was recorded."""
         return Analysis.from_dict(self.raw_output) if self.raw_output else None
+
+    @property
+    def reading(self) -> Reading | None:
+        """The analysis in plain words: the reading recorded with it, or, for an
+        analysis recorded before readings existed, one read now from its recorded
+        result (the same function made the recorded ones).  None: nothing recorded."""
+        output = self.model_output()
+        if output is None:
+            return None
+        if output.reading is not None:
+            return output.reading
+        from models.reading import read_analysis  # lazy: opening the store never loads the wording code
+
+        return read_analysis(output)
 
 
 @dataclass(frozen=True)
