@@ -8,6 +8,7 @@ corrected, and ask a question about one region.
 
 from __future__ import annotations
 
+import functools
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -30,6 +31,25 @@ class Detector(ABC):
 
     name: str
     version: str
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Every backend's examine() hands back its Analysis with the plain
+        reading attached (models/reading.py), here, once for all of them."""
+        super().__init_subclass__(**kwargs)
+        examine = cls.__dict__.get("examine")
+        if examine is None or getattr(examine, "attaches_reading", False):
+            return
+
+        @functools.wraps(examine)
+        def examine_and_read(self, *args, **kwargs) -> Analysis:
+            from models.reading import read_analysis
+
+            analysis = examine(self, *args, **kwargs)
+            analysis.reading = read_analysis(analysis)
+            return analysis
+
+        examine_and_read.attaches_reading = True  # type: ignore[attr-defined]
+        cls.examine = examine_and_read  # type: ignore[method-assign]
 
     @abstractmethod
     def scan(self, image: LoadedImage) -> list[Region]:

@@ -103,6 +103,7 @@ class C2paSummary:
     actions: list[C2paAction] = field(default_factory=list)
     digital_source_types: list[str] = field(default_factory=list)
     ingredient_count: int = 0
+    ingredient_titles: list[str] = field(default_factory=list)  # the files this one was made from
     manifest_count: int = 0
     errors: list[str] = field(default_factory=list)
     reader_failed: bool = False  # c2pa raised for a reason other than "no manifest" or "unsupported type"
@@ -276,6 +277,8 @@ def _fill_from_store(summary: C2paSummary, store_json: str, trust_configured: bo
         summary.claim_generator = " ".join(str(first[k]) for k in ("name", "version") if first.get(k)) or None
     summary.title = _text(active.get("title"))
     summary.ingredient_count = len(active.get("ingredients") or [])
+    summary.ingredient_titles = [str(i.get("title"))[:200] for i in (active.get("ingredients") or [])[:20]
+                                 if isinstance(i, dict) and i.get("title")]
     for assertion in active.get("assertions") or []:
         if isinstance(assertion, dict) and str(assertion.get("label", "")).startswith("c2pa.actions"):
             data = assertion.get("data") or {}

@@ -1,0 +1,139 @@
+"""Content Credentials (C2PA) in plain words, one wording for the page, the CLI
+and the report.
+
+Input is what models/evidence/c2pa_credentials.py keeps in a "c2pa" finding's
+details (C2paSummary.to_dict()).  The words separate the two checks a reader
+must not confuse: whether the signature is intact (the file is as signed) and
+whether the signer is on the trust list (we know who signed).  A signature can
+be intact while the signer is unknown; the words never say "valid" for that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.evidence.c2pa_credentials import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES, source_type_code
+
+# c2pa action names (the part after "c2pa.") a reader knows by another word.
+_ACTION_WORDS = {
+    "created": "created", "edited": "edited", "opened": "opened", "placed": "placed another image in it",
+    "cropped": "cropped", "resized": "resized", "color_adjustments": "colour adjusted", "filtered": "filtered",
+    "converted": "converted", "transcoded": "re-encoded", "published": "published", "repackaged": "repackaged",
+    "drawing": "drawn on", "orientation": "rotated", "removed": "something removed", "redacted": "redacted",
+    "unknown": "an unrecorded change",
+}
+_SOURCE_WORDS = {
+    "trainedAlgorithmicMedia": "made with AI", "algorithmicMedia": "made by an algorithm",
+    "compositeWithTrainedAlgorithmicMedia": "AI content added", "compositeSynthetic": "synthetic content added",
+    "digitalCapture": "captured by a camera", "computationalCapture": "captured by a phone camera",
+}
+
+
+def is_credentials(details: dict[str, Any]) -> bool:
+    return "integrity_ok" in details and "trust_status" in details
+
+
+def signer_name(details: dict[str, Any]) -> str:
+    """Who signed, as a reader knows them (the certificate's name, else its issuer)."""
+    return str(details.get("signer_common_name") or details.get("signer_issuer") or details.get("signer")
+               or "an unnamed signer")
+
+
+def declared_source(details: dict[str, Any]) -> str | None:
+    """'ai', 'ai-composite', 'capture' or None: what the credentials declare about the image's origin."""
+    codes = {source_type_code(a.get("digital_source_type")) for a in _actions(details)}
+    ai = codes & AI_SOURCE_TYPES
+    if ai:
+        return "ai-composite" if all(c.startswith("composite") for c in ai) else "ai"
+    return "capture" if codes & CAPTURE_SOURCE_TYPES else None
+
+
+def action_summary(details: dict[str, Any], limit: int = 8) -> str:
+    """'created (made with AI), edited ×13, opened': repeats collapsed, in recorded order."""
+    words = []
+    for action in _actions(details):
+        name = str(action.get("action") or "?").removeprefix("c2pa.")
+        text = _ACTION_WORDS.get(name, name.replace("_", " "))
+        source = _SOURCE_WORDS.get(source_type_code(action.get("digital_source_type")) or "")
+        if source:
+            text += f" ({source})"
+        words.append(text)
+    counted = {w: words.count(w) for w in words}
+    parts = [w if n == 1 else f"{w} ×{n}" for w, n in counted.items()]
+    return ", ".join(parts[:limit]) + (f" and {len(parts) - limit} more" if len(parts) > limit else "")
+
+
+def edit_count(details: dict[str, Any]) -> int:
+    return sum(1 for a in _actions(details) if str(a.get("action", "")).removeprefix("c2pa.") != "opened")
+
+
+def signature_sentence(details: dict[str, Any]) -> str:
+    """'Signed by X; the signature is intact; X is not on your trust list.'"""
+    if not details.get("readable", True) and not details.get("integrity_ok"):
+        return "Content Credentials are present but could not be read, so nothing in them can be checked."
+    who = signer_name(details)
+    if not details.get("integrity_ok"):
+        return (f"Signed by {who}, but the signature no longer matches the file: it was changed after signing, "
+                "so its record cannot be relied upon.")
+    trust = {
+        "trusted": f"{who} is on your trust list",
+        "untrusted": f"{who} is not on your trust list, so who signed it is not confirmed",
+        "no-trust-list": "no trust list is set up, so who signed it is not confirmed",
+    }.get(str(details.get("trust_status")), "whether the signer is trusted is unknown")
+    return f"Signed by {who}; the signature is intact; {trust}."
+
+
+def credentials_lines(details: dict[str, Any]) -> list[str]:
+    """Every plain line about one manifest: signature and trust, tool and time,
+    what it declares, the recorded actions, the ingredients."""
+    lines = [signature_sentence(details)]
+    made = []
+    if details.get("claim_generator"):
+        made.append(f"Made with {details['claim_generator']}")
+    if details.get("signing_time"):
+        made.append(f"signed {details['signing_time']}")
+    if made:
+        lines.append("; ".join(made) + ".")
+    source = declared_source(details)
+    if source:
+        said = {"ai": "They declare the image made with AI.", "ai-composite": "They declare AI content added to "
+                "the image.", "capture": "They declare a camera capture."}[source]
+        lines.append(said if details.get("integrity_ok") else said.replace("They declare", "They claim (unreliably)"))
+    elif details.get("integrity_ok"):
+        lines.append("They do not say whether AI was used.")
+    actions = action_summary(details)
+    if actions:
+        lines.append(f"Recorded actions: {actions}.")
+    titles = [str(t) for t in details.get("ingredient_titles") or []]
+    count = int(details.get("ingredient_count") or 0)
+    if titles:
+        more = f" and {count - len(titles)} more" if count > len(titles) else ""
+        lines.append(f"Made from: {', '.join(titles)}{more}.")
+    elif count:
+        lines.append(f"Made from {count} other file{'s' if count != 1 else ''} (not named).")
+    return lines
+
+
+def credentials_phrase(details: dict[str, Any]) -> str:
+    """A short clause for a headline: what the credentials say and whether they hold."""
+    who = signer_name(details)
+    if not details.get("readable", True) and not details.get("integrity_ok"):
+        return "Content Credentials are present but unreadable"
+    if not details.get("integrity_ok"):
+        return f"Content Credentials signed by {who} no longer match the file"
+    trusted = details.get("trust_status") == "trusted"
+    source = declared_source(details)
+    if source in ("ai", "ai-composite"):
+        what = "declare it made with AI" if source == "ai" else "declare AI content added to it"
+        return f"Content Credentials signed by {who} {what}" + ("" if trusted else " (signer not on your trust list)")
+    if source == "capture":
+        if trusted:
+            return f"Content Credentials from {who}, on your trust list, record a camera capture, signature intact"
+        return f"Content Credentials claim a camera capture, but {who} is not on your trust list"
+    edits = edit_count(details)
+    recorded = f"{edits} edit{'s' if edits != 1 else ''} recorded, none with AI" if edits else "no AI use recorded"
+    return f"signed by {who}, signature intact, {recorded}"
+
+
+def _actions(details: dict[str, Any]) -> list[dict[str, Any]]:
+    return [a for a in details.get("actions") or [] if isinstance(a, dict)]

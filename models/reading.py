@@ -1,0 +1,295 @@
+"""The analysis in plain words: one headline a reader can act on, its basis,
+its limits, a confidence from the fixed scale and the one number beside it.
+
+read_analysis works from the typed Analysis alone (verdict, evidence,
+regions, backend), so it serves every backend and any stored analysis.  It
+never decides anything: the verdict is the detector's, and the words only
+say which evidence made it.  The number shown (Reading.figure) is the one the
+words describe: none when a file record decides; the pixel model's
+AI-likeness when the pixels are what is discussed; the vision-language
+model's own probability when it decides and the backend measured one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.evidence.credentials_words import credentials_lines, credentials_phrase, is_credentials
+from models.evidence.recipe import generation_recipe
+from models.evidence.topics import CAMERA_SOURCE
+from models.glossary import FIGURE_LABELS, HEADLINE_MAX_WORDS, verdict_word
+from models.region_words import region_line
+from models.types import Analysis, Evidence, Reading, Region
+
+__all__ = ["read_analysis", "region_line"]
+
+NOTABLE_REGION = 0.9  # the engine's "stands out" score (models.evidence.examine.NOTABLE_SCORE)
+MAX_KEY_POINTS = 5
+SETTLE = ("the original file from the source (with its Content Credentials or camera metadata), or a second look "
+          "by the vision-language backend")
+
+
+@dataclass
+class _Facts:
+    """The evidence a reading talks about, picked out of one analysis."""
+
+    analysis: Analysis
+    decisive_ai: list[Evidence]
+    decisive_real: list[Evidence]
+    signal: Evidence | None
+    model: Evidence | None
+    camera: Evidence | None
+    credentials: Evidence | None
+    standing_out: list[Region]
+
+    @classmethod
+    def of(cls, analysis: Analysis) -> "_Facts":
+        items = analysis.evidence
+        strongest = lambda side: sorted((e for e in items if e.decisive and e.supports == side),  # noqa: E731
+                                        key=lambda e: e.strength, reverse=True)
+        engine = analysis.backend == "evidence"
+        return cls(
+            analysis, strongest("ai-generated"), strongest("real"),
+            next((e for e in items if e.source == "signal-model"), None),
+            next((e for e in items if e.kind == "model"), None),
+            next((e for e in items if e.source == CAMERA_SOURCE and e.supports == "real"
+                  and not e.details.get("contradicted")), None),
+            next((e for e in items if e.source == "c2pa" and is_credentials(e.details)), None),
+            [r for r in analysis.regions if r.score >= NOTABLE_REGION and r.label != "no clear anomaly"]
+            if engine else [r for r in analysis.regions if r.score >= 0.5 and _model_flagged(r)])
+
+    @property
+    def model_decided(self) -> bool:
+        return self.model is not None and not self.decisive_ai and not self.decisive_real
+
+    @property
+    def model_name(self) -> str:
+        source = self.model.source if self.model else ""
+        return source.split(":", 1)[1] if ":" in source and source.split(":", 1)[1] else "the vision-language model"
+
+
+def read_analysis(analysis: Analysis) -> Reading:
+    """The plain reading of one analysis (never raises on a well-formed Analysis)."""
+    facts = _Facts.of(analysis)
+    if analysis.verdict == "ai-generated" and facts.decisive_ai:
+        reading = _decided_by_file(facts, facts.decisive_ai[0])
+    elif analysis.verdict == "real" and facts.decisive_real:
+        reading = _decided_by_file(facts, facts.decisive_real[0])
+    elif analysis.verdict != "inconclusive" and facts.model_decided:
+        reading = _decided_by_model(facts)
+    elif analysis.verdict != "inconclusive":
+        reading = _decided_by_pixels(facts)
+    else:
+        reading = _undecided(facts)
+    reading.key_points = _key_points(facts, reading.basis)
+    reading.recipe = generation_recipe(analysis.evidence)
+    return reading
+
+
+# ---------------------------------------------------------------------- the four ways a verdict is reached
+
+def _decided_by_file(facts: _Facts, lead: Evidence) -> Reading:
+    word = verdict_word(facts.analysis.verdict)
+    what = evidence_phrase(lead)
+    headline = f"{word}: {what}."
+    conflict = facts.decisive_real if lead.supports == "ai-generated" else []
+    basis = _sentence(what)
+    if conflict:
+        basis += (f" The file also holds a camera record ({evidence_phrase(conflict[0])}): perhaps a camera "
+                  "original that was later edited or extended with AI.")
+    return Reading(headline=_fit(headline, f"{word}: decided by the file's own {_record_word(lead)}."),
+                   basis=basis, limits=_file_limits(lead),
+                   confidence="provenance" if lead.kind == "provenance" else "strong")
+
+
+def _decided_by_model(facts: _Facts) -> Reading:
+    word, name = verdict_word(facts.analysis.verdict), facts.model_name
+    headline = f"{word}, in the judgement of the vision-language model {name}; no file record decides."
+    reasoning = str(facts.model.details.get("reasoning") or "") if facts.model else ""
+    basis = f"The vision-language model {name} judged the image {'AI-generated' if facts.analysis.verdict == 'ai-generated' else 'real'}."
+    if reasoning:
+        basis += f" Its reasons: {_first_sentence(reasoning)}"
+    measured = str(facts.model.details.get("score_source", "")).startswith("measured") if facts.model else False
+    probability = facts.model.details.get("p_generated") if facts.model else None
+    figure = float(probability) if measured and probability is not None else None
+    return Reading(headline=_fit(headline, f"{word}, in the vision-language model's judgement."), basis=basis,
+                   limits=("A vision-language model's judgement is an opinion, not a measurement; "
+                           "the original file from the source would settle it."),
+                   confidence="weak", figure=figure, figure_label=FIGURE_LABELS["model"] if figure is not None else "")
+
+
+def _decided_by_pixels(facts: _Facts) -> Reading:
+    word, ai = verdict_word(facts.analysis.verdict), facts.analysis.verdict == "ai-generated"
+    looks = "AI-like" if ai else "typical of camera photos"
+    headline = f"{word}, on pixel patterns alone: the pattern model finds the image {looks}; no file record confirms it."
+    basis = (f"The pixel-pattern model, trained on camera photos and AI images, finds this image {looks}, "
+             "clearly enough to decide on its own. No Content Credentials, generator settings or watermark decide.")
+    return Reading(headline=_fit(headline, f"{word}, on pixel patterns alone."), basis=basis,
+                   limits=("Pixel patterns are weak evidence on their own and often wrong on generators the model "
+                           f"never saw; what would settle it: {SETTLE}."),
+                   confidence="weak", **_signal_figure(facts))
+
+
+def _undecided(facts: _Facts) -> Reading:
+    file_part = _file_part(facts)
+    pixel_part = _pixel_part(facts)
+    headline = f"Can't tell: {file_part}, and {pixel_part}."
+    basis = _sentence(f"{file_part}; {pixel_part}")
+    return Reading(headline=_fit(headline, f"Can't tell: {file_part}."  if _words(file_part) < 20
+                                 else "Can't tell: nothing found decides either way."),
+                   basis=basis, limits=f"The tool found nothing that settles it. What would: {SETTLE}.",
+                   confidence="not-enough", **(_signal_figure(facts) if facts.model is None else {}))
+
+
+# ---------------------------------------------------------------------- parts of the words
+
+def evidence_phrase(item: Evidence) -> str:
+    """What one deciding finding says, as a clause: 'the file carries ComfyUI generation settings (model x)'."""
+    details = item.details
+    if item.source == "c2pa" and is_credentials(details):
+        return credentials_phrase(details)
+    if item.kind == "watermark":
+        pattern = details.get("pattern")
+        return "the image carries a Stable Diffusion invisible watermark" + (f" ({pattern})" if pattern else "")
+    if item.kind == "metadata":
+        if item.source == CAMERA_SOURCE:
+            camera = " ".join(str(details[k]) for k in ("make", "model") if details.get(k))
+            return f"camera metadata ({camera or 'a camera'}) points to a real photo but is easily copied"
+        generator = str(details.get("generator") or "").split(" (")[0]
+        recipe = generation_recipe([item])
+        model = recipe.get("Model", "").split(",")[0]
+        if recipe.get("Prompt") or recipe.get("Seed") or recipe.get("Steps"):
+            settings = f"the file carries {generator or 'AI'} generation settings"
+            return settings + (f" (model {_short(model)})" if model else "")
+        if "digital_source_type" in details:
+            return "the file's metadata declares it AI-generated (IPTC digital source type)"
+        if generator:
+            return f"the file's metadata names the AI generator {_short(str(generator))}"
+        return "the file's metadata declares it AI-generated"
+    return _short(item.finding.split(":")[0], 12)
+
+
+def _record_word(item: Evidence) -> str:
+    return {"provenance": "Content Credentials", "watermark": "watermark"}.get(item.kind, "metadata")
+
+
+def _file_limits(lead: Evidence) -> str:
+    if lead.kind == "provenance" and lead.supports == "real":
+        return ("A camera credential shows where the file came from, not that the scene was not staged; "
+                "the photographer or the original source can confirm the rest.")
+    if lead.kind == "provenance":
+        return ("The credentials say how the file was made, not which parts are AI; the signer's own records "
+                "or the original file from the source would confirm it.")
+    if lead.kind == "watermark":
+        return ("A watermark shows a Stable Diffusion tool made or passed on the image, not which parts; "
+                "the original file from the source would confirm it.")
+    return ("Generation settings can be copied onto another image; the original file from the source, or the "
+            "generator's own records, would confirm it.")
+
+
+def _file_part(facts: _Facts) -> str:
+    if facts.credentials is not None:
+        return credentials_phrase(facts.credentials.details)
+    if facts.camera is not None:
+        return evidence_phrase(facts.camera)
+    weak_ai = next((e for e in facts.analysis.evidence if e.kind == "metadata" and e.supports == "ai-generated"), None)
+    if weak_ai is not None:
+        return "the metadata hints at an AI tool but does not show generation"
+    return "the file holds no record of its origin"
+
+
+def _pixel_part(facts: _Facts) -> str:
+    if facts.model is not None:
+        if facts.model.supports == "neither":
+            return "the vision-language model gave no usable verdict"
+        return f"the vision-language model leans {'AI' if facts.model.supports == 'ai-generated' else 'real'}"
+    signal = facts.signal
+    if signal is None:
+        return "no pixel analysis was available"
+    if signal.details.get("too_small"):
+        return "the image is too small for pixel analysis"
+    if signal.supports == "real" and facts.standing_out:
+        named = ", ".join(r.id or "one area" for r in facts.standing_out[:3])
+        return f"the pixel analysis leans real but {named} stand{'s' if len(facts.standing_out) == 1 else ''} out"
+    if signal.supports == "ai-generated":
+        return "the pixel analysis leans AI, too weakly to overrule that"
+    if signal.supports == "real":
+        return "the pixel analysis leans real, too weakly to decide"
+    return "the pixel analysis is not reliable enough to decide"
+
+
+def _signal_figure(facts: _Facts) -> dict:
+    signal = facts.signal
+    if signal is None or signal.details.get("too_small") or signal.details.get("probability") is None:
+        return {}
+    return {"figure": float(signal.details["probability"]), "figure_label": FIGURE_LABELS["signal"]}
+
+
+def _key_points(facts: _Facts, basis: str) -> list[str]:
+    points = [_first_sentence(basis)]
+    if facts.credentials is not None:
+        points.append(" ".join(credentials_lines(facts.credentials.details)[:2]))
+    else:
+        points.append("The file carries no Content Credentials (no signed record of its origin).")
+    recipe = generation_recipe(facts.analysis.evidence)
+    if recipe:
+        shown = [f"{k.lower()} {recipe[k]}" for k in ("Model", "Sampler", "Seed") if k in recipe]
+        points.append("Generation settings recovered from the file" + (f": {'; '.join(shown)}." if shown else "."))
+    if facts.camera is not None:
+        points.append(_sentence(evidence_phrase(facts.camera)))
+    watermark = next((e for e in facts.analysis.evidence if e.kind == "watermark"), None)
+    if watermark is not None and not watermark.decisive and watermark.details.get("checked", True):
+        points.append("No known invisible watermark was found; most generators embed none, so this proves nothing.")
+    if facts.model is not None and not (facts.model_decided and facts.analysis.verdict != "inconclusive"):
+        points.append(_model_point(facts))
+    if facts.standing_out:
+        region = facts.standing_out[0]
+        more = f" ({len(facts.standing_out)} areas in all)" if len(facts.standing_out) > 1 else ""
+        points.append(f"Area {region.id or '1'}{more}: {region_line(region)}")
+    elif facts.analysis.regions:
+        points.append("No area of the image stands out from the rest.")
+    unique = list(dict.fromkeys(p for p in points if p))
+    return unique[:MAX_KEY_POINTS]
+
+
+def _model_point(facts: _Facts) -> str:
+    model = facts.model
+    if model is None or model.supports == "neither":
+        problem = str(model.details.get("problem") or "no verdict in it") if model else "no answer"
+        return f"The vision-language model's answer could not be read ({_short(problem, 12)}), so it decides nothing."
+    said = "AI-generated" if model.supports == "ai-generated" else "real"
+    overruled = " The file's own record outweighs it." if facts.decisive_ai or facts.decisive_real else ""
+    return f"The vision-language model {facts.model_name} judged it {said}.{overruled}"
+
+
+def _model_flagged(region: Region) -> bool:
+    return any(e.kind == "model" and e.supports == "ai-generated" for e in region.evidence)
+
+
+def _fit(headline: str, fallback: str) -> str:
+    return headline if _words(headline) <= HEADLINE_MAX_WORDS else fallback
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def _short(text: str, words: int = 6) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
+
+
+def _first_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    for end in (". ", "! ", "? "):
+        if end in text:
+            text = text.split(end, 1)[0]
+    return _sentence(text)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?…" else text + "."
