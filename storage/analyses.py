@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import platform
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -20,7 +20,7 @@ from models.types import Analysis
 from storage import convert
 from storage.audit import load_case, record
 from storage.errors import StoreError
-from storage.records import AnalysisRecord, BackendInfo, QuestionRecord
+from storage.records import AnalysisRecord, BackendInfo, QuestionRecord, RegionRecord
 from storage.runners import Runner
 from storage.tables import (
     AnalysisRow,
@@ -48,13 +48,16 @@ def software_versions() -> dict[str, str]:
 
 
 def start_analysis(session: Session, case_id: int, evidence_file_id: int, backend: BackendInfo, analyst: str,
-                   parameters: dict[str, Any], runner: Runner) -> AnalysisRow:
+                   parameters: dict[str, Any], runner: Runner,
+                   is_gone: Callable[[str, int, str], bool] | None = None) -> AnalysisRow:
     case = load_case(session, case_id, for_update=True)
     evidence = session.get(EvidenceFileRow, evidence_file_id)
     if evidence is None or evidence.case_id != case_id:
         raise StoreError(f"evidence file {evidence_file_id} is not part of case {case_id}", "not-found")
     if not backend.backend:
         raise StoreError("an analysis needs the name of the backend that runs it", "invalid")
+    if is_gone is not None:
+        _refuse_a_second_run(session, evidence_file_id, backend.backend, is_gone)
     try:
         parameters = json.loads(json.dumps(parameters))
     except (TypeError, ValueError) as exc:
@@ -74,6 +77,20 @@ def start_analysis(session: Session, case_id: int, evidence_file_id: int, backen
             "backend_version": backend.backend_version, "model_id": backend.model_id,
             "model_revision": backend.model_revision, "parameters": parameters}, at=now)
     return row
+
+
+def _refuse_a_second_run(session: Session, evidence_file_id: int, backend: str,
+                         is_gone: Callable[[str, int, str], bool]) -> None:
+    """One run of a file per backend at a time, across sessions and processes:
+    checked inside the write transaction that would record the second, so two
+    starts cannot both pass.  A `running` row whose process is gone does not count."""
+    for row in session.scalars(select(AnalysisRow).where(
+            AnalysisRow.evidence_file_id == evidence_file_id, AnalysisRow.backend == backend,
+            AnalysisRow.status == "running").order_by(AnalysisRow.id)):
+        if not is_gone(row.runner_host, row.runner_pid, row.runner_token):
+            raise StoreError(f"analysis of this file on {backend} is already running (analysis {row.id}, "
+                             f"started by {row.started_by} at {row.started_at:%Y-%m-%d %H:%M:%S} UTC); "
+                             "wait for it to finish", "busy")
 
 
 def _running(session: Session, analysis_id: int) -> AnalysisRow:
@@ -104,18 +121,33 @@ def finish_analysis(session: Session, analysis_id: int, result: Analysis) -> Ana
     row.evidence = output["evidence"]
     row.notes = output["notes"]
     row.raw_output = output
+    drawn = _examined_by_key(row)
     for region, region_output in zip(result.regions, output["regions"]):
+        # A re-run's region made from an analyst's box is still the analyst's box, with their label.
+        by_analyst = drawn.get(region.id, {}).get("source") == "analyst"
+        label = str(drawn[region.id].get("label") or region.label) if by_analyst else region.label
         session.add(RegionRow(
-            analysis_id=row.id, parent_region_id=None, source="model", status="open", region_key=region.id,
-            x1=region.box.x1, y1=region.box.y1, x2=region.box.x2, y2=region.box.y2, score=region.score,
-            label=region.label, explanation=region.explanation, evidence=region_output["evidence"],
-            created_by=row.started_by, created_at=now))
+            analysis_id=row.id, parent_region_id=None, source="analyst" if by_analyst else "model",
+            status="open", region_key=region.id, x1=region.box.x1, y1=region.box.y1, x2=region.box.x2,
+            y2=region.box.y2, score=region.score, label=label, explanation=region.explanation,
+            evidence=region_output["evidence"], created_by=row.started_by, created_at=now))
     case = load_case(session, row.case_id, for_update=True)
     case.model_verdict = result.verdict
     record(session, case, row.started_by, "analysis-finished", f"analysis:{row.id}", {"status": "running"},
            {"status": "done", "verdict": result.verdict, "score": round(result.score, 4),
             "regions": len(result.regions)}, at=now)
     return row
+
+
+def examined_parameter(regions: Sequence[RegionRecord]) -> list[dict[str, Any]]:
+    """What a re-run records about the boxes it examines (see convert.EXAMINED_REGIONS)."""
+    return [{"key": r.region_key, "region_id": r.id, "source": r.source, "label": r.label,
+             "moved_by": r.moved_by} for r in regions]
+
+
+def _examined_by_key(row: AnalysisRow) -> dict[str, dict[str, Any]]:
+    examined = (row.parameters or {}).get(convert.EXAMINED_REGIONS) or []
+    return {str(item["key"]): item for item in examined if isinstance(item, dict) and item.get("key")}
 
 
 def fail_analysis(session: Session, analysis_id: int, error: str) -> AnalysisRow:
@@ -164,4 +196,4 @@ def analysis_record(session: Session, analysis_id: int) -> AnalysisRecord:
     for question in session.scalars(select(RegionQuestionRow).join(RegionRow).where(
             RegionRow.analysis_id == analysis_id).order_by(RegionQuestionRow.id)):
         questions[question.region_id].append(convert.question(question))
-    return convert.analysis(row, convert.regions_with_lineage(regions, questions))
+    return convert.analysis(row, convert.regions_with_lineage(regions, questions, convert.moves_before_rerun(row)))

@@ -20,6 +20,7 @@ from storage.records import (
     CasePage,
     CaseSummary,
     QuestionRecord,
+    Sighting,
     Unchanged,
 )
 from storage.tables import (
@@ -175,8 +176,41 @@ def case_detail(session: Session, case_id: int) -> CaseDetail:
         summary=convert.case_summary(row, [f.original_name for f in files], [f.sha256 for f in files]),
         notes=row.notes, final_note=row.final_note,
         evidence_files=tuple(convert.evidence_file(f) for f in files),
-        analyses=tuple(convert.analysis(a, convert.regions_with_lineage(regions_by_analysis[a.id], questions))
+        analyses=tuple(convert.analysis(a, convert.regions_with_lineage(regions_by_analysis[a.id], questions,
+                                                                        convert.moves_before_rerun(a)))
                        for a in analyses),
         reports=tuple(convert.report(r) for r in reports),
         history=tuple(convert.audit_event(e) for e in history),
     )
+
+
+def sightings(session: Session, sha256: str) -> list[Sighting]:
+    """Every case holding the file with this SHA-256, newest case first."""
+    digest = (sha256 or "").strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise StoreError(f"a SHA-256 is 64 hex digits, got {sha256!r}", "invalid")
+    found = []
+    for file in session.scalars(select(EvidenceFileRow).where(EvidenceFileRow.sha256 == digest)
+                                .order_by(EvidenceFileRow.case_id.desc())):
+        case = load_case(session, file.case_id)
+        latest = session.scalars(select(AnalysisRow).where(AnalysisRow.evidence_file_id == file.id,
+                                                           AnalysisRow.status == "done")
+                                 .order_by(AnalysisRow.finished_at.desc(), AnalysisRow.id.desc()).limit(1)).first()
+        concluded = _conclusion(session, case) if case.final_verdict else None
+        found.append(Sighting(
+            case_id=case.id, case_title=case.title, evidence_file_id=file.id, file_name=file.original_name,
+            taken_in_at=file.intake_at, taken_in_by=file.intake_by,
+            analysed_at=latest.finished_at if latest else None, latest_verdict=latest.verdict if latest else None,
+            final_verdict=case.final_verdict, concluded_by=concluded.actor if concluded else "",
+            concluded_at=concluded.at if concluded else None))
+    return found
+
+
+def _conclusion(session: Session, case: CaseRow) -> AuditEventRow | None:
+    """The audit event that gave the case its final verdict (the latest one that set it)."""
+    for event in session.scalars(select(AuditEventRow).where(AuditEventRow.case_id == case.id,
+                                                             AuditEventRow.action == "case-updated")
+                                 .order_by(AuditEventRow.at.desc(), AuditEventRow.id.desc())):
+        if isinstance(event.after, dict) and "final_verdict" in event.after:
+            return event
+    return None

@@ -32,6 +32,11 @@ from storage.tables import (
 )
 
 
+# A re-run's parameters name the regions it examined: each one's region key,
+# the region version it came from, who drew it, its label and who had moved it.
+EXAMINED_REGIONS = "examined_regions"
+
+
 def case_summary(row: CaseRow, files: Sequence[str] = (), file_hashes: Sequence[str] = ()) -> CaseSummary:
     return CaseSummary(
         id=row.id, uid=row.uid, title=row.title, status=cast(CaseStatus, row.status),
@@ -58,13 +63,15 @@ def evidence_items(data: Iterable[dict[str, Any]] | None) -> tuple[Evidence, ...
     return tuple(Evidence.from_dict(item) for item in data or ())
 
 
-def region(row: RegionRow, current: bool, questions: Sequence[QuestionRecord] = ()) -> RegionRecord:
+def region(row: RegionRow, current: bool, questions: Sequence[QuestionRecord] = (), *,
+           drawn_by: str | None = None, moved_by: str = "") -> RegionRecord:
     return RegionRecord(
         id=row.id, analysis_id=row.analysis_id, parent_region_id=row.parent_region_id,
-        source=cast(RegionSource, row.source), status=cast(RegionStatus, row.status), region_key=row.region_key,
-        box=Box(row.x1, row.y1, row.x2, row.y2), score=row.score, label=row.label, explanation=row.explanation,
-        evidence=evidence_items(row.evidence), created_by=row.created_by, created_at=row.created_at,
-        current=current, questions=tuple(questions), note=row.note or "",
+        source=cast(RegionSource, drawn_by or row.source), status=cast(RegionStatus, row.status),
+        region_key=row.region_key, box=Box(row.x1, row.y1, row.x2, row.y2), score=row.score, label=row.label,
+        explanation=row.explanation, evidence=evidence_items(row.evidence), created_by=row.created_by,
+        created_at=row.created_at, current=current, questions=tuple(questions), note=row.note or "",
+        moved_by=moved_by,
     )
 
 
@@ -93,8 +100,34 @@ def audit_event(row: AuditEventRow) -> AuditEvent:
                       before=row.before, after=row.after, at=row.at)
 
 
-def regions_with_lineage(rows: Sequence[RegionRow],
-                         questions: dict[int, list[QuestionRecord]]) -> list[RegionRecord]:
-    """Region records, each marked current when no later edit points at it."""
+def regions_with_lineage(rows: Sequence[RegionRow], questions: dict[int, list[QuestionRecord]],
+                         moved_before: dict[str, str] | None = None) -> list[RegionRecord]:
+    """Region records, each marked current when no later edit points at it.
+
+    Who drew a box is the first version's source, for every later version:
+    stores written before that rule recorded an analyst's edit of a model box
+    as source "analyst", and their rows are evidence, so they are read, not
+    rewritten.  `moved_by` is who last changed the box along the chain; a
+    re-run's first versions take it from `moved_before` (region key -> name)."""
     edited = {row.parent_region_id for row in rows if row.parent_region_id is not None}
-    return [region(row, row.id not in edited, questions.get(row.id, ())) for row in rows]
+    known = {row.id: row for row in rows}
+    drawn: dict[int, str] = {}
+    moved: dict[int, str] = {}
+    for row in sorted(rows, key=lambda r: r.id):  # a version is always written after its parent
+        parent = known.get(row.parent_region_id) if row.parent_region_id is not None else None
+        if parent is None or parent.id not in drawn:
+            drawn[row.id] = row.source
+            moved[row.id] = (moved_before or {}).get(row.region_key, "") if row.parent_region_id is None else ""
+            continue
+        drawn[row.id] = drawn[parent.id]
+        same_box = (row.x1, row.y1, row.x2, row.y2) == (parent.x1, parent.y1, parent.x2, parent.y2)
+        moved[row.id] = moved[parent.id] if same_box else row.created_by
+    return [region(row, row.id not in edited, questions.get(row.id, ()), drawn_by=drawn[row.id],
+                   moved_by=moved[row.id]) for row in rows]
+
+
+def moves_before_rerun(row: AnalysisRow) -> dict[str, str]:
+    """For a re-run: who had moved each examined box (region key -> name), as the run recorded it."""
+    examined = (row.parameters or {}).get(EXAMINED_REGIONS) or []
+    return {str(item.get("key", "")): str(item.get("moved_by") or "") for item in examined
+            if isinstance(item, dict) and item.get("moved_by")}

@@ -78,7 +78,13 @@ class QuestionRecord:
 class RegionRecord:
     """One version of a region.  An analyst edit is a new record whose
     parent_region_id names the version it changed; `current` is True for the
-    latest version of each region (no later edit points at it)."""
+    latest version of each region (no later edit points at it).
+
+    `source` is who DREW the box ("model" or "analyst"), the same on every
+    version of it and on a re-run's region made from it; who changed this
+    version is `created_by`.  `moved_by` names the analyst who last moved the
+    box away from where it was drawn ("" if it never moved), read from the
+    version chain (and, for a re-run, from the run's recorded boxes)."""
 
     id: int
     analysis_id: int
@@ -97,6 +103,21 @@ class RegionRecord:
     questions: tuple[QuestionRecord, ...] = ()
     # The analyst's note on this version (why confirmed / rejected, a deletion's reason).
     note: str = ""
+    moved_by: str = ""
+
+    @property
+    def moved(self) -> bool:
+        """Whether an analyst moved the box from where it was drawn."""
+        return bool(self.moved_by)
+
+
+@dataclass(frozen=True)
+class RegionChanges:
+    """The new region versions one set of box edits wrote (CaseStore.change_regions)."""
+
+    moved: tuple[RegionRecord, ...] = ()
+    added: tuple[RegionRecord, ...] = ()
+    deleted: tuple[RegionRecord, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -185,6 +206,24 @@ class CaseSummary:
     updated_at: datetime
     files: tuple[str, ...] = ()
     file_hashes: tuple[str, ...] = ()  # SHA-256 of each file, in the order of `files`
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """A case that already holds a file, found by the file's SHA-256: what an
+    analyst taking the same file in again is told before anything is stored."""
+
+    case_id: int
+    case_title: str
+    evidence_file_id: int
+    file_name: str
+    taken_in_at: datetime
+    taken_in_by: str
+    analysed_at: datetime | None  # the latest finished analysis of the file in that case
+    latest_verdict: str | None
+    final_verdict: str | None  # the case's conclusion, with who gave it and when
+    concluded_by: str = ""
+    concluded_at: datetime | None = None
 
 
 @dataclass(frozen=True)

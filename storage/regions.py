@@ -4,15 +4,17 @@ so the model's original box and every later version stay on record."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.types import Box
+from storage import convert
 from storage.audit import load_case, record
 from storage.errors import StoreError
-from storage.records import REGION_STATUSES, UNCHANGED, Unchanged
+from storage.records import REGION_STATUSES, UNCHANGED, RegionChanges, RegionRecord, Unchanged
 from storage.tables import (
     AnalysisRow,
     EvidenceFileRow,
@@ -37,6 +39,26 @@ def _load(session: Session, region_id: int) -> tuple[RegionRow, AnalysisRow]:
     analysis = session.get(AnalysisRow, row.analysis_id)
     assert analysis is not None  # a foreign key guarantees it
     return row, analysis
+
+
+def _drawn_by(session: Session, row: RegionRow) -> str:
+    """The source of the chain's first version (who drew the box)."""
+    while row.parent_region_id is not None:
+        parent = session.get(RegionRow, row.parent_region_id)
+        if parent is None:
+            break
+        row = parent
+    return row.source
+
+
+def region_record(session: Session, row: RegionRow) -> RegionRecord:
+    """The version as the analysis reads it: who drew it and who moved it come from its chain."""
+    analysis = session.get(AnalysisRow, row.analysis_id)
+    assert analysis is not None  # a foreign key guarantees it
+    rows = session.scalars(select(RegionRow).where(RegionRow.analysis_id == row.analysis_id)
+                           .order_by(RegionRow.id)).all()
+    records = convert.regions_with_lineage(rows, {}, convert.moves_before_rerun(analysis))
+    return next(r for r in records if r.id == row.id)
 
 
 def _require_latest(session: Session, row: RegionRow) -> None:
@@ -88,7 +110,8 @@ def edit_region(session: Session, region_id: int, analyst: str, *, box: Box | Un
             and not values["note"]:
         return parent
     row = RegionRow(
-        analysis_id=parent.analysis_id, parent_region_id=parent.id, source="analyst",
+        # Who drew the box stays who drew it; who changed it is this version's created_by.
+        analysis_id=parent.analysis_id, parent_region_id=parent.id, source=_drawn_by(session, parent),
         region_key=parent.region_key, x1=new_box.x1, y1=new_box.y1, x2=new_box.x2, y2=new_box.y2,
         # The detector's score and findings describe the old box only.
         score=0.0 if moved else parent.score, evidence=[] if moved else list(parent.evidence),
@@ -109,18 +132,24 @@ def add_region(session: Session, analysis_id: int, analyst: str, box: Box, label
         raise StoreError(f"analysis {analysis_id} is {analysis.status}: regions are added to finished "
                          "analyses", "conflict")
     case = load_case(session, analysis.case_id, for_update=True)
-    added = session.scalar(select(func.count()).where(RegionRow.analysis_id == analysis_id,
-                                                      RegionRow.source == "analyst",
-                                                      RegionRow.parent_region_id.is_(None))) or 0
     clipped = _inside_image(session, analysis, box)
     row = RegionRow(analysis_id=analysis_id, parent_region_id=None, source="analyst",
-                    status=_check_status(status), region_key=f"a{added + 1}", x1=clipped.x1, y1=clipped.y1,
+                    status=_check_status(status), region_key=_next_analyst_key(session, analysis_id),
+                    x1=clipped.x1, y1=clipped.y1,
                     x2=clipped.x2, y2=clipped.y2, score=0.0, label=_check_label(label), explanation=explanation,
                     evidence=[], created_by=analyst, created_at=utc_now())
     session.add(row)
     session.flush()
     record(session, case, analyst, "region-added", f"region:{row.id}", None, _snapshot(row), at=row.created_at)
     return row
+
+
+def _next_analyst_key(session: Session, analysis_id: int) -> str:
+    """a1, a2, ...: one past the highest analyst key in the analysis (a re-run
+    carries the keys of the boxes it examined, gaps included)."""
+    keys = session.scalars(select(RegionRow.region_key).where(RegionRow.analysis_id == analysis_id)).all()
+    numbers = [int(key[1:]) for key in keys if key.startswith("a") and key[1:].isdigit()]
+    return f"a{max(numbers, default=0) + 1}"
 
 
 def delete_region(session: Session, region_id: int, analyst: str, reason: str) -> RegionRow:
@@ -130,7 +159,8 @@ def delete_region(session: Session, region_id: int, analyst: str, reason: str) -
     case = load_case(session, analysis.case_id, for_update=True)
     _require_latest(session, parent)
     row = RegionRow(
-        analysis_id=parent.analysis_id, parent_region_id=parent.id, source="analyst", status="deleted",
+        analysis_id=parent.analysis_id, parent_region_id=parent.id, source=_drawn_by(session, parent),
+        status="deleted",
         region_key=parent.region_key, x1=parent.x1, y1=parent.y1, x2=parent.x2, y2=parent.y2,
         score=parent.score, label=parent.label, explanation=parent.explanation, evidence=list(parent.evidence),
         note=reason.strip(), created_by=analyst, created_at=utc_now())
@@ -155,3 +185,19 @@ def add_question(session: Session, region_id: int, analyst: str, question: str, 
            {"question_id": row.id, "question": question, "answer": row.answer, "backend": row.backend},
            at=row.asked_at)
     return row
+
+
+def change_regions(session: Session, analysis_id: int, analyst: str, moves: Sequence[tuple[int, Box]],
+                   additions: Sequence[tuple[Box, str]], deletions: Sequence[int],
+                   reason: str) -> RegionChanges:
+    """Several box edits of one analysis in one transaction: all or none."""
+    moved = [edit_region(session, region_id, analyst, box=box, label=UNCHANGED, status=UNCHANGED,
+                         explanation=UNCHANGED) for region_id, box in moves]
+    added = [add_region(session, analysis_id, analyst, box, label, "", "open") for box, label in additions]
+    deleted = [delete_region(session, region_id, analyst, reason) for region_id in deletions]
+    for row in (*moved, *deleted):
+        if row.analysis_id != analysis_id:
+            raise StoreError(f"region {row.parent_region_id} is not part of analysis {analysis_id}", "invalid")
+    return RegionChanges(tuple(region_record(session, r) for r in moved),
+                         tuple(region_record(session, r) for r in added),
+                         tuple(region_record(session, r) for r in deleted))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -32,8 +33,10 @@ from storage.records import (
     CaseSummary,
     EvidenceFileRecord,
     QuestionRecord,
+    RegionChanges,
     RegionRecord,
     ReportRecord,
+    Sighting,
     Unchanged,
     VerifyProblem,
 )
@@ -111,6 +114,11 @@ class CaseStore:
         `analyst` anyone who changed the case."""
         return self._db.read(lambda s: cases.list_cases(s, query, verdict, analyst, page, page_size))
 
+    def cases_with_file(self, sha256: str) -> list[Sighting]:
+        """Every case already holding the file with this SHA-256 (newest first):
+        when it was taken in and analysed, its latest verdict and the case's conclusion."""
+        return self._db.read(lambda s: cases.sightings(s, sha256))
+
     def get_case(self, case_id: int) -> CaseDetail:
         """The case with its files, analyses (every region version), reports and history."""
         return self._db.read(lambda s: cases.case_detail(s, case_id))
@@ -161,12 +169,18 @@ class CaseStore:
     # ------------------------------------------------------------------ analyses
 
     def start_analysis(self, case_id: int, evidence_file_id: int, backend: BackendInfo, analyst: str,
-                       parameters: dict | None = None) -> AnalysisRecord:
-        """Record a run as `running` (committed) before the detector starts."""
+                       parameters: dict | None = None, examined: Sequence[RegionRecord] = ()) -> AnalysisRecord:
+        """Record a run as `running` (committed) before the detector starts.
+        Refused ("busy") while a live process runs the same file on the same
+        backend.  `examined`: for a re-run, the region versions whose boxes it
+        examines, so its regions keep who drew each box (and the analyst's label)."""
         name = require_analyst(analyst)
         runner = self._runners.current()
+        settings = dict(parameters or {})
+        if examined:
+            settings[convert.EXAMINED_REGIONS] = analyses.examined_parameter(examined)
         return self._db.write(lambda s: convert.analysis(analyses.start_analysis(
-            s, case_id, evidence_file_id, backend, name, dict(parameters or {}), runner)))
+            s, case_id, evidence_file_id, backend, name, settings, runner, self._runners.is_gone)))
 
     def finish_analysis(self, analysis_id: int, result: Analysis) -> AnalysisRecord:
         """Results, regions (source 'model') and the case's verdict in one transaction."""
@@ -198,21 +212,28 @@ class CaseStore:
         """A new version of the region (the edited version stays on record).
         `note` is the analyst's reason for this version, e.g. why it was rejected."""
         name = require_analyst(analyst)
-        return self._db.write(lambda s: convert.region(regions.edit_region(
-            s, region_id, name, box=box, label=label, status=status, explanation=explanation, note=note),
-            current=True))
+        return self._db.write(lambda s: regions.region_record(s, regions.edit_region(
+            s, region_id, name, box=box, label=label, status=status, explanation=explanation, note=note)))
 
     def add_region(self, analysis_id: int, analyst: str, box: Box, label: str = "", explanation: str = "",
                    status: str = "open") -> RegionRecord:
         name = require_analyst(analyst)
-        return self._db.write(lambda s: convert.region(regions.add_region(
-            s, analysis_id, name, box, label, explanation, status), current=True))
+        return self._db.write(lambda s: regions.region_record(s, regions.add_region(
+            s, analysis_id, name, box, label, explanation, status)))
 
     def delete_region(self, region_id: int, analyst: str, reason: str = "") -> RegionRecord:
         """Recorded as a new 'deleted' version; nothing is removed."""
         name = require_analyst(analyst)
-        return self._db.write(lambda s: convert.region(regions.delete_region(s, region_id, name, reason),
-                                                       current=True))
+        return self._db.write(lambda s: regions.region_record(s, regions.delete_region(s, region_id, name, reason)))
+
+    def change_regions(self, analysis_id: int, analyst: str, *, moves: Sequence[tuple[int, Box]] = (),
+                       additions: Sequence[tuple[Box, str]] = (), deletions: Sequence[int] = (),
+                       reason: str = "") -> RegionChanges:
+        """Move (region id, new box), add (box, label) and delete (region id,
+        with `reason`) in one transaction: a refused change leaves every box as it was."""
+        name = require_analyst(analyst)
+        return self._db.write(lambda s: regions.change_regions(s, analysis_id, name, moves, additions, deletions,
+                                                               reason))
 
     def add_question(self, region_id: int, analyst: str, question: str, answer: str,
                      backend: str) -> QuestionRecord:
