@@ -28,6 +28,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.safe_text import strict_dumps
 from storage.errors import StoreError
 
 T = TypeVar("T")
@@ -39,6 +40,12 @@ _WRITE_OPTION = "zoomin_write"
 _RETRY_SQLSTATES = {"40001", "40P01", "55P03"}
 
 
+def _strict_json(value: object) -> str:
+    """JSON columns hold strict JSON: a NaN or a lone surrogate that got past the
+    boundaries (models/safe_text.py) is repaired here rather than failing the write."""
+    return strict_dumps(value, note_key=None, ensure_ascii=True)
+
+
 class Database:
     """One engine and the two kinds of transaction the store uses."""
 
@@ -47,10 +54,11 @@ class Database:
         self.is_sqlite = url.get_backend_name() == "sqlite"
         try:
             if self.is_sqlite:
-                self.engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+                self.engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+                                            json_serializer=_strict_json)
                 _configure_sqlite(self.engine)
             else:
-                self.engine = create_engine(url, pool_pre_ping=True)
+                self.engine = create_engine(url, pool_pre_ping=True, json_serializer=_strict_json)
         except (NoSuchModuleError, ImportError) as exc:
             raise StoreError(f"no database driver for {self.describe()}: {exc} (for PostgreSQL install "
                              "the psycopg driver: pip install 'zoomin-workbench[postgres]')", "unavailable") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -15,19 +14,21 @@ import click
 from models import __version__
 from models.detector import DetectorUnavailable
 from models.registry import BACKENDS
+from models.safe_text import strict_dumps
 from zoomin_ui import service
 from zoomin_ui.cli_cases import cases, open_save_store, resolve_analyst, verify
 from zoomin_ui.cli_dataset import dataset, eval_command
 from zoomin_ui.cli_report import report
 from zoomin_ui.cli_train import train
 from zoomin_ui.summary import render_analysis
+from zoomin_ui.terminal import SAFE_TEXT, TerminalSafeGroup, echo, terminal_safe
 
 
 def _debug() -> bool:
     return os.environ.get("ZOOMIN_DEBUG", "") not in ("", "0")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TerminalSafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zoomin")
 def main() -> None:
     """ZoomIn Workbench: is this image AI-generated, where is the evidence, and why."""
@@ -67,7 +68,7 @@ def _parse_box(text: str) -> list[float]:
               help="PEM file of C2PA signer roots to trust (default: ZOOMIN_C2PA_TRUST_ANCHORS).")
 @click.option("--box", "boxes", multiple=True, metavar="X1,Y1,X2,Y2",
               help="Skip the scan and examine these boxes only (repeatable).")
-@click.option("--question", default=None, help="Ask a question about the boxes given with --box.")
+@click.option("--question", default=None, type=SAFE_TEXT, help="Ask a question about the boxes given with --box.")
 @click.option("--model", default=None,
               help="vlm: Hugging Face id or local folder (default: Qwen2.5-VL 7B on a GPU, 3B on CPU); "
                    "remote: the served model's name.")
@@ -86,8 +87,8 @@ def _parse_box(text: str) -> list[float]:
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of folder arguments.")
 @click.option("--save", is_flag=True, help="Record each image and its analysis as a case (in ZOOMIN_HOME).")
 @click.option("--case", "case_id", type=int, default=None, help="With --save: add to this case, not a new one.")
-@click.option("--title", default=None, help="With --save: the new case's title (default: the file name).")
-@click.option("--analyst", default=None, help="With --save: who ran it (default: ZOOMIN_ANALYST or the OS user).")
+@click.option("--title", default=None, type=SAFE_TEXT, help="With --save: the new case's title (default: the file name).")
+@click.option("--analyst", default=None, type=SAFE_TEXT, help="With --save: who ran it (default: ZOOMIN_ANALYST or the OS user).")
 def analyze(paths: tuple[str, ...], as_json: bool, backend: str, max_regions: int, max_pixels: int | None,
             trust_anchors: str | None, boxes: tuple[str, ...], question: str | None, recursive: bool,
             save: bool, case_id: int | None, title: str | None, analyst: str | None, **model_options) -> None:
@@ -139,7 +140,7 @@ def analyze(paths: tuple[str, ...], as_json: bool, backend: str, max_regions: in
             continue
         analysed += 1
         record = analysis.to_dict() | ({"case_id": saved.case_id, "analysis_id": saved.analysis_id} if saved else {})
-        emit(json.dumps(record, ensure_ascii=False) if as_json else render_analysis(analysis) + "\n")
+        emit(strict_dumps(record) if as_json else terminal_safe(render_analysis(analysis)) + "\n")
         if saved and not as_json:
             click.echo(f"saved as case {saved.case_id} (analysis {saved.analysis_id})", err=True)
     if store is not None:
@@ -172,9 +173,9 @@ def _progress(files: list[str], enabled: bool):
 
 def _report_error(file: str, message: str, code: str, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"file": file, "error": message, "error_code": code}, ensure_ascii=False))
+        click.echo(strict_dumps({"file": file, "error": message, "error_code": code}))
     else:
-        click.echo(f"error: {message}", err=True)
+        echo(f"error: {message}", err=True, keep_newlines=False)
 
 
 @main.command()
@@ -185,14 +186,14 @@ def demo(out: str | None, as_json: bool) -> None:
     """Make two synthetic sample images and analyse them (no files shipped, nothing downloaded)."""
     folder = Path(out) if out else Path(tempfile.mkdtemp(prefix="zoomin-demo-"))
     samples = service.write_demo_images(folder)
-    click.echo(f"Sample images written to {folder}:", err=True)
+    echo(f"Sample images written to {folder}:", err=True)
     for path, description in samples:
         click.echo(f"  {path.name}: {description}", err=True)
     click.echo("", err=True)
     detector = service.open_detector("evidence")
     for path, _ in samples:
         analysis = service.analyze_file(detector, str(path))
-        click.echo(json.dumps(analysis.to_dict()) if as_json else render_analysis(analysis) + "\n")
+        click.echo(strict_dumps(analysis.to_dict()) if as_json else terminal_safe(render_analysis(analysis)) + "\n")
 
 
 @main.command("train-signal")

@@ -7,26 +7,27 @@ or the OS user name.  A failure is one line on stderr and a non-zero exit.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
 
+from models.safe_text import safe_text, strict_dumps
 from zoomin_ui import service
+from zoomin_ui.terminal import SAFE_TEXT, echo, terminal_safe
 
 if TYPE_CHECKING:
     from storage import AnalysisRecord, CaseDetail, CaseStore
 
-analyst_option = click.option("--analyst", default=None, metavar="NAME",
+analyst_option = click.option("--analyst", default=None, metavar="NAME", type=SAFE_TEXT,
                               help="Who does this (default: ZOOMIN_ANALYST or the OS user name).")
 
 
 def resolve_analyst(analyst: str | None) -> str:
     from storage import default_analyst
 
-    return (analyst or "").strip() or default_analyst()
+    return safe_text((analyst or "").strip() or default_analyst())  # ZOOMIN_ANALYST is text from outside too
 
 
 @contextmanager
@@ -53,9 +54,9 @@ def cases() -> None:
 
 @cases.command("list")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of cases (id, title, verdict, files, ...).")
-@click.option("--query", "-q", default="", help="Title or file name (substring), SHA-256 prefix, or case id.")
+@click.option("--query", "-q", default="", type=SAFE_TEXT, help="Title or file name (substring), SHA-256 prefix, or case id.")
 @click.option("--verdict", type=click.Choice(["ai-generated", "real", "inconclusive"]), default=None)
-@click.option("--analyst", default=None, help="Cases this analyst changed.")
+@click.option("--analyst", default=None, type=SAFE_TEXT, help="Cases this analyst changed.")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
 @click.option("--page-size", type=click.IntRange(1, 500), default=50, show_default=True)
 def list_cases(as_json: bool, query: str, verdict: str | None, analyst: str | None, page: int,
@@ -66,7 +67,7 @@ def list_cases(as_json: bool, query: str, verdict: str | None, analyst: str | No
     with opened_store() as store:
         found = store.list_cases(query=query, verdict=verdict, analyst=analyst, page=page, page_size=page_size)
     if as_json:
-        click.echo(json.dumps([to_json(case) for case in found.cases], ensure_ascii=False))
+        click.echo(strict_dumps([to_json(case) for case in found.cases]))
         return
     if not found.cases:
         click.echo("no cases found", err=True)
@@ -74,8 +75,8 @@ def list_cases(as_json: bool, query: str, verdict: str | None, analyst: str | No
     click.echo(f"{'ID':>6}  {'UPDATED (UTC)':16}  {'VERDICT':13}  TITLE  [FILES]")
     for case in found.cases:
         files = ", ".join(case.files)
-        click.echo(f"{case.id:>6}  {case.updated_at:%Y-%m-%d %H:%M}  {case.verdict or '-':13}  {case.title}"
-                   + (f"  [{files}]" if files else ""))
+        echo(f"{case.id:>6}  {case.updated_at:%Y-%m-%d %H:%M}  {case.verdict or '-':13}  {case.title}"
+             + (f"  [{files}]" if files else ""), keep_newlines=False)
     first = (found.page - 1) * found.page_size + 1
     click.echo(f"cases {first}-{first + len(found.cases) - 1} of {found.total}", err=True)
 
@@ -89,7 +90,7 @@ def show_case(case_id: int, as_json: bool) -> None:
 
     with opened_store() as store:
         detail = store.get_case(case_id)
-    click.echo(json.dumps(to_json(detail), ensure_ascii=False, indent=1) if as_json else render_case(detail))
+    click.echo(strict_dumps(to_json(detail), indent=1) if as_json else render_case(detail))
 
 
 @cases.command("export")
@@ -100,8 +101,8 @@ def export_case(case_id: int, output: str, analyst: str | None) -> None:
     """Write a case (records, evidence files, reports, manifest of hashes) to one zip."""
     with opened_store() as store:
         written = store.export_bundle(case_id, output, resolve_analyst(analyst))
-    click.echo(f"case {case_id} exported to {written.path} ({len(written.files)} files; "
-               f"manifest SHA-256 {written.manifest_sha256})")
+    echo(f"case {case_id} exported to {written.path} ({len(written.files)} files; "
+         f"manifest SHA-256 {written.manifest_sha256})", keep_newlines=False)
 
 
 @cases.command("import")
@@ -111,7 +112,7 @@ def import_case(bundle: str, analyst: str | None) -> None:
     """Import a case bundle, every hash checked; on any problem nothing is imported."""
     with opened_store() as store:
         case = store.import_bundle(bundle, resolve_analyst(analyst))
-    click.echo(f"imported as case {case.id}: {case.title}")
+    echo(f"imported as case {case.id}: {case.title}", keep_newlines=False)
 
 
 @click.command("verify")
@@ -124,12 +125,12 @@ def verify(as_json: bool) -> None:
         problems = store.verify()
         where = store.database
     if as_json:
-        click.echo(json.dumps([to_json(p) for p in problems], ensure_ascii=False))
+        click.echo(strict_dumps([to_json(p) for p in problems]))
     elif problems:
         for problem in problems:
-            click.echo(f"{problem.kind}: {problem.message}")
+            echo(f"{problem.kind}: {problem.message}", keep_newlines=False)
     else:
-        click.echo(f"every stored evidence file and report matches {where}")
+        echo(f"every stored evidence file and report matches {where}", keep_newlines=False)
     if problems:
         raise SystemExit(1)
 
@@ -162,7 +163,8 @@ def render_case(detail: CaseDetail) -> str:
     lines.append("History:")
     for event in detail.history:
         lines.append(f"  {event.at:%Y-%m-%d %H:%M:%S} UTC  {event.actor}: {event.action} {event.subject}")
-    return "\n".join(lines)
+    # Each line is one line on screen: a newline or escape in a title or note is shown escaped.
+    return "\n".join(terminal_safe(line, keep_newlines=False) for line in lines)
 
 
 def _render_analysis(analysis: AnalysisRecord) -> list[str]:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from models.detector import Detector, DetectorUnavailable, RegionProgress
 from models.image_input import IMAGE_SUFFIXES, ImageInputError, LoadedImage, load_image
 from models.registry import UnknownBackend, create_detector
+from models.safe_text import safe_text
 from models.types import Analysis, Box, Region
 
 if TYPE_CHECKING:  # the case store (SQLAlchemy, Alembic) loads only when a command uses it
@@ -68,9 +69,13 @@ def _analyst_regions(image: LoadedImage, file: str, boxes: Sequence[Sequence[flo
 
 def _run(detector: Detector, image: LoadedImage, regions: list[Region], question: str | None,
          on_region: RegionProgress | None = None) -> Analysis:
-    if not regions:
-        return detector.analyze(image)
-    return detector.examine(image, regions, question=question, on_region=on_region)
+    try:
+        if not regions:
+            return detector.analyze(image)
+        return detector.examine(image, regions, question=question, on_region=on_region)
+    except MemoryError:  # the maps of a huge image: this file fails, the batch and the page go on
+        raise WorkbenchError(f"{image.name}: a {image.width}x{image.height} image needs more memory than is "
+                             "available to analyse", "too-large") from None
 
 
 # ---------------------------------------------------------------------- the case store
@@ -116,7 +121,7 @@ def analyze_and_save(store: CaseStore, detector: Detector, file: str, analyst: s
 
     image = _load(file, max_pixels)
     regions = _analyst_regions(image, file, boxes)
-    name = Path(file).name
+    name = safe_text(Path(file).name)  # bytes that are not UTF-8 in a file name cannot be stored
     try:
         if case_id is None:
             intake = store.open_case_with_evidence(title or name, image, analyst, original_name=name)

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from models.evidence.signal_maps import PixelEvidence, measure_tiles
 from models.evidence.signal_model import SignalModel, SignalModelError, SignalScore, signal_evidence
 from models.evidence.watermark import detect_sd_watermarks
 from models.image_input import LoadedImage
+from models.safe_text import Repairs, safe_value
 from models.types import Analysis, Evidence, Region
 
 MODEL_TILE_LABEL = "generator-like residuals (learned model)"
@@ -196,7 +197,7 @@ class EvidenceEngine(Detector):
         for stage, read in readers:
             start = time.perf_counter()
             try:
-                evidence += read()
+                evidence += _made_safe(read(), stage, notes)
             except Exception as exc:
                 notes.append(f"the {stage} check failed and was skipped: {exc}")
             timings[stage] = time.perf_counter() - start
@@ -204,6 +205,20 @@ class EvidenceEngine(Detector):
 
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="zoomin-evidence")
+
+
+def _made_safe(found: list[Evidence], stage: str, notes: list[str]) -> list[Evidence]:
+    """Findings read from the file enter the analysis here, once: text from a
+    hostile or broken file (lone surrogates, NaN in its JSON) is made writable
+    and the repair noted, so saving or printing the analysis cannot fail."""
+    safe, repairs = [], Repairs()
+    for item in found:
+        (finding, details), repaired = safe_value([item.finding, item.details])
+        safe.append(replace(item, finding=finding, details=details) if repaired else item)
+        repairs.add(repaired)
+    if repairs:
+        notes.append(repairs.describe(f"the text the {stage} check read from the file"))
+    return safe
 
 
 @lru_cache(maxsize=8)

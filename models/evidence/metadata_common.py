@@ -5,10 +5,10 @@ pattern, the "ai-generated" Evidence constructor and small decoding helpers
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
+from models.safe_text import loads_keeping_constants
 from models.types import Evidence
 
 FORGEABLE = " Metadata can be forged or stripped: its presence is strong evidence, its absence proves nothing."
@@ -25,8 +25,9 @@ def ai_evidence(source: str, finding: str, details: dict[str, Any], strength: fl
 
 
 def load_json(text: str) -> Any:
+    """Generators' JSON; their NaN/Infinity are kept as the strings written (see safe_text)."""
     try:
-        return json.loads(text[:MAX_TEXT])
+        return loads_keeping_constants(text[:MAX_TEXT])
     except Exception:  # broken, truncated or absurdly nested JSON
         return None
 
