@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
 import re
 import warnings
@@ -20,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+
+from models.safe_text import safe_text
 
 try:  # HEIC/HEIF through the maintained Pillow plugin; AVIF is built into Pillow >= 11.3.
     import pillow_heif
@@ -33,6 +36,12 @@ DEFAULT_MAX_PIXELS = 100_000_000
 """Refuse images above this many pixels (a 100 MP medium-format frame still passes);
 override with ZOOMIN_MAX_PIXELS or the CLI's --max-pixels."""
 
+MAX_ASPECT_RATIO = 1000
+"""Refuse, before decoding, images whose long side is more than this many times
+the short side (a 1 x 100,000,000 strip): no photograph has that shape, the
+signal maps have no 8x8 blocks to measure, and decoding it can exhaust memory.
+The longest panoramas and scrolled screenshots stay far below (about 50:1)."""
+
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp",
      ".heic", ".heif", ".avif", ".jfif"}
@@ -44,7 +53,14 @@ _MIME_BY_FORMAT = {
     "MPO": "image/jpeg",
 }
 
-# EXIF orientation -> numpy operation that undoes ImageOps.exif_transpose.
+# EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+# EXIF orientation -> numpy operation that undoes _TRANSPOSE.
 _UNDO_ORIENTATION = {
     2: lambda a: a[:, ::-1],
     3: lambda a: a[::-1, ::-1],
@@ -124,29 +140,51 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None,
     Raises ImageInputError for anything that cannot be analysed.
     """
     limit = max_pixels if max_pixels is not None else max_pixels_from_env()
+    given_name = name or ("<bytes>" if isinstance(source, (bytes, bytearray)) else os.fspath(source))
+    # A file name is text from outside: bytes that are not UTF-8 arrive as lone
+    # surrogates and would break every write of the name (stdout, the case store).
+    display_name = safe_text(str(given_name))
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
-        display_name = name or "<bytes>"
     else:
-        display_name = name or str(source)
-        data = _read_file(Path(source))
+        data = _read_file(Path(source), display_name)
     if not data:
         raise ImageInputError(f"{display_name}: the file is empty (0 bytes)", "empty")
-    image = _open(data, display_name, limit)
-    return _decode(image, data, display_name, limit)
+    with warnings.catch_warnings(record=True) as caught:
+        # Pillow warns (on stderr) about damaged metadata; the analyst reads it in the notes instead.
+        warnings.simplefilter("always")
+        try:
+            image = _open(data, display_name, limit)
+            loaded = _decode(image, data, display_name, limit)
+        except MemoryError:
+            raise ImageInputError(f"{display_name}: the image is too large to decode in the memory available "
+                                  "(lower --max-pixels or use a machine with more memory)", "too-large") from None
+    if display_name != given_name:
+        loaded.notes.append("the file name holds bytes that are not UTF-8; they are shown as \ufffd")
+    loaded.notes.extend(_warning_notes(caught))
+    return loaded
 
 
-def _read_file(path: Path) -> bytes:
+def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
+    messages = [safe_text(str(w.message)).strip() for w in caught
+                if not issubclass(w.category, Image.DecompressionBombWarning)]
+    unique = list(dict.fromkeys(m for m in messages if m))
+    return [f"the image library warned: {m[:200]}" for m in unique[:3]]
+
+
+def _read_file(path: Path, name: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise ImageInputError(f"{path}: no such file", "not-found") from None
+        raise ImageInputError(f"{name}: no such file", "not-found") from None
     except IsADirectoryError:
-        raise ImageInputError(f"{path}: is a folder, not an image file", "not-a-file") from None
+        raise ImageInputError(f"{name}: is a folder, not an image file", "not-a-file") from None
     except PermissionError:
-        raise ImageInputError(f"{path}: permission denied", "permission") from None
+        raise ImageInputError(f"{name}: permission denied", "permission") from None
+    except MemoryError:
+        raise ImageInputError(f"{name}: the file is too large to read into memory", "too-large") from None
     except OSError as exc:
-        raise ImageInputError(f"{path}: cannot be read ({exc.strerror or exc})", "unreadable") from None
+        raise ImageInputError(f"{name}: cannot be read ({exc.strerror or exc})", "unreadable") from None
 
 
 def _too_large(name: str, width: int, height: int, limit: int) -> ImageInputError:
@@ -180,6 +218,11 @@ def _open(data: bytes, name: str, limit: int) -> Image.Image:
         raise ImageInputError(f"{name}: the image declares no pixels ({width}x{height})", "corrupt")
     if width * height > limit:
         raise _too_large(name, width, height, limit)
+    if max(width, height) > MAX_ASPECT_RATIO * min(width, height):
+        raise ImageInputError(
+            f"{name}: {width}x{height} is too elongated to analyse (sides in a ratio above "
+            f"{MAX_ASPECT_RATIO}:1; no photograph has this shape and the signal maps cannot measure it)",
+            "too-large")
     return image
 
 
@@ -205,7 +248,7 @@ def _describe_content(data: bytes) -> str:
 
 def _decode(image: Image.Image, data: bytes, name: str, limit: int) -> LoadedImage:
     notes: list[str] = []
-    frame_count = int(getattr(image, "n_frames", 1) or 1)
+    frame_count, image = _count_frames(image, data, name, notes)
     if frame_count > 1:
         notes.append(f"animated or multi-frame image with {frame_count} frames: only the first frame was analysed")
         image.seek(0)
@@ -230,10 +273,7 @@ def _decode(image: Image.Image, data: bytes, name: str, limit: int) -> LoadedIma
     except Exception:  # a broken EXIF block must not stop the pixel analysis
         exif = None
         notes.append("the EXIF block is unreadable and was ignored")
-    orientation = int(exif.get(0x0112, 1)) if exif else 1
-    if orientation not in range(1, 9):
-        notes.append(f"invalid EXIF orientation {orientation} ignored")
-        orientation = 1
+    orientation = _orientation(exif, notes)
 
     info = {k: v for k, v in image.info.items()}
     text_chunks = _text_chunks(image)
@@ -243,7 +283,9 @@ def _decode(image: Image.Image, data: bytes, name: str, limit: int) -> LoadedIma
     bit_depth = _bit_depth(image, data, fmt)
 
     if orientation != 1:
-        image = ImageOps.exif_transpose(image)
+        # Our own transpose, not ImageOps.exif_transpose: that one re-writes the
+        # EXIF block, which raises on the odd tag types a file may hold.
+        image = image.transpose(_TRANSPOSE[orientation])
         notes.append(f"EXIF orientation {orientation} applied: boxes are in the displayed orientation")
     rgb = _to_rgb(image, mode, bit_depth, notes)
     return LoadedImage(
@@ -252,6 +294,43 @@ def _decode(image: Image.Image, data: bytes, name: str, limit: int) -> LoadedIma
         orientation=orientation, frame_count=frame_count, bit_depth=bit_depth, info=info,
         exif=exif, xmp=xmp, text_chunks=text_chunks, jpeg_quantization=quantization, notes=notes,
     )
+
+
+def _count_frames(image: Image.Image, data: bytes, name: str, notes: list[str]) -> tuple[int, Image.Image]:
+    """How many frames or pages the file holds.  Counting walks the file's chain
+    of pages; when a link is broken (a TIFF next-page pointer past the end of
+    the file) the first page is still good, so it is analysed alone, noted."""
+    try:
+        return int(getattr(image, "n_frames", 1) or 1), image
+    except Exception:
+        notes.append("the file's list of pages is damaged (a page pointer leads nowhere): only the first page "
+                     "was read")
+        try:  # counting left the image on the broken page: start again from the file
+            return 1, Image.open(io.BytesIO(data))
+        except Exception as exc:
+            raise ImageInputError(f"{name}: the image header is corrupt ({exc})", "corrupt") from None
+
+
+def _orientation(exif: Image.Exif | None, notes: list[str]) -> int:
+    """The EXIF Orientation (1-8), also when a writer stored it as text ("6") or
+    as a rational (6/1); any other value is ignored, noted."""
+    raw = exif.get(0x0112) if exif else None
+    if raw is None:
+        return 1
+    value = raw[0] if isinstance(raw, tuple) and raw else raw
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    try:
+        number = float(value.strip("\x00 ") if isinstance(value, str) else value)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        number = math.nan
+    if not (math.isfinite(number) and number.is_integer() and 1 <= number <= 8):
+        notes.append(f"invalid EXIF orientation {safe_text(repr(raw))[:40]} ignored")
+        return 1
+    if not isinstance(raw, int):
+        notes.append(f"EXIF orientation stored as {type(raw).__name__} {safe_text(repr(raw))[:40]}, read as "
+                     f"{int(number)}")
+    return int(number)
 
 
 def _text_chunks(image: Image.Image) -> dict[str, str]:
@@ -268,7 +347,7 @@ def _text_chunks(image: Image.Image) -> dict[str, str]:
                         chunks[key] = value.decode("utf-8", "replace")
                 elif isinstance(value, str):
                     chunks[key] = value
-    return chunks
+    return {safe_text(key): safe_text(value) for key, value in chunks.items()}
 
 
 def _find_xmp(image: Image.Image, data: bytes) -> bytes | None:

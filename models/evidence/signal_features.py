@@ -91,14 +91,38 @@ def downscale(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
-def jpeg_round_trip(rgb: np.ndarray, quality: int, chroma_444: bool = True) -> np.ndarray:
-    """Encode and decode once.  The normaliser keeps 4:4:4 so the chroma
-    residuals survive; 4:2:0 imitates an ordinary web re-save."""
+JPEG_MAX_SIDE = 65_500  # libjpeg-turbo's limit on a side (the format's own is 65,535)
+JPEG_TILE = 32_768      # a multiple of 16: tiles hold whole 8x8 blocks and 16x16 MCUs
+
+
+def jpeg_round_trip(pixels: np.ndarray, quality: int, chroma_444: bool = True,
+                    tile: int = JPEG_TILE) -> np.ndarray:
+    """Encode and decode once (RGB, or grey for a 2-D array).  The normaliser
+    keeps 4:4:4 so the chroma residuals survive; 4:2:0 imitates an ordinary
+    web re-save.
+
+    An image with a side over JPEG_MAX_SIDE, which libjpeg refuses (printing
+    to stderr), is coded in tiles of whole blocks.  JPEG codes every 8x8 block
+    on its own, so grey and 4:4:4 tiles give exactly what one encode would;
+    4:2:0 differs only by the decoder's chroma smoothing at the seams."""
+    height, width = pixels.shape[:2]
+    if max(height, width) <= JPEG_MAX_SIDE and tile >= max(height, width):
+        return _jpeg_once(pixels, quality, chroma_444)
+    out = np.empty_like(pixels)
+    for top in range(0, height, tile):
+        for left in range(0, width, tile):
+            part = pixels[top:top + tile, left:left + tile]
+            out[top:top + tile, left:left + tile] = _jpeg_once(part, quality, chroma_444)
+    return out
+
+
+def _jpeg_once(pixels: np.ndarray, quality: int, chroma_444: bool) -> np.ndarray:
     buffer = io.BytesIO()
-    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality, subsampling=0 if chroma_444 else 2)
+    Image.fromarray(np.ascontiguousarray(pixels)).save(buffer, "JPEG", quality=quality,
+                                                         subsampling=0 if chroma_444 else 2)
     buffer.seek(0)
     with Image.open(buffer) as decoded:
-        return np.asarray(decoded.convert("RGB"))
+        return np.asarray(decoded.convert("L" if pixels.ndim == 2 else "RGB"))
 
 
 def normalise_image(rgb: np.ndarray, recipe: FeatureRecipe) -> NormalisedImage:

@@ -33,14 +33,13 @@ error level
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from PIL import Image
 
+from models.evidence.signal_features import jpeg_round_trip
 from models.evidence.tile_grid import TileGrid
 
 ELA_QUALITY = 90
@@ -86,10 +85,8 @@ def error_level_map(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
 
 
 def _luma_error_level(gray: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
-    buffer = io.BytesIO()
-    Image.fromarray(gray).save(buffer, "JPEG", quality=quality)
-    buffer.seek(0)
-    return cv2.absdiff(gray, np.asarray(Image.open(buffer))).astype(np.float32)
+    # jpeg_round_trip tiles sides past JPEG's limit, so any image has an error level.
+    return cv2.absdiff(gray, jpeg_round_trip(gray, quality)).astype(np.float32)
 
 
 def noise_residual_map(rgb: np.ndarray) -> np.ndarray:
