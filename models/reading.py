@@ -15,9 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models.evidence.credentials_words import credentials_lines, credentials_phrase, is_credentials
+from models.evidence.finding_words import evidence_phrase, file_limits, record_word
 from models.evidence.recipe import generation_recipe
 from models.evidence.topics import CAMERA_SOURCE
 from models.glossary import FIGURE_LABELS, HEADLINE_MAX_WORDS, verdict_word
+from models.region_words import as_sentence as _sentence
+from models.region_words import first_sentence as _first_sentence
 from models.region_words import region_line
 from models.types import Analysis, Evidence, Reading, Region
 
@@ -77,8 +80,10 @@ def read_analysis(analysis: Analysis) -> Reading:
         reading = _decided_by_file(facts, facts.decisive_real[0])
     elif analysis.verdict != "inconclusive" and facts.model_decided:
         reading = _decided_by_model(facts)
-    elif analysis.verdict != "inconclusive":
+    elif analysis.verdict != "inconclusive" and facts.signal is not None:
         reading = _decided_by_pixels(facts)
+    elif analysis.verdict != "inconclusive":
+        reading = _decided_by_backend(facts)
     else:
         reading = _undecided(facts)
     reading.key_points = _key_points(facts, reading.basis)
@@ -97,8 +102,8 @@ def _decided_by_file(facts: _Facts, lead: Evidence) -> Reading:
     if conflict:
         basis += (f" The file also holds a camera record ({evidence_phrase(conflict[0])}): perhaps a camera "
                   "original that was later edited or extended with AI.")
-    return Reading(headline=_fit(headline, f"{word}: decided by the file's own {_record_word(lead)}."),
-                   basis=basis, limits=_file_limits(lead),
+    return Reading(headline=_fit(headline, f"{word}: decided by the file's own {record_word(lead)}."),
+                   basis=basis, limits=file_limits(lead),
                    confidence="provenance" if lead.kind == "provenance" else "strong")
 
 
@@ -124,68 +129,33 @@ def _decided_by_pixels(facts: _Facts) -> Reading:
     headline = f"{word}, on pixel patterns alone: the pattern model finds the image {looks}; no file record confirms it."
     basis = (f"The pixel-pattern model, trained on camera photos and AI images, finds this image {looks}, "
              "clearly enough to decide on its own. No Content Credentials, generator settings or watermark decide.")
+    if facts.camera is not None and not ai:
+        basis += f" {_sentence(evidence_phrase(facts.camera))}"
     return Reading(headline=_fit(headline, f"{word}, on pixel patterns alone."), basis=basis,
                    limits=("Pixel patterns are weak evidence on their own and often wrong on generators the model "
-                           f"never saw; what would settle it: {SETTLE}."),
+                           f"never saw; what would settle it: {_settle(facts)}."),
                    confidence="weak", **_signal_figure(facts))
+
+
+def _decided_by_backend(facts: _Facts) -> Reading:
+    word, backend = verdict_word(facts.analysis.verdict), facts.analysis.backend
+    return Reading(headline=_fit(f"{word}, in the judgement of the {backend} backend; no file record decides.",
+                                 f"{word}, in the judgement of the {_short(backend, 3)} backend."),
+                   basis=f"The {backend} backend judged the image {word.lower()}; no file record decides.",
+                   limits=f"No file record confirms it; what would settle it: {_settle(facts)}.", confidence="weak")
 
 
 def _undecided(facts: _Facts) -> Reading:
     file_part = _file_part(facts)
-    pixel_part = _pixel_part(facts)
-    headline = f"Can't tell: {file_part}, and {pixel_part}."
-    basis = _sentence(f"{file_part}; {pixel_part}")
-    return Reading(headline=_fit(headline, f"Can't tell: {file_part}."  if _words(file_part) < 20
-                                 else "Can't tell: nothing found decides either way."),
-                   basis=basis, limits=f"The tool found nothing that settles it. What would: {SETTLE}.",
+    pixels, few_words = _pixel_part(facts)
+    headline = _fit(f"Can't tell: {file_part}, and {pixels}.", f"Can't tell: {file_part}, and {few_words}.",
+                    f"Can't tell: {file_part}.", "Can't tell: nothing found decides either way.")
+    return Reading(headline=headline, basis=_sentence(f"{file_part}; {pixels}"),
+                   limits=f"The tool found nothing that settles it. What would: {_settle(facts)}.",
                    confidence="not-enough", **(_signal_figure(facts) if facts.model is None else {}))
 
 
 # ---------------------------------------------------------------------- parts of the words
-
-def evidence_phrase(item: Evidence) -> str:
-    """What one deciding finding says, as a clause: 'the file carries ComfyUI generation settings (model x)'."""
-    details = item.details
-    if item.source == "c2pa" and is_credentials(details):
-        return credentials_phrase(details)
-    if item.kind == "watermark":
-        pattern = details.get("pattern")
-        return "the image carries a Stable Diffusion invisible watermark" + (f" ({pattern})" if pattern else "")
-    if item.kind == "metadata":
-        if item.source == CAMERA_SOURCE:
-            camera = " ".join(str(details[k]) for k in ("make", "model") if details.get(k))
-            return f"camera metadata ({camera or 'a camera'}) points to a real photo but is easily copied"
-        generator = str(details.get("generator") or "").split(" (")[0]
-        recipe = generation_recipe([item])
-        model = recipe.get("Model", "").split(",")[0]
-        if recipe.get("Prompt") or recipe.get("Seed") or recipe.get("Steps"):
-            settings = f"the file carries {generator or 'AI'} generation settings"
-            return settings + (f" (model {_short(model)})" if model else "")
-        if "digital_source_type" in details:
-            return "the file's metadata declares it AI-generated (IPTC digital source type)"
-        if generator:
-            return f"the file's metadata names the AI generator {_short(str(generator))}"
-        return "the file's metadata declares it AI-generated"
-    return _short(item.finding.split(":")[0], 12)
-
-
-def _record_word(item: Evidence) -> str:
-    return {"provenance": "Content Credentials", "watermark": "watermark"}.get(item.kind, "metadata")
-
-
-def _file_limits(lead: Evidence) -> str:
-    if lead.kind == "provenance" and lead.supports == "real":
-        return ("A camera credential shows where the file came from, not that the scene was not staged; "
-                "the photographer or the original source can confirm the rest.")
-    if lead.kind == "provenance":
-        return ("The credentials say how the file was made, not which parts are AI; the signer's own records "
-                "or the original file from the source would confirm it.")
-    if lead.kind == "watermark":
-        return ("A watermark shows a Stable Diffusion tool made or passed on the image, not which parts; "
-                "the original file from the source would confirm it.")
-    return ("Generation settings can be copied onto another image; the original file from the source, or the "
-            "generator's own records, would confirm it.")
-
 
 def _file_part(facts: _Facts) -> str:
     if facts.credentials is not None:
@@ -198,24 +168,27 @@ def _file_part(facts: _Facts) -> str:
     return "the file holds no record of its origin"
 
 
-def _pixel_part(facts: _Facts) -> str:
+def _pixel_part(facts: _Facts) -> tuple[str, str]:
+    """What the pixels (or the vision-language model) said, in full and in few words."""
     if facts.model is not None:
         if facts.model.supports == "neither":
-            return "the vision-language model gave no usable verdict"
-        return f"the vision-language model leans {'AI' if facts.model.supports == 'ai-generated' else 'real'}"
+            return "the vision-language model gave no usable verdict", "the model gave no verdict"
+        leans = "AI" if facts.model.supports == "ai-generated" else "real"
+        return f"the vision-language model leans {leans}, too weakly to decide", f"the model leans {leans}"
     signal = facts.signal
     if signal is None:
-        return "no pixel analysis was available"
+        return "no pixel analysis was possible", "no pixel analysis"
     if signal.details.get("too_small"):
-        return "the image is too small for pixel analysis"
+        return "the image is too small for pixel analysis", "it is too small to analyse"
     if signal.supports == "real" and facts.standing_out:
         named = ", ".join(r.id or "one area" for r in facts.standing_out[:3])
-        return f"the pixel analysis leans real but {named} stand{'s' if len(facts.standing_out) == 1 else ''} out"
+        verb = "stands" if len(facts.standing_out) == 1 else "stand"
+        return f"the pixel analysis leans real but area {named} {verb} out", f"area {named} {verb} out"
     if signal.supports == "ai-generated":
-        return "the pixel analysis leans AI, too weakly to overrule that"
+        return "the pixel analysis leans AI, too weakly to overrule that", "the pixels lean AI, weakly"
     if signal.supports == "real":
-        return "the pixel analysis leans real, too weakly to decide"
-    return "the pixel analysis is not reliable enough to decide"
+        return "the pixel analysis leans real, too weakly to decide", "the pixels lean real, weakly"
+    return "the pixel analysis is not reliable enough to decide", "the pixels cannot decide"
 
 
 def _signal_figure(facts: _Facts) -> dict:
@@ -226,16 +199,22 @@ def _signal_figure(facts: _Facts) -> dict:
 
 
 def _key_points(facts: _Facts, basis: str) -> list[str]:
-    points = [_first_sentence(basis)]
+    points = [basis]
     if facts.credentials is not None:
-        points.append(" ".join(credentials_lines(facts.credentials.details)[:2]))
+        lines = credentials_lines(facts.credentials.details)
+        points += [" ".join(lines[:2]), " ".join(lines[2:])]
     else:
         points.append("The file carries no Content Credentials (no signed record of its origin).")
     recipe = generation_recipe(facts.analysis.evidence)
     if recipe:
         shown = [f"{k.lower()} {recipe[k]}" for k in ("Model", "Sampler", "Seed") if k in recipe]
         points.append("Generation settings recovered from the file" + (f": {'; '.join(shown)}." if shown else "."))
-    if facts.camera is not None:
+    elif not any(e.kind == "metadata" and e.supports == "ai-generated" for e in facts.analysis.evidence):
+        points.append("The file's metadata holds no AI generation settings.")
+    pixels = _pixel_point(facts)
+    if pixels and "pixel" not in basis.lower():
+        points.append(pixels)
+    if facts.camera is not None and evidence_phrase(facts.camera) not in basis:
         points.append(_sentence(evidence_phrase(facts.camera)))
     watermark = next((e for e in facts.analysis.evidence if e.kind == "watermark"), None)
     if watermark is not None and not watermark.decisive and watermark.details.get("checked", True):
@@ -252,11 +231,25 @@ def _key_points(facts: _Facts, basis: str) -> list[str]:
     return unique[:MAX_KEY_POINTS]
 
 
+def _settle(facts: _Facts) -> str:
+    if facts.model is not None:
+        return "the original file from the source, with its Content Credentials or camera metadata"
+    return SETTLE
+
+
+def _pixel_point(facts: _Facts) -> str:
+    figure = _signal_figure(facts).get("figure")
+    if figure is None:
+        return ""
+    leaning = {"ai-generated": "lean AI", "real": "lean real"}.get(facts.signal.supports, "do not decide")
+    return f"Pixel patterns {leaning}: {figure:.2f} on the 0 (camera-like) to 1 (AI-like) scale."
+
+
 def _model_point(facts: _Facts) -> str:
     model = facts.model
     if model is None or model.supports == "neither":
-        problem = str(model.details.get("problem") or "no verdict in it") if model else "no answer"
-        return f"The vision-language model's answer could not be read ({_short(problem, 12)}), so it decides nothing."
+        return ("The vision-language model's answer could not be read, so it decides nothing; its full text is "
+                "kept with the analysis.")
     said = "AI-generated" if model.supports == "ai-generated" else "real"
     overruled = " The file's own record outweighs it." if facts.decisive_ai or facts.decisive_real else ""
     return f"The vision-language model {facts.model_name} judged it {said}.{overruled}"
@@ -266,8 +259,9 @@ def _model_flagged(region: Region) -> bool:
     return any(e.kind == "model" and e.supports == "ai-generated" for e in region.evidence)
 
 
-def _fit(headline: str, fallback: str) -> str:
-    return headline if _words(headline) <= HEADLINE_MAX_WORDS else fallback
+def _fit(*headlines: str) -> str:
+    """The first (fullest) headline within the word limit; the last is the shortest."""
+    return next((h for h in headlines if _words(h) <= HEADLINE_MAX_WORDS), headlines[-1])
 
 
 def _words(text: str) -> int:
@@ -278,18 +272,3 @@ def _short(text: str, words: int = 6) -> str:
     parts = text.split()
     return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
 
-
-def _first_sentence(text: str) -> str:
-    text = " ".join(text.split())
-    for end in (". ", "! ", "? "):
-        if end in text:
-            text = text.split(end, 1)[0]
-    return _sentence(text)
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return ""
-    text = text[0].upper() + text[1:]
-    return text if text[-1] in ".!?…" else text + "."

@@ -27,7 +27,8 @@ REGION_WORDS: dict[str, str] = {
                                                 "image as a whole",
     "no clear anomaly": "nothing here stands out from the rest of the image",
 }
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# A sentence ends at . ! or ? after a lower-case word, before a capital ("Adobe Inc. is" goes on).
+_SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]]{3}[.!?])\s+(?=[A-Z\"'(])")
 MAX_LINE = 200
 
 
@@ -35,24 +36,26 @@ def region_line(region: Region) -> str:
     """One plain sentence about the region (no measurements)."""
     words = REGION_WORDS.get(region.label)
     if words is not None:
-        return _sentence(words)
+        return as_sentence(words)
     model_words = next((e.finding for e in region.evidence if e.kind == "model" and e.source.endswith(":examine")
                         and e.finding and not e.finding.startswith("the model gave no finding")), "")
     if model_words:
-        return _first_sentence(model_words)
+        return first_sentence(model_words)
     if region.evidence and all(e.kind == "signal" for e in region.evidence):
         return "Nothing here stands out from the rest of the image."
-    return _first_sentence(region.label or "An area to look at; nothing was measured here yet")
+    return first_sentence(region.label or "An area to look at; nothing was measured here yet")
 
 
-def _first_sentence(text: str) -> str:
+def first_sentence(text: str, limit: int = MAX_LINE) -> str:
+    """The text's first sentence, cut at a word boundary past `limit` characters."""
     first = _SENTENCE_END.split(" ".join(text.split()), maxsplit=1)[0]
-    if len(first) > MAX_LINE:
-        first = first[:MAX_LINE].rsplit(" ", 1)[0] + "…"
-    return _sentence(first)
+    if len(first) > limit:
+        first = first[:limit].rsplit(" ", 1)[0] + "…"
+    return as_sentence(first)
 
 
-def _sentence(text: str) -> str:
+def as_sentence(text: str) -> str:
+    """Capitalised and ending in a full stop."""
     text = text.strip()
     if not text:
         return ""

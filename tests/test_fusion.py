@@ -61,3 +61,31 @@ def test_score_moves_with_weak_evidence_and_odd_regions():
 def test_no_signal_model_is_inconclusive_and_says_why():
     result = fuse([CAMERA_EXIF], [])
     assert result.verdict == "inconclusive" and "no learned signal score" in result.explanation
+
+
+def test_weak_signal_never_overrides_intact_camera_metadata():
+    result = fuse([CAMERA_EXIF, signal("ai-generated", 0.9)], [])
+    assert result.verdict == "inconclusive"
+    assert "points to a camera capture" in result.explanation and "does not overrule" in result.explanation
+
+
+def test_copied_camera_exif_does_not_hold_back_an_ai_call():
+    copied = Evidence("metadata", "exif:camera", "Canon EOS R5 EXIF", "real", 0.3, False, {"contradicted": True})
+    assert fuse([copied, signal("ai-generated", 0.9)], []).verdict == "ai-generated"
+
+
+def test_undecided_content_credentials_are_named_in_the_verdict_text():
+    edits_only = Evidence("provenance", "c2pa", "Valid Content Credentials signed by Adobe Inc. record actions "
+                          "c2pa.edited (x13)", details={})
+    result = fuse([edits_only, signal("neither", 0.52)], [])
+    assert result.verdict == "inconclusive"
+    assert "no provenance" not in result.explanation
+    assert result.explanation.count("signed by Adobe Inc.") == 1
+
+
+def test_an_unverified_camera_claim_is_named_once_and_keeps_ai_from_being_called():
+    claim = Evidence("provenance", "c2pa", "Content Credentials signed by X declare a camera capture", "real", 0.4)
+    result = fuse([claim, signal("ai-generated", 0.9)], [])
+    assert result.verdict == "inconclusive" and "provenance evidence points to a camera capture" in result.explanation
+    open_result = fuse([claim, signal("neither", 0.5)], [])
+    assert open_result.explanation.count("declare a camera capture") == 1

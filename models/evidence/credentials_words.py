@@ -64,7 +64,9 @@ def action_summary(details: dict[str, Any], limit: int = 8) -> str:
 
 
 def edit_count(details: dict[str, Any]) -> int:
-    return sum(1 for a in _actions(details) if str(a.get("action", "")).removeprefix("c2pa.") != "opened")
+    """Recorded changes: every action but creating, opening and publishing the file."""
+    return sum(1 for a in _actions(details)
+               if str(a.get("action", "")).removeprefix("c2pa.") not in ("created", "opened", "published"))
 
 
 def signature_sentence(details: dict[str, Any]) -> str:
@@ -91,7 +93,7 @@ def credentials_lines(details: dict[str, Any]) -> list[str]:
     if details.get("claim_generator"):
         made.append(f"Made with {details['claim_generator']}")
     if details.get("signing_time"):
-        made.append(f"signed {details['signing_time']}")
+        made.append(f"signing time {details['signing_time']}")
     if made:
         lines.append("; ".join(made) + ".")
     source = declared_source(details)
@@ -129,10 +131,14 @@ def credentials_phrase(details: dict[str, Any]) -> str:
     if source == "capture":
         if trusted:
             return f"Content Credentials from {who}, on your trust list, record a camera capture, signature intact"
-        return f"Content Credentials claim a camera capture, but {who} is not on your trust list"
+        return f"Content Credentials claim a camera capture, but {who} is {_unverified(details)}"
     edits = edit_count(details)
     recorded = f"{edits} edit{'s' if edits != 1 else ''} recorded, none with AI" if edits else "no AI use recorded"
-    return f"signed by {who}, signature intact, {recorded}"
+    return f"signed by {who} ({'on your trust list' if trusted else _unverified(details)}), signature intact, {recorded}"
+
+
+def _unverified(details: dict[str, Any]) -> str:
+    return "not on your trust list" if details.get("trust_status") == "untrusted" else "not verified (no trust list)"
 
 
 def _actions(details: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,7 +12,13 @@ Rules, in order (docs/evidence-engine.md gives the reasoning):
 3. Otherwise the learned signal model decides only where its score passed the
    thresholds whose precision was measured; anything else is `inconclusive`.
    A region that stands out (more unusual than 90% of real photos measured)
-   keeps a `real` call from being made.
+   keeps a `real` call from being made, and file evidence of a camera capture
+   (intact camera EXIF, a camera claim in untrusted Content Credentials) keeps
+   an `ai-generated` call from being made: weak pixel evidence never accuses
+   a file that says it came from a camera.
+4. A provenance finding that does not decide (Content Credentials that record
+   edits only, are unverified, or fail validation) is named in the verdict
+   text, because a reader weighs it before anything else.
 
 The score outside rule 1/2 adds, in log-odds, the signal model's calibrated
 probability, weak evidence (camera metadata, unverified credentials) at
@@ -84,11 +90,17 @@ def fuse(evidence: list[Evidence], regions: list[Region]) -> Fusion:
     weak = [e for e in evidence if e is not signal and e.supports != "neither" and e.strength > 0]
     weak_text = [f"{'Weakly supports a real photo' if e.supports == 'real' else 'Weakly supports AI'}: {e.finding}"
                  for e in weak]
+    undecided = _undecided_provenance(evidence)
+    camera = next((e for e in evidence if e.kind in ("metadata", "provenance") and e.supports == "real"
+                   and not e.details.get("contradicted")), None)
     if signal is None:
-        return Fusion("inconclusive", score, _join(
-            ["Inconclusive: no provenance, metadata or watermark decides, and no learned signal score is available",
-             *weak_text, region_text]))
-    if signal.supports == "ai-generated":
+        lead = f"Inconclusive: {undecided}, and no learned signal score is available"
+        return Fusion("inconclusive", score, _join([lead, *_not_in(weak_text, lead), region_text]))
+    if signal.supports == "ai-generated" and camera is not None:
+        verdict, lead = "inconclusive", (f"Inconclusive: the learned model leans AI ({signal.finding}), but the "
+                                         f"file's {camera.kind} evidence points to a camera capture, and weak signal "
+                                         "evidence does not overrule it")
+    elif signal.supports == "ai-generated":
         verdict, lead = "ai-generated", f"AI-generated, on signal evidence alone: {signal.finding}"
     elif signal.supports == "real" and not standing_out:
         verdict, lead = "real", f"Real, on signal evidence alone: {signal.finding}"
@@ -96,9 +108,23 @@ def fuse(evidence: list[Evidence], regions: list[Region]) -> Fusion:
         verdict, lead = "inconclusive", (f"Inconclusive: the learned model leans real ({signal.finding}), "
                                          "but a region stands out from the rest of the image")
     else:
-        verdict, lead = "inconclusive", ("Inconclusive: no provenance, metadata or watermark decides, and "
-                                         f"the signal evidence is weak. {_sentence(signal.finding)}")
-    return Fusion(verdict, score, _join([lead, *weak_text, region_text]))
+        verdict, lead = "inconclusive", (f"Inconclusive: {undecided}, and the signal evidence is weak. "
+                                         f"{_sentence(signal.finding)}")
+    return Fusion(verdict, score, _join([lead, *_not_in(weak_text, lead), region_text]))
+
+
+def _not_in(texts: list[str], lead: str) -> list[str]:
+    """The weak findings the lead does not already quote."""
+    return [t for t in texts if t.split(": ", 1)[1].rstrip(".") not in lead]
+
+
+def _undecided_provenance(evidence: list[Evidence]) -> str:
+    """The provenance part of an open verdict: the Content Credentials found, if
+    any, else that nothing in the file decides."""
+    credentials = next((e for e in evidence if e.kind == "provenance"), None)
+    if credentials is None:
+        return "no provenance, metadata or watermark decides"
+    return f"the file's provenance does not decide ({credentials.finding.rstrip('.')})"
 
 
 def _signal_score(evidence: list[Evidence], signal: Evidence | None, standing_out: list[Region]) -> float:

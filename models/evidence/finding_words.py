@@ -1,0 +1,61 @@
+"""One plain clause per file finding that can decide a verdict (Content
+Credentials, generator settings, a watermark, camera metadata), and what
+such a finding cannot tell: the words the reading's headline and basis are
+built from.  The measurements stay in the finding's own expert text."""
+
+from __future__ import annotations
+
+from models.evidence.credentials_words import credentials_phrase, is_credentials
+from models.evidence.recipe import generation_recipe
+from models.evidence.topics import CAMERA_SOURCE
+from models.types import Evidence
+
+
+def evidence_phrase(item: Evidence) -> str:
+    """What one deciding finding says, as a clause: 'the file carries ComfyUI generation settings (model x)'."""
+    details = item.details
+    if item.source == "c2pa" and is_credentials(details):
+        return credentials_phrase(details)
+    if item.kind == "watermark":
+        pattern = details.get("pattern")
+        return "the image carries a Stable Diffusion invisible watermark" + (f" ({pattern})" if pattern else "")
+    if item.kind == "metadata":
+        if item.source == CAMERA_SOURCE:
+            camera = " ".join(str(details[k]) for k in ("make", "model") if details.get(k))
+            return f"the file's camera metadata ({camera or 'a camera'}) points to a real photo, but is easily copied"
+        generator = str(details.get("generator") or "").split(" (")[0]
+        recipe = generation_recipe([item])
+        model = recipe.get("Model", "").split(",")[0]
+        if recipe.get("Prompt") or recipe.get("Seed") or recipe.get("Steps"):
+            settings = "the file carries AI generation settings" + (f" written by {generator}" if generator else "")
+            return settings + (f" (model {_short(model)})" if model else "")
+        if "digital_source_type" in details:
+            return "the file's metadata declares it AI-generated (IPTC digital source type)"
+        if generator:
+            return f"the file's metadata names the AI generator {_short(str(generator))}"
+        return "the file's metadata declares it AI-generated"
+    return _short(item.finding.split(":")[0], 12)
+
+
+def record_word(item: Evidence) -> str:
+    return {"provenance": "Content Credentials", "watermark": "watermark"}.get(item.kind, "metadata")
+
+
+def file_limits(lead: Evidence) -> str:
+    if lead.kind == "provenance" and lead.supports == "real":
+        return ("A camera credential shows where the file came from, not that the scene was not staged; "
+                "the photographer or the original source can confirm the rest.")
+    if lead.kind == "provenance":
+        return ("The credentials say how the file was made, not which parts are AI; the signer's own records "
+                "or the original file from the source would confirm it.")
+    if lead.kind == "watermark":
+        return ("A watermark shows a Stable Diffusion tool made or passed on the image, not which parts; "
+                "the original file from the source would confirm it.")
+    return ("Generation settings can be copied onto another image; the original file from the source, or the "
+            "generator's own records, would confirm it.")
+
+
+
+def _short(text: str, words: int = 6) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")

@@ -1,0 +1,217 @@
+"""The plain reading of an analysis: one headline per evidence path, within the
+word limit, naming what decided it, free of expert words, agreeing with the
+verdict, with the one number its words describe (or none)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from models.evidence.c2pa_credentials import C2paAction, C2paSummary
+from models.evidence.fusion import fuse
+from models.glossary import BANNED_TERMS, FIGURE_LABELS, HEADLINE_MAX_WORDS, terms_for
+from models.reading import read_analysis, region_line
+from models.types import Analysis, Box, Evidence, Region
+from models.vlm.verdict import fuse_with_evidence, model_verdict
+from models.vlm.parsing import parse_examine
+
+IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+
+
+def credentials(source_type: str | None, trust: str, *, edits: int = 0, intact: bool = True,
+                signer: str = "Adobe Inc.") -> dict:
+    actions = [C2paAction("c2pa.created", IPTC + source_type if source_type else None)]
+    actions += [C2paAction("c2pa.edited", software_agent="Adobe Photoshop 25.0") for _ in range(edits)]
+    return C2paSummary(present=True, readable=True, validation_state="Valid" if intact else "Invalid",
+                       failure_codes=[] if intact else ["assertion.dataHash.mismatch"], integrity_ok=intact,
+                       trust_status=trust, signer_common_name=signer, signing_time="2026-03-01T10:00:00Z",
+                       claim_generator="Adobe Photoshop 25.0", actions=actions, ingredient_count=1,
+                       ingredient_titles=["IMG_0042.CR3"]).to_dict()
+
+
+def c2pa(details: dict, supports: str = "neither", strength: float = 0.0, decisive: bool = False) -> Evidence:
+    return Evidence("provenance", "c2pa", "Content Credentials (expert wording)", supports, strength, decisive,
+                    details)
+
+
+def signal(supports: str, probability: float) -> Evidence:
+    return Evidence("signal", "signal-model", f"learned residual model: P(AI)={probability:.2f} (calibrated)",
+                    supports, 0.4 if supports != "neither" else 0.0, False, {"probability": probability})
+
+
+CAMERA_EXIF = Evidence("metadata", "exif:camera", "EXIF camera metadata: Canon EOS R5, 1/250 s", "real", 0.3, False,
+                       {"make": "Canon", "model": "EOS R5", "exposure_time": 0.004})
+COMFY = Evidence("metadata", "text:comfyui", "PNG text chunk 'prompt': a ComfyUI generation graph", "ai-generated",
+                 0.95, True, {"generator": "ComfyUI", "checkpoints": ["sd_xl_base_1.0.safetensors"],
+                              "samplers": [{"node": "KSampler", "seed": 42, "steps": 30, "cfg": 7.5,
+                                            "sampler_name": "dpmpp_2m", "scheduler": "karras", "denoise": 1.0}],
+                              "prompt": "a lighthouse at dusk, " * 30, "negative_prompt": "blurry",
+                              "size": "1024x1024"})
+WATERMARK = Evidence("watermark", "invisible-watermark", "SDXL invisible watermark: 48 of 48 bits agree",
+                     "ai-generated", 0.98, True, {"pattern": "SDXL"})
+NO_WATERMARK = Evidence("watermark", "invisible-watermark", "No known Stable Diffusion invisible watermark found",
+                        details={"checked": True})
+ODD = Region(Box(10, 10, 90, 90), 0.99, "smoother than the rest (noise)", "noise 0.3 grey levels", id="r1")
+
+
+def engine_analysis(evidence: list[Evidence], regions: list[Region] = ()) -> Analysis:
+    fusion = fuse(list(evidence), list(regions))
+    analysis = Analysis("x.jpg", "0" * 64, 1000, "JPEG", 100, 100, fusion.verdict, fusion.score, list(regions),
+                        list(evidence), fusion.explanation, "evidence", "test")
+    analysis.reading = read_analysis(analysis)
+    return analysis
+
+
+def vlm_analysis(answer: str, evidence: list[Evidence] = (), p_generated: float | None = None) -> Analysis:
+    parsed = parse_examine(answer)
+    judged = model_verdict(parsed, None, "the server returned no logprobs", "Qwen/Qwen2.5-VL-7B-Instruct")
+    if judged.verdict == "inconclusive":
+        model = Evidence("model", "local:Qwen/Qwen2.5-VL-7B-Instruct", judged.explanation,
+                         details={"problem": parsed.problem})
+    else:
+        source = "measured: verdict token probabilities" if p_generated is not None else judged.score_source
+        model = Evidence("model", "local:Qwen/Qwen2.5-VL-7B-Instruct", "the model's verdict", judged.verdict, 0.5,
+                         details={"p_generated": p_generated, "score_source": source, "reasoning": parsed.reasoning})
+    verdict, score, text, _ = fuse_with_evidence(judged, list(evidence))
+    if p_generated is not None and verdict == judged.verdict:
+        score = p_generated
+    analysis = Analysis("x.jpg", "0" * 64, 1000, "JPEG", 100, 100, verdict, score, [], [model, *evidence], text,
+                        "local", "test")
+    analysis.reading = read_analysis(analysis)
+    return analysis
+
+
+PATHS = {
+    # name: (analysis, expected verdict, words the headline must contain to name what decided)
+    "c2pa ai": (lambda: engine_analysis([c2pa(credentials("trainedAlgorithmicMedia", "trusted", signer="Adobe "
+                                                          "Firefly"), "ai-generated", 0.97, True)]),
+                "ai-generated", ("Content Credentials", "Adobe Firefly")),
+    "c2pa camera trusted": (lambda: engine_analysis([c2pa(credentials("digitalCapture", "trusted", signer="Leica "
+                                                                      "Camera AG"), "real", 0.95, True)]),
+                            "real", ("Content Credentials", "Leica Camera AG", "trust list")),
+    "c2pa untrusted": (lambda: engine_analysis([c2pa(credentials("digitalCapture", "untrusted"), "real", 0.4),
+                                                signal("neither", 0.5)]),
+                       "inconclusive", ("camera capture", "not on your trust list")),
+    "c2pa edited": (lambda: engine_analysis([c2pa(credentials(None, "untrusted", edits=13)), signal("neither", 0.52)]),
+                    "inconclusive", ("signed by Adobe Inc.", "13 edits", "none with AI")),
+    "generator metadata": (lambda: engine_analysis([COMFY, signal("neither", 0.4)]),
+                           "ai-generated", ("generation settings", "ComfyUI")),
+    "watermark": (lambda: engine_analysis([WATERMARK, signal("real", 0.1)]), "ai-generated", ("watermark",)),
+    "camera exif only": (lambda: engine_analysis([CAMERA_EXIF, NO_WATERMARK, signal("neither", 0.5)]),
+                         "inconclusive", ("camera metadata", "Canon EOS R5")),
+    "signal above": (lambda: engine_analysis([NO_WATERMARK, signal("ai-generated", 0.97)]),
+                     "ai-generated", ("pixel",)),
+    "signal below": (lambda: engine_analysis([NO_WATERMARK, signal("real", 0.03)]), "real", ("pixel",)),
+    "signal between": (lambda: engine_analysis([NO_WATERMARK, signal("neither", 0.6)]), "inconclusive", ("pixel",)),
+    "signal real but a region stands out": (lambda: engine_analysis([signal("real", 0.03)], [ODD]),
+                                            "inconclusive", ("r1",)),
+    "nothing at all": (lambda: engine_analysis([]), "inconclusive", ("no record", "no pixel analysis")),
+    "vlm answer": (lambda: vlm_analysis("<think>The hands have six fingers.</think><verdict>generated</verdict>"), "ai-generated", ("vision-language model",)),
+    "vlm parse failure": (lambda: vlm_analysis("I cannot say."), "inconclusive", ("vision-language model",)),
+}
+VERDICT_SIGNS = {"ai-generated": "AI-generated", "real": "Likely real", "inconclusive": "Can't tell"}
+
+
+@pytest.mark.parametrize("name", PATHS)
+def test_every_path_reads_as_one_plain_sentence_naming_its_evidence(name):
+    make, verdict, named = PATHS[name]
+    analysis = make()
+    headline = analysis.reading.headline
+    assert analysis.verdict == verdict, analysis.explanation
+    assert len(headline.split()) <= HEADLINE_MAX_WORDS, headline
+    assert headline.endswith(".") and not re.search(r"[.!?]\s+[A-Z]", headline[:-1]), headline  # one sentence
+    assert headline.startswith(VERDICT_SIGNS[verdict]), headline
+    for other, sign in VERDICT_SIGNS.items():
+        if other != verdict:
+            assert sign.lower() not in headline.lower(), headline
+    for words in named:
+        assert words in headline, (words, headline)
+    reader_text = " ".join([headline, analysis.reading.basis, analysis.reading.limits, *analysis.reading.key_points])
+    for term in BANNED_TERMS:
+        assert term.lower() not in reader_text.lower(), (term, reader_text)
+    assert 3 <= len(analysis.reading.key_points) <= 5, analysis.reading.key_points
+
+
+def test_file_records_decide_without_a_number_and_pixels_show_theirs():
+    assert PATHS["c2pa ai"][0]().reading.figure is None
+    assert PATHS["c2pa ai"][0]().reading.confidence == "provenance"
+    assert PATHS["generator metadata"][0]().reading.confidence == "strong"
+    above = PATHS["signal above"][0]().reading
+    assert above.figure == pytest.approx(0.97) and above.figure_label == FIGURE_LABELS["signal"]
+    assert above.confidence == "weak"
+    assert PATHS["nothing at all"][0]().reading.confidence == "not-enough"
+
+
+def test_the_edited_photo_shows_the_pixel_figure_not_the_mixed_score():
+    analysis = engine_analysis([c2pa(credentials(None, "untrusted", edits=13)), CAMERA_EXIF, signal("neither", 0.52)],
+                               [ODD])
+    assert analysis.score > 0.6  # the ranking score mixes in the region and the weak evidence
+    assert analysis.reading.figure == pytest.approx(0.52)
+    assert "Content Credentials" in analysis.explanation and "no provenance" not in analysis.explanation
+
+
+def test_weak_signal_never_overrides_intact_camera_metadata():
+    analysis = engine_analysis([CAMERA_EXIF, signal("ai-generated", 0.9)])
+    assert analysis.verdict == "inconclusive"
+    assert "camera metadata" in analysis.reading.headline and "AI" in analysis.reading.headline
+
+
+def test_vlm_figure_only_when_the_probability_was_measured():
+    answer = "<think>Plausible light.</think><verdict>real</verdict>"
+    assert vlm_analysis(answer).reading.figure is None
+    measured = vlm_analysis(answer, p_generated=0.2).reading
+    assert measured.figure == pytest.approx(0.2) and measured.figure_label == FIGURE_LABELS["model"]
+
+
+def test_decisive_file_evidence_outweighs_the_vlm_and_says_so():
+    analysis = vlm_analysis("<verdict>real</verdict>", [WATERMARK])
+    assert analysis.verdict == "ai-generated" and "watermark" in analysis.reading.headline
+    assert any("outweighs" in point for point in analysis.reading.key_points)
+
+
+def test_recipe_is_kept_whole_in_display_order():
+    recipe = PATHS["generator metadata"][0]().reading.recipe
+    assert list(recipe)[:4] == ["Generator", "Prompt", "Negative prompt", "Model"]
+    assert recipe["Prompt"] == COMFY.details["prompt"] and recipe["Seed"] == "42" and recipe["Steps"] == "30"
+    assert recipe["Sampler"] == "dpmpp_2m" and recipe["Size"] == "1024x1024"
+
+
+def test_credentials_key_point_separates_signature_from_trust():
+    points = PATHS["c2pa untrusted"][0]().reading.key_points
+    line = next(p for p in points if p.startswith("Signed by"))
+    assert "the signature is intact" in line and "is not on your trust list" in line and "Valid" not in line
+
+
+def test_region_lines_are_plain():
+    assert region_line(ODD) == "Smoother than the rest of the image, as pasted or AI-filled areas often are."
+    vlm_region = Region(Box(0, 0, 5, 5), 0.75, "left hand", evidence=[
+        Evidence("model", "local:examine", "Six fingers on the left hand. The thumb is fused.", "ai-generated")])
+    assert region_line(vlm_region) == "Six fingers on the left hand."
+    for label in ("periodic resampling trace", "camera/grid trace missing", "compression differs (error level)",
+                  "noisier than the rest (noise)", "generator-like residuals (learned model)", "no clear anomaly"):
+        line = region_line(Region(Box(0, 0, 5, 5), 0.95, label))
+        assert line.endswith(".") and not any(t.lower() in line.lower() for t in BANNED_TERMS), line
+
+
+def test_glossary_entries_follow_the_evidence():
+    terms = terms_for(PATHS["c2pa untrusted"][0]())
+    assert {"Can't tell", "Content Credentials", "Trusted signer", "Signal evidence", "Score"} <= set(terms)
+    assert "Watermark" not in terms
+    assert all("docs/" not in text for text in terms.values())
+
+
+def test_the_engine_attaches_a_reading_end_to_end(tmp_path):
+    from models.evidence.engine import EvidenceEngine
+    from models.image_input import load_image
+    from zoomin_ui.service import write_demo_images
+
+    samples = dict((path.name, path) for path, _ in write_demo_images(tmp_path))
+    engine = EvidenceEngine()
+    generated = engine.analyze(load_image(str(samples["image-with-generator-metadata.png"])))
+    assert generated.verdict == "ai-generated" and generated.reading is not None
+    assert "generation settings" in generated.reading.headline and generated.reading.recipe["Seed"]
+    assert generated.to_dict()["reading"]["headline"] == generated.reading.headline
+    patched = engine.analyze(load_image(str(samples["camera-photo-with-upscaled-patch.png"])))
+    assert patched.reading.headline.startswith(VERDICT_SIGNS[patched.verdict])
+    assert all(region_line(r) for r in patched.regions)
