@@ -68,14 +68,25 @@ def draw_frame(canvas: Canvas, frame: PageFrame, fonts: FontSet, page: int, tota
     canvas.restoreState()
 
 
-def numbered_canvas(frame: PageFrame, fonts: FontSet, page_count: list[int]) -> type[Canvas]:
+def pdf_date(moment: datetime) -> str:
+    """A PDF date string (creation and modification date) for `moment`, in UTC."""
+    return f"D:{moment.astimezone(timezone.utc):%Y%m%d%H%M%S}+00'00'"
+
+
+def numbered_canvas(frame: PageFrame, fonts: FontSet, page_count: list[int],
+                    generated: datetime | None = None) -> type[Canvas]:
     """A Canvas class drawing `frame` on each page once the page total is known;
-    the total is appended to `page_count`."""
+    the total is appended to `page_count`.  The document's creation date is
+    `generated`: invariant mode would write 2000-01-01, and the clock would make
+    two exports of one case at one time differ."""
 
     class NumberedCanvas(Canvas):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self._pages: list[dict] = []
+            if generated is not None:
+                stamp = pdf_date(generated)
+                self.setDateFormatter(lambda *_: stamp)
 
         def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))

@@ -17,7 +17,7 @@ from PIL import Image as PILImage
 from reportlab.platypus import Image
 
 from exports.report_model import RegionView
-from models.overlay import OverlayBox, draw_boxes, zoom_crop
+from models.overlay import OverlayBox, draw_boxes, zoom_context, zoom_crop
 from models.types import Box
 
 OVERVIEW_MAX_SIDE = 1600
@@ -25,7 +25,7 @@ CROP_SIDE = 384
 
 
 def overlay_boxes(regions: Sequence[RegionView]) -> list[OverlayBox]:
-    return [OverlayBox(box=r.latest.box, number=r.number, score=r.latest.score, source=r.drawn_by,  # type: ignore[arg-type]
+    return [OverlayBox(box=r.latest.box, number=r.number, score=r.latest.score, source=r.drawn_style,  # type: ignore[arg-type]
                        deleted=r.deleted) for r in regions]
 
 
@@ -42,7 +42,21 @@ def overview(image: PILImage.Image, regions: Sequence[RegionView], max_width: fl
 
 
 def crop(image: PILImage.Image, region: RegionView, max_width: float, max_height: float) -> Image:
-    return flowable(zoom_crop(image, region.latest.box, out_side=CROP_SIDE), max_width, max_height)
+    """The region's zoomed context with its box outlined (and numbered) as on the overview."""
+    return flowable(outlined_crop(image, region), max_width, max_height)
+
+
+def outlined_crop(image: PILImage.Image, region: RegionView) -> PILImage.Image:
+    box = region.latest.box
+    context = zoom_context(box, *image.size)
+    zoomed = zoom_crop(image, box, out_side=CROP_SIDE)
+    # zoom_crop crops whole pixels of the context, then scales; the box follows the same mapping.
+    rows, cols = context.pixel_slices()
+    scale_x, scale_y = zoomed.width / (cols.stop - cols.start), zoomed.height / (rows.stop - rows.start)
+    inside = Box((box.x1 - cols.start) * scale_x, (box.y1 - rows.start) * scale_y,
+                 (box.x2 - cols.start) * scale_x, (box.y2 - rows.start) * scale_y)
+    outline, = overlay_boxes([region])
+    return draw_boxes(zoomed, [replace(outline, box=inside)])
 
 
 def flowable(picture: PILImage.Image, max_width: float, max_height: float) -> Image:

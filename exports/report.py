@@ -19,16 +19,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reportlab import rl_config
-from reportlab.platypus import Flowable, PageBreak, SimpleDocTemplate
+from reportlab.platypus import Flowable, PageBreak, Paragraph, SimpleDocTemplate
 from reportlab.platypus.doctemplate import LayoutError
 
 from exports import page_template
 from exports.errors import ReportError
 from exports.fonts import font_files, register_fonts
-from exports.method_section import audit_section, limitations_section, method_section
+from exports.first_page import first_page
+from exports.method_section import audit_section, glossary_box, limitations_section, method_section
 from exports.provenance_section import provenance_section
 from exports.report_model import TOOL_NAME, ReportData, gather_report
-from exports.sections import evidence_section, summary_section
+from exports.sections import evidence_section, notes_section
 from exports.styles import make_styles
 from exports.text import clean
 
@@ -59,7 +60,7 @@ def export_case_report(store: CaseStore, case_id: int, destination: str | os.Pat
         raise ReportError(f"{target} is a folder; give the report's file name", "destination")
     if not target.parent.is_dir():
         raise ReportError(f"{target.parent}: no such folder", "destination")
-    data = gather_report(store, case_id, analysis_id, now)
+    data = gather_report(store, case_id, analysis_id, now, exported_by=analyst)
     try:
         staging = Path(tempfile.mkdtemp(prefix=".zoomin-report-", dir=target.parent))
     except OSError as exc:
@@ -102,15 +103,19 @@ def render_pdf(data: ReportData, path: Path) -> int:
         title=clean(f"Case {case.id}: {case.title}", 300), author=TOOL_NAME, subject="Forensic image report",
         creator=f"{TOOL_NAME} {data.tool_version}", invariant=1)
     width = document.width - 12  # the frame's own padding, 6 pt a side
-    story: list[Flowable] = summary_section(data, styles, width)
+    story: list[Flowable] = [*first_page(data, styles, width), PageBreak(), *notes_section(data, styles)]
     for index, item in enumerate(data.items, 1):
-        story += [PageBreak(), *evidence_section(index, item, styles, width),
-                  *provenance_section(index, item, styles, width), *method_section(index, item, styles, width)]
-    story += [PageBreak(), *audit_section(data, styles, width),
+        story += [*evidence_section(index, item, styles, width), PageBreak(),
+                  *provenance_section(index, item, styles, width), PageBreak()]
+    story.append(Paragraph("Technical appendix", styles.title))
+    for index, item in enumerate(data.items, 1):
+        story += method_section(index, item, styles, width)
+    story += [*audit_section(data, styles, width), *glossary_box(data, styles, width),
               *limitations_section(styles, ", ".join(sorted({p.name for p in font_files().values()})))]
     page_count: list[int] = []
     try:
-        document.build(story, canvasmaker=page_template.numbered_canvas(frame, fonts, page_count))
+        document.build(story, canvasmaker=page_template.numbered_canvas(frame, fonts, page_count,
+                                                                         data.generated_at))
     except LayoutError as exc:  # a flowable larger than a page; text is capped so this should not happen
         raise ReportError(f"the report could not be laid out: {exc}", "layout") from None
     return page_count[-1]

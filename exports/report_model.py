@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from exports.errors import ReportError
 from models.image_input import ImageInputError, LoadedImage, load_image
-from models.types import Analysis
+from models.types import Analysis, Reading, Region
 
 if TYPE_CHECKING:
     from storage import (
@@ -59,11 +59,23 @@ class RegionView:
     def deleted(self) -> bool:
         return self.latest.status == "deleted"
 
+    line: str = ""  # the region in one plain sentence (models.reading.region_line)
+
     @property
     def drawn_by(self) -> str:
-        """'analyst' when a person drew the box or moved it, else 'model'."""
-        moved = self.latest.box != self.original.box
-        return "analyst" if self.original.source == "analyst" or moved else "model"
+        """Who drew the box, as the store records it: 'model' or 'analyst'.  A decision
+        or a move by an analyst does not change it (the version's created_by says who)."""
+        return self.original.source
+
+    @property
+    def moved(self) -> bool:
+        return self.latest.box != self.original.box
+
+    @property
+    def drawn_style(self) -> str:
+        """How the box is drawn: dashed blue ('analyst') when an analyst drew it or
+        moved it, as the legend says; a decision alone leaves the tool's style."""
+        return "analyst" if self.drawn_by == "analyst" or self.moved else "model"
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,7 @@ class EvidenceView:
     analysis: AnalysisRecord | None
     model_output: Analysis | None
     regions: tuple[RegionView, ...]
+    reading: Reading | None = None  # the analysis in plain words
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,8 @@ class ReportData:
     history: tuple[AuditEvent, ...]
     generated_at: datetime  # timezone-aware
     tool_version: str
+    exported_by: str = ""
+    concluded: AuditEvent | None = None  # the event that set the final verdict now on record
 
     @property
     def analysis_ids(self) -> tuple[int, ...]:
@@ -92,7 +107,7 @@ class ReportData:
 
 
 def gather_report(store: CaseStore, case_id: int, analysis_id: int | None = None,
-                  now: datetime | None = None) -> ReportData:
+                  now: datetime | None = None, exported_by: str = "") -> ReportData:
     from models import __version__
     from storage import StoreError
 
@@ -109,12 +124,23 @@ def gather_report(store: CaseStore, case_id: int, analysis_id: int | None = None
         items.append(EvidenceView(
             file=record, verified_sha256=record.sha256, image=_verified_image(store, record),
             analysis=analysis, model_output=analysis.model_output() if analysis else None,
-            regions=region_views(analysis, reasons) if analysis else ()))
+            regions=region_views(analysis, reasons) if analysis else (),
+            reading=analysis.reading if analysis else None))
     when = now or datetime.now(timezone.utc)
     when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when
+    history = tuple(e for e in detail.history if e.action not in UNREPORTED_ACTIONS)
     return ReportData(case=detail.summary, notes=detail.notes, final_note=detail.final_note, items=tuple(items),
-                      history=tuple(e for e in detail.history if e.action not in UNREPORTED_ACTIONS),
-                      generated_at=when, tool_version=__version__)
+                      history=history, generated_at=when, tool_version=__version__,
+                      exported_by=(exported_by or "").strip(),
+                      concluded=conclusion_event(history, detail.summary.final_verdict))
+
+
+def conclusion_event(history: tuple[AuditEvent, ...], final_verdict: str | None) -> AuditEvent | None:
+    """The latest event that set the final verdict now on record (who concluded, and when)."""
+    if final_verdict is None:
+        return None
+    return next((e for e in reversed(history) if isinstance(e.after, dict)
+                 and e.after.get("final_verdict") == final_verdict), None)
 
 
 def _chosen_analyses(analyses: tuple[AnalysisRecord, ...], case_id: int,
@@ -171,7 +197,7 @@ def region_views(analysis: AnalysisRecord, deletion_reasons: dict[str, str]) -> 
         changes = tuple(_change(before, after, deletion_reasons) for before, after in itertools.pairwise(chain))
         questions = tuple(sorted((q for version in chain for q in version.questions), key=lambda q: q.id))
         views.append(RegionView(number=number, key=chain[0].region_key, original=chain[0], latest=chain[-1],
-                                changes=changes, questions=questions))
+                                changes=changes, questions=questions, line=_plain_line(chain[-1])))
     return tuple(views)
 
 
@@ -189,6 +215,13 @@ def _change(before: RegionRecord, after: RegionRecord, reasons: dict[str, str]) 
                         explanation=after.explanation if after.explanation != before.explanation else "",
                         # Older cases kept a deletion's reason in the audit log only.
                         reason=after.note or str(reasons.get(f"region:{after.id}", "") or ""))
+
+
+def _plain_line(region: RegionRecord) -> str:
+    from models.reading import region_line
+
+    return region_line(Region(box=region.box, score=region.score, label=region.label,
+                              explanation=region.explanation, evidence=list(region.evidence), id=region.region_key))
 
 
 def _box(region: RegionRecord) -> str:

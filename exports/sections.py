@@ -1,84 +1,43 @@
-"""The summary and the evidence-item sections of the report."""
+"""The sections after the first page: the notes in full, and one section per
+evidence item (the file, the image with its boxes, the recipe, the regions)."""
 
 from __future__ import annotations
-
-from datetime import datetime, timezone
 
 from PIL import Image as PILImage
 from reportlab.platypus import Flowable, Paragraph, Spacer
 
 from exports import pictures
 from exports.region_section import evidence_table, region_section
-from exports.report_model import TOOL_NAME, EvidenceView, ReportData
+from exports.first_page import NOTE_LINES
+from exports.report_model import EvidenceView, ReportData
 from exports.styles import Styles, grid, key_values, para
-from exports.text import markup
+from exports.text import fold_lines, markup
+from exports.timefmt import when
 
-SCORE_MEANING = "0 to 1: how strongly the evidence says AI-generated or AI-composited"
+# A long text laid out across pages stops here; the case store keeps the rest.
+BODY_LINES = 300
+RECIPE_LINES = 6  # of each recipe field (a prompt can run to pages)
 
 
-def when(moment: datetime | None) -> str:
-    return "-" if moment is None else f"{moment.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
-
-
-def summary_section(data: ReportData, styles: Styles, width: float) -> list[Flowable]:
-    case = data.case
-    story: list[Flowable] = [
-        Paragraph("Forensic image report", styles.title),
-        para(case.title, styles.h1),
-        key_values([("Case", f"{case.id} (uid {case.uid})"), ("Status", case.status),
-                    ("Opened", f"{when(case.created_at)} by {case.created_by}"),
-                    ("Evidence items", str(len(data.items))),
-                    ("Produced by", f"{TOOL_NAME} {data.tool_version}")], styles, width),
-        Paragraph("Summary", styles.h1),
-    ]
-    if case.final_verdict:
-        story.append(Paragraph(f"Analyst's final verdict: <b>{markup(case.final_verdict)}</b>", styles.body))
-        if data.final_note:
-            story.append(Paragraph(f"Analyst's note: {markup(data.final_note)}", styles.body))
-    else:
-        story.append(Paragraph("No analyst has given a final verdict: the verdicts below are the tool's, "
-                               "not an examiner's conclusion.", styles.warning))
-    for item in data.items:
-        story += _tool_verdict(item, styles, case.final_verdict)
+def notes_section(data: ReportData, styles: Styles) -> list[Flowable]:
+    """The analyst's whole final note (page 1 shows its start) and the case notes."""
+    story: list[Flowable] = []
+    if data.final_note and fold_lines(data.final_note, NOTE_LINES) != data.final_note:
+        story += [Paragraph("The analyst's note in full", styles.h1),
+                  para(fold_lines(data.final_note, BODY_LINES), styles.body)]
     if data.notes:
-        story.append(Paragraph(f"Case notes: {markup(data.notes)}", styles.body))
+        story += [Paragraph("Case notes", styles.h1), para(fold_lines(data.notes, BODY_LINES), styles.body)]
     return story
 
 
-def _tool_verdict(item: EvidenceView, styles: Styles, final_verdict: str | None) -> list[Flowable]:
-    name = markup(item.file.original_name, 300)
-    analysis = item.analysis
-    if analysis is None or analysis.verdict is None:
-        return [Paragraph(f"{name}: no finished analysis; the tool gives no verdict on this file.", styles.body)]
-    story: list[Flowable] = [
-        Paragraph(f"Tool's verdict on {name}: <b>{markup(analysis.verdict)}</b>, score {analysis.score:.2f} "
-                  f"({SCORE_MEANING}); analysis {analysis.id}, {markup(analysis.backend.backend)} backend.",
-                  styles.body),
-        para(analysis.explanation or "The tool gave no explanation.", styles.body),
-    ]
-    if final_verdict and final_verdict != analysis.verdict:
-        story.append(Paragraph(
-            f"The analyst and the tool disagree on {name}: the analyst's final verdict is "
-            f"{markup(final_verdict)}, the tool's is {markup(analysis.verdict)}. The analyst's verdict is the "
-            "conclusion of this report; the tool's is kept for the record.", styles.warning))
-    overridden = _override_counts(item)
-    if overridden:
-        story.append(para(f"Of the tool's regions, the analyst {overridden}; see each region below.", styles.body))
-    return story
-
-
-def _override_counts(item: EvidenceView) -> str:
-    counts = {"confirmed": 0, "rejected": 0, "not-relevant": 0, "deleted": 0}
-    for region in item.regions:
-        if region.original.source == "model" and region.changes and region.latest.status in counts:
-            counts[region.latest.status] += 1
-    added = sum(1 for region in item.regions if region.original.source == "analyst")
-    wording = {"confirmed": "confirmed {n}", "rejected": "judged {n} authentic",
-               "not-relevant": "judged {n} not relevant", "deleted": "deleted {n}"}
-    parts = [wording[status].format(n=n) for status, n in counts.items() if n]
-    if added:
-        parts.append(f"added {added} region(s) of their own")
-    return ", ".join(parts)
+def recipe_table(item: EvidenceView, styles: Styles, width: float) -> list[Flowable]:
+    """The generation recipe recovered from the file (prompt, model, sampler, seed ...)."""
+    recipe = item.reading.recipe if item.reading is not None else {}
+    if not recipe:
+        return []
+    rows = [(name.replace("_", " ").capitalize(), value) for name, value in recipe.items()]
+    return [Paragraph("How the image was made, as the file records it", styles.h2),
+            key_values(rows, styles, width, max_lines=RECIPE_LINES)]
 
 
 def evidence_section(index: int, item: EvidenceView, styles: Styles, width: float) -> list[Flowable]:
@@ -96,7 +55,8 @@ def evidence_section(index: int, item: EvidenceView, styles: Styles, width: floa
     ]
     if item.image.notes:
         rows.append(("Decoding notes", "; ".join(item.image.notes)))
-    story: list[Flowable] = [Paragraph(f"Evidence item {index}: {markup(record.original_name, 300)}", styles.h1),
+    story: list[Flowable] = [Paragraph(f"Evidence item {index}: {markup(fold_lines(record.original_name, 1), 300)}",
+                                       styles.h1),
                              key_values(rows, styles, width, mono_keys=frozenset({"SHA-256"}))]
     if item.analysis is None:
         story.append(Paragraph("No finished analysis of this file is on record.", styles.body))
@@ -109,8 +69,10 @@ def evidence_section(index: int, item: EvidenceView, styles: Styles, width: floa
     deleted = [r for r in item.regions if r.deleted]
     if deleted:
         story.append(grid([[para(f"Deleted region {r.number}", styles.cell_head),
-                            Paragraph(f"<strike>{markup(r.latest.label or r.key, 300)}</strike>", styles.cell)]
+                            Paragraph(f"<strike>{markup(fold_lines(r.latest.label or r.key, 2), 300)}</strike>",
+                                      styles.cell)]
                            for r in deleted], [width * 0.27, width * 0.73]))
+    story += recipe_table(item, styles, width)
     if item.analysis.evidence:
         story += [Paragraph("Image-level evidence", styles.h2),
                   evidence_table(item.analysis.evidence, styles, width)]

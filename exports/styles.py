@@ -9,11 +9,16 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Paragraph, Table, TableStyle
 
 from exports.fonts import FontSet
-from exports.text import markup
+from exports.text import fold_lines, fold_note, markup
 
 MUTED = colors.HexColor("#555555")
 RULE = colors.HexColor("#bbbbbb")
 WARNING = colors.HexColor("#9a1c1c")
+NOTE_BACKGROUND = colors.HexColor("#f3f3f3")
+# A table row cannot continue on the next page, so a cell's text is folded to this many
+# lines as displayed (after wrapping); longer text reads "... (N more lines in the case file)".
+CELL_LINES = 8
+CELL_PADDING = 6  # grid(): 3 pt each side
 
 
 @dataclass(frozen=True)
@@ -58,12 +63,44 @@ def para(text: object, style: ParagraphStyle, limit: int | None = None) -> Parag
     return Paragraph(markup(text) if limit is None else markup(text, limit), style)
 
 
+def cell(text: object, style: ParagraphStyle, width: float, max_lines: int = CELL_LINES,
+         limit: int | None = None) -> Paragraph:
+    """A table cell's paragraph, at most `max_lines` lines tall once wrapped into a
+    column `width` wide (its padding included): longer text is folded with a note."""
+    inner = max(1.0, width - CELL_PADDING)
+    raw = ("" if text is None else str(text)).replace("\r\n", "\n").replace("\r", "\n")
+    paragraph = para(fold_lines(raw, max_lines), style, limit)
+    if _lines(paragraph, inner, style) <= max_lines + 1:  # + the fold note's own line
+        return paragraph
+    # Wrapped lines overflow: keep the longest start that fits, then the note.
+    low, high = 0, min(len(raw), limit or len(raw))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _lines(_cut(raw, middle, style), inner, style) <= max_lines + 1:
+            low = middle
+        else:
+            high = middle - 1
+    return _cut(raw, low, style)
+
+
+def _cut(text: str, keep: int, style: ParagraphStyle) -> Paragraph:
+    rest = text[keep:].count("\n") + 1  # the line cut in two counts as one more
+    return Paragraph(markup(text[:keep]) + "<br/>" + markup(fold_note(rest)), style)
+
+
+def _lines(paragraph: Paragraph, width: float, style: ParagraphStyle) -> float:
+    _, height = paragraph.wrap(width, 1e9)
+    return height / style.leading
+
+
 def key_values(rows: list[tuple[str, object]], styles: Styles, width: float, mono_keys: frozenset[str] = frozenset(),
-               limit: int = 1500) -> Table:
-    """A two-column table of labelled values; the values are escaped and wrapped."""
-    data = [[para(key, styles.cell_head),
-             para(value, styles.cell_mono if key in mono_keys else styles.cell, limit)] for key, value in rows]
-    return grid(data, [width * 0.27, width * 0.73])
+               limit: int = 1500, max_lines: int = CELL_LINES) -> Table:
+    """A two-column table of labelled values; the values are escaped, wrapped and folded."""
+    widths = [width * 0.27, width * 0.73]
+    data = [[cell(key, styles.cell_head, widths[0], 3),
+             cell(value, styles.cell_mono if key in mono_keys else styles.cell, widths[1], max_lines, limit)]
+            for key, value in rows]
+    return grid(data, widths)
 
 
 def grid(data: list[list[object]], widths: list[float], header: bool = False) -> Table:

@@ -11,6 +11,7 @@ paragraph styles (splitLongWords), not here, so no character is added.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Any
 from xml.sax.saxutils import escape
@@ -61,3 +62,28 @@ def compact_json(value: Any, limit: int = 600) -> str:
     except (TypeError, ValueError):
         shown = repr(value)
     return clean(shown, limit)
+
+
+def fold_lines(text: Any, max_lines: int) -> str:
+    """`text` cut after `max_lines` lines, with a last line saying how many more
+    the case file holds; shorter text is returned unchanged."""
+    value = "" if text is None else str(text)
+    lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if len(lines) <= max_lines:
+        return value
+    return "\n".join([*lines[:max_lines], fold_note(len(lines) - max_lines)])
+
+
+def fold_note(more_lines: int) -> str:
+    """The last line of folded text; the case store keeps every line."""
+    return f"\u2026 ({more_lines} more line{'' if more_lines == 1 else 's'} in the case file)"
+
+
+# A reader has only the report: the tool's own texts sometimes point to a docs/ file.
+_DOC_IN_PARENTHESES = re.compile(r"\s*\((?:see\s+)?docs/[^)\s]+\)")
+_DOC_INLINE = re.compile(r"\s*[;,]?\s*(?:see\s+)?docs/[\w./#-]*[\w#]")
+
+
+def without_doc_references(text: str) -> str:
+    """The tool's text without its references to project documentation files."""
+    return _DOC_INLINE.sub("", _DOC_IN_PARENTHESES.sub("", text or ""))

@@ -108,14 +108,15 @@ def test_report_holds_every_section_hash_region_question_and_override(store, tmp
 
     text = text_of(written.path)
     evidence = store.get_case(case_id).evidence_files[0]
-    for expected in ("Forensic image report", "Summary", "Evidence item 1: scene.png",
+    for expected in ("Forensic image report", "The analyst's conclusion", "Evidence item 1: scene.png",
                      "Provenance and metadata of evidence item 1", "Method for evidence item 1", "Audit log",
                      "Limitations", evidence.sha256, f"{evidence.size_bytes:,} bytes", "320 x 240",
-                     "Analyst's final verdict: real", NOTE, "The analyst and the tool disagree",
-                     "Tool's verdict on scene.png: ai-generated, score 0.93", "Region 1: cue 1", "Region 2: cue 2",
+                     "Likely real (concluded by erin", NOTE, "The analyst and the tool disagree",
+                     "The tool's reading AI-generated", "Region 1: cue 1", "Region 2: cue 2",
                      "Region 3: cue 3 (deleted)", "Region 5: hand",
                      "judged not relevant). Analyst's note: sensor dust, outside the subject",
-                     "the analyst confirmed 1, judged 1 authentic, judged 1 not relevant, deleted 1", "question 1: seam visible?",
+                     "the analyst confirmed 1, judged 1 authentic, judged 1 not relevant, deleted 1",
+                     "the analyst drew 1 region of their own", "question 1: seam visible?",
                      "answer 1: the noise is 2x lower", "question 2: seam visible?", "status open -> confirmed",
                      "confirmed as an AI artefact", "carol: status open -> rejected", "a lens flare, not a seam",
                      "Analyst's note: duplicate of region 1", "Added by analyst dave", "Example Imaging Ltd",
@@ -165,7 +166,7 @@ def test_real_engine_analysis_reports_generator_metadata(store, tmp_path):
     text = text_of(written.path)
     assert "v1-5-pruned-emaonly" in text and "AUTOMATIC1111" in text
     assert "Content Credentials (C2PA) None found" in text
-    assert "No analyst has given a final verdict" in text
+    assert "No analyst has concluded this case yet" in text
     assert hashlib.sha256(image.read_bytes()).hexdigest() in text
 
 
@@ -212,7 +213,8 @@ def test_exporting_an_unchanged_case_twice_differs_only_in_the_generated_time(st
     assert later.sha256 != first.sha256
     mask = re.compile(r"Generated \S+ \S+ UTC \(local \S+ \S+ UTC[^)]*\)")
     masked = [mask.sub("Generated <time>", text_of(r.path)) for r in (first, later)]
-    assert masked[0] == masked[1] and masked[0].count("Generated <time>") == first.pages
+    # Each page's footer, and the first page's line saying who made the report and when.
+    assert masked[0] == masked[1] and masked[0].count("Generated <time>") == first.pages + 1
     assert len(store.get_case(case_id).reports) == 3
 
 
