@@ -231,7 +231,8 @@ def test_provenance_is_said_in_plain_words_per_topic(store, detector, tmp_path):
 def test_pdf_report_and_bundle_round_trip(store, analysed, tmp_path):
     intake, saved = analysed
     pdf = exports.export_pdf(store, intake.case_id, "frank", analysis_id=saved.analysis_id)
-    assert pdf.read_bytes().startswith(b"%PDF") and pdf.parent == store.home / "exports"
+    assert pdf.read_bytes().startswith(b"%PDF") and pdf.parent.parent == store.home / "exports"
+    assert pdf.name == f"case-{intake.case_id}-composite-png.pdf"
     bundle = exports.export_case_bundle(store, intake.case_id, "frank")
     with open_store(str(tmp_path / "elsewhere")) as other:
         imported = exports.import_case_bundle(other, bundle, "gina")

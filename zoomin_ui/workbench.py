@@ -14,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
         CaseDetail,
         CaseStore,
         CaseSummary,
+        Sighting,
     )
 
 MAX_UPLOAD_BYTES = int(float(os.environ.get("ZOOMIN_MAX_UPLOAD_MB", "64")) * 1024 * 1024)
@@ -90,6 +90,8 @@ class IntakeItem:
     width: int
     height: int
     is_new: bool
+    # Other cases that already held this exact file, as found before it was stored.
+    seen_before: tuple[Sighting, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,12 @@ def take_in(store: CaseStore, files: Sequence[str | Path], analyst: str, *, case
             names: Sequence[str] | None = None) -> Intake:
     """Each file becomes an evidence item of the case (a new case when
     `case_id` is None).  Every file is checked by content before any is kept,
-    so one bad file leaves the case as it was."""
+    so one bad file leaves the case as it was; without an analyst nothing is
+    read or kept (the page keeps the upload waiting for the name).  Each item
+    says which other cases already held that exact file (`seen_before`)."""
+    if not (analyst or "").strip():
+        raise WorkbenchError("enter your name in 'Analyst' first: every action is signed with it; "
+                             "nothing was stored", "analyst")
     if not files:
         raise WorkbenchError("no file was given", "empty")
     images: list[tuple[LoadedImage, str]] = []
@@ -122,6 +129,7 @@ def take_in(store: CaseStore, files: Sequence[str | Path], analyst: str, *, case
     items = []
     with store_errors("not saved: "):
         for image, name in images:
+            earlier = tuple(seen_before(store, image.sha256, excluding_case=case_id))
             if case_id is None:
                 intake = store.open_case_with_evidence(title or name, image, analyst, original_name=name)
             else:
@@ -130,9 +138,33 @@ def take_in(store: CaseStore, files: Sequence[str | Path], analyst: str, *, case
             record = intake.record
             _remember((str(store.home), record.id), image)
             items.append(IntakeItem(record.id, record.original_name, record.sha256, record.size_bytes,
-                                    record.format, record.width, record.height, intake.is_new))
+                                    record.format, record.width, record.height, intake.is_new, earlier))
     assert case_id is not None
     return Intake(case_id, tuple(items))
+
+
+def seen_before(store: CaseStore, sha256: str, *, excluding_case: int | None = None) -> list[Sighting]:
+    """The cases already holding the exact file with this SHA-256, newest
+    first (each: case id and title, when analysed, the latest verdict, the
+    final verdict and who concluded it); ask before taking the file in again.
+    Exact copies only (perceptual near-duplicates are for another day)."""
+    with store_errors():
+        return [s for s in store.cases_with_file(sha256) if s.case_id != excluding_case]
+
+
+def rename_case(store: CaseStore, case_id: int, title: str, analyst: str) -> CaseSummary:
+    """A new title for the case, audited with the old and the new one
+    (non-empty, one line, at most MAX_TITLE characters; the same title changes nothing)."""
+    from storage.cases import MAX_TITLE
+
+    cleaned = " ".join((title or "").split())
+    if not cleaned:
+        raise WorkbenchError("a case needs a title: type one first", "invalid")
+    if len(cleaned) > MAX_TITLE:
+        raise WorkbenchError(f"a case title is at most {MAX_TITLE} characters (this one has {len(cleaned)})",
+                             "invalid")
+    with store_errors():
+        return store.update_case(case_id, analyst, title=cleaned)
 
 
 def search_cases(store: CaseStore, query: str = "", limit: int = 50) -> list[CaseSummary]:
@@ -231,9 +263,10 @@ def rerun_on_current_boxes(store: CaseStore, detector: Detector, analysis_id: in
     regions = [Region(box=r.box, score=0.0, label=r.label or "analyst box", id=r.region_key) for r in current]
     image = evidence_image(store, before.evidence_file_id)
     with store_errors():
+        # `examined` keeps who drew each box: an analyst's box stays theirs in the new analysis.
         run = store.start_analysis(before.case_id, before.evidence_file_id, backend_info(detector), analyst,
                                    {"boxes": [r.box.to_list() for r in regions], "rerun_of": analysis_id,
-                                    "stages": "examine"})
+                                    "stages": "examine"}, examined=current)
         saved = finish_run(store, detector, image, regions, None, run.id, before.case_id, before.evidence_file_id,
                            on_region)
     return Comparison(before, get_analysis(store, saved.analysis_id))
@@ -254,7 +287,3 @@ def exports_folder(store: CaseStore) -> Path:
     folder = store.home / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def stamped_name(case_id: int, suffix: str) -> str:
-    return f"case-{case_id}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}{suffix}"

@@ -7,8 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from zoomin_ui.download_names import export_destination, unused_folder_removed
 from zoomin_ui.service import WorkbenchError
-from zoomin_ui.workbench import exports_folder, stamped_name, store_errors
+from zoomin_ui.workbench import exports_folder, store_errors
 
 if TYPE_CHECKING:
     from storage import CaseStore, CaseSummary
@@ -23,16 +24,23 @@ def export_pdf(store: CaseStore, case_id: int, analyst: str, analysis_id: int | 
         from zoomin_ui.reports import export_report
     except ImportError as exc:
         raise WorkbenchError(f"the PDF report is not available in this installation ({exc})", "config") from None
-    destination = exports_folder(store) / stamped_name(case_id, ".pdf")
     with store_errors():
-        written = export_report(store, case_id, destination, analyst, analysis_id=analysis_id)
+        destination = export_destination(exports_folder(store), case_id, _title(store, case_id), ".pdf")
+        with unused_folder_removed(destination):
+            written = export_report(store, case_id, destination, analyst, analysis_id=analysis_id)
     return Path(written.path)
 
 
 def export_case_bundle(store: CaseStore, case_id: int, analyst: str) -> Path:
-    destination = exports_folder(store) / stamped_name(case_id, ".zip")
+    """The case bundle (.zip) in the data folder's exports, named after the case."""
     with store_errors():
-        return Path(store.export_bundle(case_id, destination, analyst).path)
+        destination = export_destination(exports_folder(store), case_id, _title(store, case_id), ".zip")
+        with unused_folder_removed(destination):
+            return Path(store.export_bundle(case_id, destination, analyst).path)
+
+
+def _title(store: CaseStore, case_id: int) -> str:
+    return store.get_case(case_id).summary.title
 
 
 def import_case_bundle(store: CaseStore, bundle: str | Path, analyst: str) -> CaseSummary:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from models.detector import Detector
+from models.detector import Detector, RegionProgress
 from models.types import Box, Region
 from zoomin_ui.service import WorkbenchError
-from zoomin_ui.workbench import evidence_image, get_analysis, store_errors
+from zoomin_ui.workbench import Comparison, evidence_image, get_analysis, rerun_on_current_boxes, store_errors
 
 if TYPE_CHECKING:
     from storage import AnalysisRecord, CaseStore, QuestionRecord, RegionRecord
@@ -118,29 +118,95 @@ class BoxChanges:
 
 def apply_box_edits(store: CaseStore, analysis_id: int, edited: Sequence[EditedBox], analyst: str,
                     tolerance: float = 1.0) -> BoxChanges:
-    """Bring the analysis' regions in line with the editor: moved boxes become
-    new versions, missing ones are deleted, unknown ones added (every change
-    audited; the model's original boxes stay on record).  Shifts within
-    `tolerance` pixels are the editor's rounding, not a move."""
+    """Bring the analysis' regions in line with the editor, in one audited
+    transaction (all or none): each box is compared with its stored region in
+    image pixels and only a genuine move (more than `tolerance` pixels, the
+    editor's rounding) becomes a new version; boxes no longer in the editor
+    are deleted, boxes the analyst drew are added.  A box the analyst did not
+    move is never changed, and the model's original boxes stay on record."""
     analysis = get_analysis(store, analysis_id)
     if analysis.status != "done":
         raise WorkbenchError(f"analysis {analysis_id} is {analysis.status}: boxes are edited on finished "
                              "analyses", "conflict")
     by_number = {n.number: n.record for n in numbered_regions(analysis)}
-    kept = {e.number for e in edited if e.number in by_number}
-    moved, added, deleted = [], [], []
-    with store_errors():
-        for item in edited:
-            record = by_number.get(item.number) if item.number is not None else None
-            if record is None:
-                added.append(store.add_region(analysis_id, analyst, item.box, label="analyst box").id)
-            elif _moved(record.box, item.box, tolerance):
-                moved.append(store.edit_region(record.id, analyst, box=item.box).id)
-        for number, record in by_number.items():
-            if number not in kept:
-                deleted.append(store.delete_region(record.id, analyst, "removed in the box editor").id)
-    return BoxChanges(tuple(moved), tuple(added), tuple(deleted))
+    numbers = [e.number for e in edited if e.number in by_number]
+    twice = sorted({n for n in numbers if numbers.count(n) > 1})
+    if twice:
+        raise WorkbenchError(f"box {twice[0]} appears more than once in the editor; no box was changed", "invalid")
+    moves = [(by_number[e.number].id, e.box) for e in edited
+             if e.number in by_number and _moved(by_number[e.number].box, e.box, tolerance)]
+    additions = [(e.box, "analyst box") for e in edited if e.number not in by_number]
+    deletions = [record.id for number, record in by_number.items() if number not in numbers]
+    if not (moves or additions or deletions):
+        return BoxChanges()
+    with store_errors("no box was changed: "):
+        changes = store.change_regions(analysis_id, analyst, moves=moves, additions=additions,
+                                       deletions=deletions, reason="removed in the box editor")
+    return BoxChanges(tuple(r.id for r in changes.moved), tuple(r.id for r in changes.added),
+                      tuple(r.id for r in changes.deleted))
 
 
 def _moved(old: Box, new: Box, tolerance: float) -> bool:
     return any(abs(a - b) > tolerance for a, b in zip(old.to_list(), new.to_list()))
+
+
+def editor_boxes(value: dict[str, Any] | None, width: int, height: int, scale: float) -> list[EditedBox] | None:
+    """The box editor's value as boxes in image pixels (None: no value).
+
+    The value must describe the picture the editor was given: this
+    `width` x `height` image shown at `scale`, not rotated.  Otherwise every
+    coordinate is in another frame, and saving would move boxes nobody
+    moved, so the value is refused and nothing is changed.  A label that is
+    a region's number names that region; any other label (or none) marks a
+    box the analyst drew.  A box of no size (a slip of the mouse) is left out."""
+    if not value:
+        return None
+    if int(value.get("orientation") or 0) % 4:
+        raise WorkbenchError("the box editor's picture is rotated: boxes are saved on the image as it is; "
+                             "reload the editor (no box was changed)", "invalid")
+    shown, expected = _picture_size(value.get("image")), (round(width * scale), round(height * scale))
+    if shown is not None and any(abs(a - b) > 1 for a, b in zip(shown, expected)):
+        raise WorkbenchError(f"the box editor holds a {shown[0]}x{shown[1]} picture, not this image as shown "
+                             f"({expected[0]}x{expected[1]}): reload the editor (no box was changed)", "invalid")
+    edited = []
+    for item in value.get("boxes") or []:
+        label = str(item.get("label") or "").strip()
+        try:
+            box = Box(*(float(item[k]) / scale for k in ("xmin", "ymin", "xmax", "ymax")))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if box.x1 >= width or box.y1 >= height or box.x2 <= 0 or box.y2 <= 0:
+            raise WorkbenchError(f"a box at {[round(v) for v in box.to_list()]} lies outside the {width}x{height} "
+                                 "image: reload the editor (no box was changed)", "invalid")
+        edited.append(EditedBox(int(label) if label.isdigit() else None, box))
+    return edited
+
+
+def _picture_size(image: Any) -> tuple[int, int] | None:
+    """(width, height) of the editor's picture: a PIL image or a numpy array (None for a URL)."""
+    if hasattr(image, "size") and isinstance(getattr(image, "size"), tuple):
+        return image.size
+    shape = getattr(image, "shape", None)
+    return (int(shape[1]), int(shape[0])) if shape is not None and len(shape) >= 2 else None
+
+
+@dataclass(frozen=True)
+class EditorRerun:
+    """What re-running on the editor's boxes saved, and the two analyses."""
+
+    changes: BoxChanges
+    comparison: Comparison
+
+
+def rerun_with_editor_boxes(store: CaseStore, detector: Detector, analysis_id: int,
+                            edited: Sequence[EditedBox] | None, analyst: str, *, tolerance: float = 1.0,
+                            on_region: RegionProgress | None = None) -> EditorRerun:
+    """Stage 2 again on exactly the boxes the editor shows: its edits are
+    saved first (audited as usual), then examined as a new analysis.
+    `edited` None means the editor was not opened: the stored boxes are
+    examined.  An editor with no box is refused before anything is saved."""
+    if edited is not None and not edited:
+        raise WorkbenchError("the box editor has no boxes to examine: draw a box first (nothing was changed)",
+                             "no-boxes")
+    changes = apply_box_edits(store, analysis_id, edited, analyst, tolerance) if edited is not None else BoxChanges()
+    return EditorRerun(changes, rerun_on_current_boxes(store, detector, analysis_id, analyst, on_region))
