@@ -33,6 +33,7 @@ class OverlayBox:
     score: float
     source: Literal["model", "analyst"] = "model"
     deleted: bool = False
+    highlighted: bool = False  # the box the analyst has chosen (drawn thicker, with a white halo)
 
 
 def score_colour(score: float) -> tuple[int, int, int]:
@@ -62,15 +63,19 @@ def draw_boxes(image: Image.Image, boxes: Sequence[OverlayBox], max_side: int | 
         canvas = canvas.copy()
     draw = ImageDraw.Draw(canvas)
     line = max(2, round(max(canvas.size) / 300))
-    font = _font(max(12, line * 6))
+    # Numbers about 1/32 of the longest side: still ~12 px when a page shows the image 390 px wide.
+    font = _font(max(12, max(canvas.size) // 32))
     # Deleted boxes first so live boxes are drawn on top of them.
     for item in sorted(boxes, key=lambda b: not b.deleted):
         x1, y1, x2, y2 = (c * scale for c in (item.box.x1, item.box.y1, item.box.x2, item.box.y2))
         colour = box_colour(item)
+        width = line * 2 if item.highlighted else line
+        if item.highlighted:
+            draw.rectangle((x1 - width, y1 - width, x2 + width, y2 + width), outline=(255, 255, 255), width=line)
         if item.source == "analyst" or item.deleted:
-            _dashed_rectangle(draw, (x1, y1, x2, y2), colour, line)
+            _dashed_rectangle(draw, (x1, y1, x2, y2), colour, width)
         else:
-            draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
+            draw.rectangle((x1, y1, x2, y2), outline=colour, width=width)
         if item.deleted:
             draw.line((x1, y1, x2, y2), fill=colour, width=max(1, line // 2))
             draw.line((x1, y2, x2, y1), fill=colour, width=max(1, line // 2))
@@ -136,12 +141,13 @@ def _dashed_rectangle(draw: ImageDraw.ImageDraw, xy: tuple[float, float, float, 
 
 def _number_tag(draw: ImageDraw.ImageDraw, text: str, corner: tuple[float, float], colour: tuple[int, int, int],
                 font: ImageFont.FreeTypeFont | ImageFont.ImageFont, size: tuple[int, int]) -> None:
-    """The box's number on a filled tag at its top-left corner, kept inside the image."""
+    """The box's number on a filled tag inside its top-left corner, kept inside
+    the image: never above the box, where a viewer's caption or toolbar
+    would cover it at the image's top edge."""
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     pad = max(2, (bottom - top) // 4)
     tag_w, tag_h = right - left + 2 * pad, bottom - top + 2 * pad
     x = min(max(0.0, corner[0]), size[0] - tag_w)
-    y = corner[1] - tag_h if corner[1] - tag_h >= 0 else corner[1]
-    y = min(max(0.0, y), size[1] - tag_h)
+    y = min(max(0.0, corner[1]), size[1] - tag_h)
     draw.rectangle((x, y, x + tag_w, y + tag_h), fill=colour)
     draw.text((x + pad - left, y + pad - top), text, fill=(255, 255, 255), font=font)

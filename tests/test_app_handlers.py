@@ -3,6 +3,9 @@ SQLite case store in a temporary folder, plus the app's launch checks."""
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import replace
+
 import gradio as gr
 import pytest
 from click.testing import CliRunner
@@ -17,7 +20,8 @@ from zoomin_ui.web import launch, security
 from zoomin_ui.web.detectors import BackendConfig, Detectors
 from zoomin_ui.web.handlers import Handlers
 from zoomin_ui.web.layout import build_app
-from zoomin_ui.web.screen import ViewState
+from zoomin_ui.web.regions import numbered_regions
+from zoomin_ui.web.screen import CASES, FILES, MAPS, PAGE, REGION, ViewState, page_event
 from zoomin_ui.web.zoom import zoom_region
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -56,163 +60,254 @@ def photo(tmp_path):
     return path
 
 
+class Drawn(dict):
+    """The outputs an event drew, by name (screen.PAGE), as the browser receives them."""
+
+    __getattr__ = dict.__getitem__
+
+
+def event(handlers, handler, *args, parts=PAGE, maps=True, **kwargs):
+    """Call `handler` as the page does (page_event): the drawn outputs, or a list of them for a generator."""
+    result = page_event(handlers.store, handler, parts, maps=maps)(*args, **kwargs)
+    if inspect.isgenerator(result):
+        return [Drawn(zip(parts, values)) for values in result]
+    return Drawn(zip(parts, result))
+
+
+def rows(value):
+    """A regions table value (a pandas Styler or plain rows) as lists of cells."""
+    data = getattr(value, "data", value)
+    return data.values.tolist() if hasattr(data, "values") else list(data)
+
+
 def analysed(handlers, photo):
-    uploaded = handlers.upload([str(photo)], "alice", ViewState())
-    *_, done = handlers.analyse(None, "evidence", "alice", uploaded.state)
+    uploaded = event(handlers, handlers.upload, [str(photo)], "alice", ViewState())
+    *_, done = event(handlers, handlers.analyse, None, "evidence", "alice", uploaded.state,
+                     progress=lambda value, desc=None: None)
     return done
 
 
-def click(state, x, y):
+def scale_of(handlers, state):
+    return handlers._scale(state)
+
+
+def click(handlers, state, x, y):
     """A click at image pixel (x, y), as gr.Image.select reports it (display pixels)."""
-    return gr.SelectData(None, {"index": [x * state.scale, y * state.scale], "value": None})
+    scale = scale_of(handlers, state)
+    return gr.SelectData(None, {"index": [x * scale, y * scale], "value": None})
 
 
 def row(values):
     return gr.SelectData(None, {"index": [0, 0], "value": values[0], "row_value": values})
 
 
+def boxes(handlers, state):
+    return [(n.record.id, n.record.box) for n in numbered_regions(handlers.store.get_analysis(state.analysis_id))]
+
+
 def test_upload_shows_hash_size_and_format_at_once(handlers, photo, tmp_path):
     second = tmp_path / "small.jpg"
     second.write_bytes(encode(camera_like_photo(300, 400, seed=1), "JPEG"))
-    shown = handlers.upload([str(photo), str(second)], "alice", ViewState())
+    shown = event(handlers, handlers.upload, [str(photo), str(second)], "alice", ViewState())
     assert shown.status.startswith("2 evidence item(s) taken in as case 1")
     assert "composite.png: PNG, 1024x768" in shown.file_info and "small.jpg: JPEG, 400x300" in shown.file_info
     assert shown.file_info.count("SHA-256 ") == 2
     assert [value for _, value in shown.evidence_choice["choices"]] == [1, 2]
-    assert shown.state.case_id == 1 and shown.image is not None and shown.regions == []
-    switched = handlers.choose_evidence(2, shown.state)
+    assert shown.state.case_id == 1 and shown.image is not None and shown.upload is None
+    assert [caption for _, caption in shown.evidence_strip] == ["composite.png: not analysed", "small.jpg: not analysed"]
+    switched = event(handlers, handlers.choose_evidence, 2, shown.state)
     assert switched.state.evidence_file_id == 2 and switched.image.size == (400, 300)
 
 
-def test_uploads_can_join_the_open_case(handlers, photo, tmp_path):
+def test_an_upload_before_the_name_waits_for_it(handlers, photo):
+    waiting = event(handlers, handlers.upload, [str(photo)], "  ", ViewState())
+    assert "Enter your name" in waiting.status and waiting.upload == [str(photo)]
+    assert "Waiting for your name: composite.png" in waiting.file_info
+    assert handlers.store.list_cases().total == 0
+    taken = event(handlers, handlers.name_given, "alice", waiting.state)
+    assert taken.state.case_id == 1 and taken.upload is None and taken.state.waiting_upload == ()
+    assert all(value == gr.skip() for value in event(handlers, handlers.name_given, "alice", taken.state).values())
+
+
+def test_uploads_can_join_the_open_case_and_a_known_file_is_named(handlers, photo, tmp_path):
     later = tmp_path / "later.jpg"
     later.write_bytes(encode(camera_like_photo(300, 400, seed=2), "JPEG"))
-    refused = handlers.upload([str(later)], "alice", ViewState(), True)
+    refused = event(handlers, handlers.upload, [str(later)], "alice", ViewState(), True)
     assert refused.status.startswith("Error: no case is open") and handlers.store.list_cases().total == 0
-    opened = handlers.upload([str(photo)], "alice", ViewState())
-    joined = handlers.upload([str(later)], "bob", opened.state, True)
+    opened = event(handlers, handlers.upload, [str(photo)], "alice", ViewState())
+    joined = event(handlers, handlers.upload, [str(later)], "bob", opened.state, True)
     assert joined.status.startswith("1 evidence item(s) added to case 1")
     assert joined.state.case_id == 1 and joined.state.evidence_file_id == 2, "the new file is the one shown"
     assert [f.original_name for f in handlers.store.get_case(1).evidence_files] == ["composite.png", "later.jpg"]
-    separate = handlers.upload([str(later)], "bob", joined.state, False)
+    separate = event(handlers, handlers.upload, [str(photo)], "bob", joined.state, False)
     assert separate.state.case_id == 2 and handlers.store.list_cases().total == 2
+    assert separate.notice.startswith("composite.png: also in case 1 (composite.png)"), separate.notice
 
 
-def test_errors_are_one_readable_line_and_change_nothing(handlers, photo, tmp_path):
-    assert handlers.upload([str(photo)], "  ", ViewState()).status.startswith("Error: enter your name")
+def test_errors_are_one_readable_line_and_the_page_is_drawn_from_the_old_state(handlers, photo, tmp_path):
     text = tmp_path / "notes.png"
     text.write_text("just words")
-    failed = handlers.upload([str(text)], "alice", ViewState())
+    opened = event(handlers, handlers.upload, [str(photo)], "alice", ViewState())
+    failed = event(handlers, handlers.upload, [str(text)], "alice", opened.state)
     assert failed.status.startswith("Error: ") and "Traceback" not in failed.status
-    assert all(value == gr.skip() for name, value in failed._asdict().items() if name != "status")
-    assert handlers.store.list_cases().total == 0
-    assert handlers.rerun("evidence", "alice", ViewState()).status == "Error: analyse the image first"
-    assert "not configured" in handlers.rerun("vlm", "alice", ViewState(analysis_id=1)).status
+    assert failed.state == replace(opened.state, status=failed.status)
+    assert {k: v for k, v in failed.items() if k not in ("state", "status", "image", "evidence_strip")} == {
+        k: v for k, v in opened.items() if k not in ("state", "status", "image", "evidence_strip")}
+    assert handlers.store.list_cases().total == 1
+    assert event(handlers, handlers.rerun, "evidence", "alice", None, ViewState()).status == \
+        "Error: analyse the image first"
 
 
-def test_analysis_shows_the_scan_boxes_before_the_verdict(handlers, photo):
-    uploaded = handlers.upload([str(photo)], "alice", ViewState())
+def test_analysis_shows_the_scan_boxes_before_the_verdict_with_one_progress(handlers, photo):
+    uploaded = event(handlers, handlers.upload, [str(photo)], "alice", ViewState())
     steps = []
-    first, final = list(handlers.analyse(None, "evidence", "alice", uploaded.state,
-                                         progress=lambda value, desc=None: steps.append(desc)))
-    assert [s.split(":")[0] for s in steps[1:3]] == ["stage 1", "stage 2"]
-    region_steps = [s for s in steps if "examined" in s]
-    assert region_steps == [f"stage 2: region {n} of {len(first.regions)} examined"
-                            for n in range(1, len(first.regions) + 1)], "one progress step per region"
-    assert first.regions and all(r[3] == "examining…" for r in first.regions) and first.image is not None
-    assert first.verdict == gr.skip()
-    assert final.verdict.startswith("Verdict: ") and final.regions[0][3] == "open"
-    assert final.state.analysis_id and len(final.state.boxes) == len(final.regions)
-    assert final.editor["boxes"][0]["label"] == "1"
+    drawn = event(handlers, handlers.analyse, None, "evidence", "alice", uploaded.state,
+                  progress=lambda value, desc=None: steps.append((value, desc)))
+    started, scanned, final = drawn[0], drawn[-2], drawn[-1]
+    assert [d.split(":")[0] for _, d in steps[:3]] == ["decoding the image", "stage 1", "stage 2"]
+    assert [v for v, _ in steps] == sorted(v for v, _ in steps), "the one bar only moves forward"
+    assert sum("examined" in d for _, d in steps) == len(rows(final.regions)), "one progress step per region"
+    assert started.analyse_btn["interactive"] is False and started.image is not None, "the image stays visible"
+    assert started.verdict_word["value"] == "Analysing…"
+    assert all(r[3] == "examining…" for r in rows(scanned.regions)) and scanned.image is not None
+    assert final.analyse_btn["interactive"] is True and final.verdict.startswith("Verdict: ")
+    assert final.verdict_word["value"] in ("AI-generated", "Likely real", "Can't tell")
+    assert final.verdict_headline and rows(final.regions)[0][3] == "undecided"
+    assert final.state.analysis_id and final.editor is None, "the folded editor is not drawn"
+    opened = event(handlers, handlers.open_editor, final.state)
+    assert opened.editor["boxes"][0]["label"] == "1" and opened.editor_fold["open"] is True
+
+
+def test_the_region_table_is_sorted_by_score_and_marks_the_chosen_row(handlers, photo):
+    done = analysed(handlers, photo)
+    handlers.store.add_region(done.state.analysis_id, "alice", Box(10, 10, 60, 60), label="analyst box")
+    state = event(handlers, handlers.open_case, "", done.state).state
+    table = event(handlers, handlers.open_case, "", done.state).regions
+    scores = [r[2] for r in rows(table)]
+    assert scores == sorted(scores, reverse=True) and rows(table)[-1][4] == "analyst"
+    chosen = event(handlers, handlers.pick_region, state, row(rows(table)[0]), parts=REGION, maps=False)
+    styling = gr.Dataframe(headers=list(table.data.columns)).postprocess(chosen.regions).metadata["styling"]
+    assert all(styling[0]) and not any(styling[-1]), "the chosen row, and only it, is highlighted"
 
 
 def test_a_click_inside_a_box_opens_the_zoom_panel_smallest_box_winning(handlers, photo):
     done = analysed(handlers, photo)
-    region_id, box = done.state.boxes[0]
+    region_id, box = boxes(handlers, done.state)[0]
     handlers.store.add_region(done.state.analysis_id, "alice", Box(box.x1 + 10, box.y1 + 10, box.x1 + 60, box.y1 + 60))
-    state = handlers.open_case("", done.state).state
-    nested_id = state.boxes[-1][0]
-    zoomed = handlers.click_image(state, click(state, box.x1 + 30, box.y1 + 30))
+    state = event(handlers, handlers.open_case, "", done.state).state
+    nested_id = boxes(handlers, state)[-1][0]
+    zoomed = event(handlers, handlers.click_image, state, click(handlers, state, box.x1 + 30, box.y1 + 30),
+                   parts=REGION, maps=False)
     assert zoomed.zoom_panel["visible"] is True and zoomed.state.region_id == nested_id
-    assert zoomed.zoom_maps == []  # the panel opens first
+    assert zoomed.zoom_maps == [] and zoomed.tabs["selected"] == "review"  # the panel opens first
     shown = Image.open(zoomed.zoom_crop)
     expected = zoom_region(handlers.store, state.analysis_id, nested_id, with_maps=False).crop
     assert shown.format == "PNG" and max(shown.size) == 512
     assert shown.convert("RGB").tobytes() == expected.tobytes(), "the crop is shown losslessly"
-    maps = handlers.show_maps(zoomed.state).zoom_maps  # then the crop's signal maps follow
+    maps = event(handlers, handlers.show_maps, zoomed.state, parts=MAPS).zoom_maps  # then the maps follow
     assert [caption.split(" ")[0] for _, caption in maps] == ["error", "noise", "residual"]
-    outer = handlers.click_image(state, click(state, box.x2 - 5, box.y2 - 5))
+    outer = event(handlers, handlers.click_image, state, click(handlers, state, box.x2 - 5, box.y2 - 5), parts=REGION)
     assert outer.state.region_id == region_id and "Region 1 " in outer.region_text
-    missed = handlers.click_image(state, click(state, 2, 2))
-    assert missed.status.startswith("No box at") and missed.zoom_panel == gr.skip()
+    missed = event(handlers, handlers.click_image, outer.state, click(handlers, state, 2, 2), parts=REGION)
+    assert missed.status.startswith("No box at") and missed.zoom_panel["visible"] is False
 
 
-def test_a_row_of_the_table_opens_the_same_zoom(handlers, photo):
+def test_the_decision_form_shows_the_chosen_regions_own_decision(handlers, photo, tmp_path):
+    """Failure 1: a decision never carries over to another region or case."""
     done = analysed(handlers, photo)
-    zoomed = handlers.pick_region(done.state, row(done.regions[0]))
-    assert zoomed.state.region_id == done.state.boxes[0][0] and zoomed.zoom_panel["visible"] is True
+    first = rows(done.regions)[0]
+    zoomed = event(handlers, handlers.pick_region, done.state, row(first), parts=REGION)
+    assert zoomed.decision is None and zoomed.decision_note == ""
+    marked = event(handlers, handlers.override, "not relevant", "pasted patch", "bob", zoomed.state)
+    assert marked.decision == "not relevant" and marked.decision_note == "pasted patch"
+    again = event(handlers, handlers.pick_region, marked.state, row(first), parts=REGION)
+    assert again.decision == "not relevant" and again.decision_note == "pasted patch"
+    other = tmp_path / "other.png"
+    other.write_bytes(encode(paste_resampled_patch(camera_like_photo(600, 800, seed=3), Box(100, 100, 300, 300)),
+                             "PNG"))
+    second = analysed(handlers, other)
+    assert second.decision is None and second.decision_note == "" and second.zoom_panel["visible"] is False
+    chosen = event(handlers, handlers.pick_region, second.state, row(rows(second.regions)[0]), parts=REGION)
+    assert chosen.decision is None and chosen.decision_note == ""
 
 
 def test_a_question_is_answered_in_the_panel_and_saved(handlers, photo):
     done = analysed(handlers, photo)
-    zoomed = handlers.pick_region(done.state, row(done.regions[0]))
-    answered = handlers.ask("what stands out here?", "evidence", "alice", zoomed.state)
-    assert answered.answer and answered.answer != gr.skip() and "Q (alice): what stands out here?" in answered.region_text
+    zoomed = event(handlers, handlers.pick_region, done.state, row(rows(done.regions)[0]), parts=REGION)
+    answered = event(handlers, handlers.ask, "what stands out here?", "evidence", "alice", zoomed.state, parts=REGION)
+    assert answered.answer.startswith("Q: what stands out here?") and answered.question == ""
+    assert "Q (alice): what stands out here?" in answered.region_text
     questions = [q for r in handlers.store.get_analysis(done.state.analysis_id).regions for q in r.questions]
     assert [(q.question, q.asked_by) for q in questions] == [("what stands out here?", "alice")]
 
 
 def test_an_override_updates_the_table_and_the_audit_log(handlers, photo):
     done = analysed(handlers, photo)
-    zoomed = handlers.pick_region(done.state, row(done.regions[0]))
-    marked = handlers.override("authentic", "a real reflection", "bob", zoomed.state)
-    assert marked.regions[0][3] == "authentic" and marked.zoom_panel["visible"] is True
+    zoomed = event(handlers, handlers.pick_region, done.state, row(rows(done.regions)[0]), parts=REGION)
+    marked = event(handlers, handlers.override, "authentic", "a real reflection", "bob", zoomed.state)
+    assert rows(marked.regions)[0][3] == "authentic" and marked.zoom_panel["visible"] is True
+    assert rows(marked.regions)[0][4] == "model", "deciding on a tool box keeps who drew it"
     assert "Analyst decision: authentic: a real reflection" in marked.region_text
     history = handlers.store.get_case(done.state.case_id).history
     assert ("bob", "region-edited") in [(e.actor, e.action) for e in history]
-    assert handlers.override(None, "", "bob", marked.state).status.startswith("Error: choose")
+    assert event(handlers, handlers.override, None, "", "bob", marked.state).status.startswith("Error: choose")
 
 
-def test_added_box_is_saved_and_the_rerun_compares_old_and_new(handlers, photo):
+def test_rerun_examines_the_boxes_the_editor_shows(handlers, photo):
+    """Failure 5: a box drawn in the editor is saved and examined by the re-run, unsaved."""
     done = analysed(handlers, photo)
-    value = dict(done.editor)
-    value["boxes"] = [*done.editor["boxes"], {"xmin": 20, "ymin": 20, "xmax": 220, "ymax": 180, "label": ""}]
-    saved = handlers.save_boxes(value, "carol", done.state)
-    assert saved.status == "Boxes saved: 1 added" and saved.regions[-1][1:] == ["analyst box", 0.0, "open", "analyst"]
-    rerun = handlers.rerun("evidence", "carol", saved.state)
+    opened = event(handlers, handlers.open_editor, done.state)
+    value = dict(opened.editor)
+    value["boxes"] = [*opened.editor["boxes"], {"xmin": 20, "ymin": 20, "xmax": 220, "ymax": 180, "label": ""}]
+    rerun = event(handlers, handlers.rerun, "evidence", "carol", value, opened.state,
+                  progress=lambda value, desc=None: None)
     before, after = rerun.compare[0][1:]
     assert rerun.state.analysis_id == after != before == done.state.analysis_id
-    assert rerun.compare[3] == ["boxes examined", len(done.regions) + 1, len(done.regions) + 1]
+    assert rerun.compare[3] == ["boxes examined", len(rows(done.regions)) + 1, len(rows(done.regions)) + 1]
+    assert "analyst" in [r[4] for r in rows(rerun.regions)], "the analyst's box stays the analyst's"
+    rotated = event(handlers, handlers.save_boxes, {**value, "orientation": 1}, "carol", rerun.state)
+    assert rotated.status.startswith("Error: the box editor's picture is rotated")
 
 
-def test_final_verdict_pdf_and_bundle(handlers, photo, home):
+def test_final_verdict_pdf_and_bundle_and_switching_cases_clears_them(handlers, photo, home, tmp_path):
     done = analysed(handlers, photo)
-    saved = handlers.save_verdict("ai-generated", "upscaled patch", "dana", done.state)
-    assert "final verdict ai-generated" in saved.status and saved.cases[0][2] == "ai-generated"
-    pdf = handlers.export_pdf("dana", done.state)
+    saved = event(handlers, handlers.save_verdict, "ai-generated", "upscaled patch", "dana", done.state)
+    assert "final verdict ai-generated" in saved.status and saved.case_list[0][2] == "ai-generated"
+    pdf = event(handlers, handlers.export_pdf, "dana", saved.state, parts=FILES)
     assert pdf.pdf_file.endswith(".pdf") and pdf.pdf_file.startswith(str(home))
-    bundle = handlers.export_bundle("dana", done.state)
+    bundle = event(handlers, handlers.export_bundle, "dana", pdf.state, parts=FILES)
     assert bundle.bundle_file.endswith(".zip") and bundle.bundle_file.startswith(str(home))
-    assert "already here" in handlers.import_bundle(bundle.bundle_file, "dana", done.state).status
+    assert "already here" in event(handlers, handlers.import_bundle, bundle.bundle_file, "dana",
+                                   bundle.state).status
+    other = tmp_path / "other.jpg"
+    other.write_bytes(encode(camera_like_photo(300, 400, seed=4), "JPEG"))
+    second = event(handlers, handlers.upload, [str(other)], "dana", bundle.state)
+    assert second.pdf_file is None and second.bundle_file is None and second.final_verdict is None
+    back = event(handlers, handlers.pick_case, second.state, row([done.state.case_id]))
+    assert back.pdf_file is None and back.final_verdict == "ai-generated" and back.final_note == "upscaled patch"
 
 
-def test_a_case_is_found_again_after_a_restart(home, detectors, photo):
+def test_a_case_is_found_again_after_a_restart_and_renamed(home, detectors, photo):
     with open_store(str(home)) as store:
         done = analysed(Handlers(store, detectors), photo)
     with open_store(str(home)) as reopened:
         again = Handlers(reopened, detectors)
-        listed = again.search("composite").cases
+        listed = event(again, again.search, "composite", ViewState(), parts=CASES).case_list
         assert [r[0] for r in listed] == [done.state.case_id]
         sha = reopened.get_case(done.state.case_id).evidence_files[0].sha256
         assert listed[0][-1] == sha[:12], "the hash prefix is shown, not only searchable"
-        assert [r[0] for r in again.search(sha[:10]).cases] == [done.state.case_id]
-        opened = again.pick_case(ViewState(), row(listed[0]))
-        assert opened.state.analysis_id == done.state.analysis_id and opened.regions == done.regions
+        found = event(again, again.search, sha[:10], ViewState(), parts=CASES).case_list
+        assert [r[0] for r in found] == [done.state.case_id]
+        opened = event(again, again.pick_case, ViewState(), row(listed[0]))
+        assert opened.state.analysis_id == done.state.analysis_id and rows(opened.regions) == rows(done.regions)
         assert "composite.png: PNG, 1024x768" in opened.file_info
+        renamed = event(again, again.rename_case, "Harbour fire", "erin", opened.state)
+        assert renamed.case_title["value"] == "Harbour fire" and "renamed" in renamed.status
+        assert [r[1] for r in renamed.case_list] == ["Harbour fire"]
 
 
 def test_model_and_analyst_text_is_shown_as_text_not_html(handlers, photo, home, detectors):
-    intake = handlers.upload([str(photo)], "alice", ViewState())
+    intake = event(handlers, handlers.upload, [str(photo)], "alice", ViewState())
     store = handlers.store
     run = store.start_analysis(1, 1, BackendInfo("remote"), "alice")
     sha = store.get_evidence_file(1).sha256
@@ -220,17 +315,18 @@ def test_model_and_analyst_text_is_shown_as_text_not_html(handlers, photo, home,
                       verdict="ai-generated", score=0.9, evidence=[], backend="remote", backend_version="1",
                       explanation=XSS, regions=[Region(Box(100, 100, 300, 300), 0.9, XSS, explanation=XSS, id="r1")])
     store.finish_analysis(run.id, result)
-    opened = handlers.open_case("", intake.state)
-    assert opened.regions[0][1] == XSS and XSS in opened.verdict
-    zoomed = handlers.pick_region(opened.state, row(opened.regions[0]))
+    opened = event(handlers, handlers.open_case, "", intake.state)
+    assert XSS in rows(opened.regions)[0][1] and XSS in opened.verdict
+    zoomed = event(handlers, handlers.pick_region, opened.state, row(rows(opened.regions)[0]), parts=REGION)
     assert zoomed.region_text.count(XSS) == 2  # label and explanation, verbatim
     demo = build_app(home, backends=BackendConfig.from_env(env={}), store=store)
     by_id = {b.elem_id: b for b in demo.blocks.values() if getattr(b, "elem_id", None)}
-    assert isinstance(by_id["region-explanation"], gr.Textbox) and isinstance(by_id["verdict-view"], gr.Textbox)
+    for text_id in ("region-explanation", "verdict-view", "verdict-headline", "verdict-word", "seen-before"):
+        assert isinstance(by_id[text_id], gr.Textbox), text_id
     assert not {"html", "markdown"} & set(by_id["regions-table"].datatype)
     assert not any(isinstance(b, gr.HTML) for b in demo.blocks.values())
     cells = by_id["regions-table"].postprocess(opened.regions).data
-    assert cells[0][1] == XSS
+    assert XSS in cells[0][1]
 
 
 def test_the_page_keeps_the_element_id_contract_and_queues_detector_work(home):

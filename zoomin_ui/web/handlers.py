@@ -1,9 +1,12 @@
 """The page's case-level event handlers: intake, the case list, analysing,
 re-running, the final verdict and the files handed out.  Thin: each calls
-the workbench service layer and returns a Screen (see screen.py)."""
+the workbench service layer and returns (or, while analysing, yields) the
+new ViewState, which the page draws (screen.py)."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,13 +18,8 @@ from zoomin_ui import workbench
 from zoomin_ui.service import WorkbenchError
 from zoomin_ui.web import exports, rendering
 from zoomin_ui.web.region_handlers import RegionHandlers
-from zoomin_ui.web.screen import (
-    Screen,
-    ViewState,
-    readable_errors,
-    require_analyst,
-    screen,
-)
+from zoomin_ui.web.regions import rerun_with_editor_boxes
+from zoomin_ui.web.screen import ViewState, require_analyst
 
 
 class Handlers(RegionHandlers):
@@ -29,133 +27,212 @@ class Handlers(RegionHandlers):
 
     # ------------------------------------------------------------------ intake and cases
 
-    @readable_errors
     def upload(self, files: list[str] | None, analyst: str, state: ViewState, add_to_open_case: bool = False
-               ) -> Screen:
-        """Each file an evidence item: of a new case, or of the open one when asked."""
-        name = require_analyst(analyst)
-        paths = [getattr(f, "name", f) for f in (files or [])]
+               ) -> ViewState:
+        """Each file an evidence item: of a new case, or of the open one when
+        asked.  Without an analyst name the files wait (shown as waiting) and
+        are taken in as soon as the name is given."""
+        paths = tuple(str(getattr(f, "name", f)) for f in (files or []))
         if not paths:
             raise WorkbenchError("choose or drop one or more image files", "empty")
+        if not (analyst or "").strip():
+            return replace(state, waiting_upload=paths, waiting_add=add_to_open_case,
+                           status="Enter your name in 'Analyst' to take in the upload: it waits, nothing is "
+                                  "stored until then")
+        return self._take_in(paths, require_analyst(analyst), state, add_to_open_case)
+
+    def name_given(self, analyst: str, state: ViewState) -> ViewState | None:
+        """The analyst typed a name: a waiting upload is taken in now (nothing to draw otherwise)."""
+        if not state.waiting_upload or not (analyst or "").strip():
+            return None
+        return self._take_in(state.waiting_upload, require_analyst(analyst), state, state.waiting_add)
+
+    def _take_in(self, paths: tuple[str, ...], name: str, state: ViewState, add_to_open_case: bool) -> ViewState:
         if add_to_open_case and state.case_id is None:
             raise WorkbenchError("no case is open to add to: open one, or untick 'Add these images'", "empty")
         case_id = state.case_id if add_to_open_case else None
+        notice = self._seen_before(paths)  # told before anything is stored again
         intake = workbench.take_in(self.store, paths, name, case_id=case_id, names=[Path(p).name for p in paths])
         verb = "added to" if case_id is not None else "taken in as"
-        return self._case_screen(intake.case_id, state, f"{len(intake.items)} evidence item(s) {verb} case "
-                                 f"{intake.case_id}; press Analyse", show_file=intake.items[0].evidence_file_id)
+        first = intake.items[0].evidence_file_id
+        opened = state.opened(intake.case_id, first, None, f"{len(intake.items)} evidence item(s) {verb} case "
+                              f"{intake.case_id}; press Analyse")
+        return replace(opened, notice=notice)
 
-    @readable_errors
-    def search(self, query: str) -> Screen:
-        return screen(cases=self._case_rows(query or ""))
+    def _seen_before(self, paths: tuple[str, ...]) -> str:
+        lines = []
+        for path in paths:
+            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            lines += rendering.seen_before_text(Path(path).name, workbench.seen_before(self.store, digest))
+        return "\n".join(lines)
 
-    @readable_errors
-    def pick_case(self, state: ViewState, evt: gr.SelectData) -> Screen:
+    def search(self, query: str, state: ViewState) -> ViewState:
+        return replace(state, query=query or "")
+
+    def find(self, query: str, state: ViewState) -> ViewState:
+        """The search from the top of the page: the Cases step, with its list."""
+        return replace(state, query=query or "", tab="cases")
+
+    def _open(self, case_id: int, state: ViewState, status: str, show_file: int | None = None) -> ViewState:
+        detail = workbench.case_detail(self.store, case_id)
+        files = detail.evidence_files
+        first = show_file if show_file is not None else (files[0].id if files else None)
+        latest = workbench.latest_analysis(detail, first)
+        return state.opened(case_id, first, latest.id if latest else None, status)
+
+    def pick_case(self, state: ViewState, evt: gr.SelectData) -> ViewState:
         row = evt.row_value or []
         if not row:
             raise WorkbenchError("choose a case in the list", "invalid")
-        return self._case_screen(int(row[0]), state, f"Opened case {int(row[0])}")
+        return self._open(int(row[0]), state, f"Opened case {int(row[0])}")
 
-    @readable_errors
-    def open_case(self, query: str, state: ViewState) -> Screen:
-        """Open the newest case the search finds, else the one chosen in the list."""
-        case_id = state.selected_case
-        if (query or "").strip() or case_id is None:
-            found = workbench.search_cases(self.store, query or "", limit=1)
-            if not found:
-                raise WorkbenchError("no case matches the search", "not-found")
-            case_id = found[0].id
-        return self._case_screen(case_id, state, f"Opened case {case_id}")
+    def open_case(self, query: str, state: ViewState) -> ViewState:
+        """Open the case chosen in the list if the search finds it, else the newest one it finds."""
+        found = [c.id for c in workbench.search_cases(self.store, query or "")]
+        if not found:
+            raise WorkbenchError("no case matches the search", "not-found")
+        case_id = state.selected_case if state.selected_case in found else found[0]
+        return self._open(case_id, state, f"Opened case {case_id}")
 
-    @readable_errors
-    def choose_evidence(self, evidence_file_id: int | None, state: ViewState) -> Screen:
-        if evidence_file_id is None or state.case_id is None:
-            return screen()
-        detail = workbench.case_detail(self.store, state.case_id)
-        latest = workbench.latest_analysis(detail, int(evidence_file_id))
-        state = replace(state, evidence_file_id=int(evidence_file_id))
-        return self._analysis_screen(state, latest.id if latest else None, compare=[])
+    def choose_evidence(self, evidence_file_id: int | None, state: ViewState) -> ViewState | None:
+        if evidence_file_id is None or state.case_id is None or int(evidence_file_id) == state.evidence_file_id:
+            return None
+        latest = workbench.latest_analysis(workbench.case_detail(self.store, state.case_id), int(evidence_file_id))
+        return state.on_evidence(int(evidence_file_id), latest.id if latest else None)
+
+    def pick_evidence(self, state: ViewState, evt: gr.SelectData) -> ViewState | None:
+        """A thumbnail of the evidence strip."""
+        if state.case_id is None or evt.index is None:
+            return None
+        files = workbench.case_detail(self.store, state.case_id).evidence_files
+        index = int(evt.index if not isinstance(evt.index, list) else evt.index[0])
+        return self.choose_evidence(files[index].id, state) if 0 <= index < len(files) else None
+
+    def rename_case(self, title: str, analyst: str, state: ViewState) -> ViewState | None:
+        name = require_analyst(analyst)
+        if state.case_id is None:
+            raise WorkbenchError("open or create a case first", "empty")
+        if (title or "").strip() == workbench.case_detail(self.store, state.case_id).summary.title:
+            return None
+        summary = workbench.rename_case(self.store, state.case_id, title or "", name)
+        return replace(state, status=f"Case {summary.id} renamed: {summary.title}")
 
     # ------------------------------------------------------------------ analysing
 
-    @readable_errors
     def analyse(self, evidence_file_id: int | None, backend: str, analyst: str, state: ViewState,
-                progress: gr.Progress = gr.Progress()):  # noqa: B008 (Gradio's idiom)
-        """Stage 1, its boxes on the page at once, then stage 2."""
+                progress: gr.Progress = gr.Progress()) -> Iterator[ViewState]:  # noqa: B008 (Gradio's idiom)
+        """Stage 1, its boxes on the page at once, then stage 2; one progress
+        indicator moves through decoding, the scan and each region."""
         name = require_analyst(analyst)
+        if state.waiting_upload:
+            state = self._take_in(state.waiting_upload, name, state, state.waiting_add)
         evidence_id = int(evidence_file_id) if evidence_file_id else state.evidence_file_id
         if evidence_id is None:
             raise WorkbenchError("upload an image or open a case first", "empty")
-        progress(0.05, desc=f"starting the {backend} backend")
-        detector = self.detectors.get(backend)
-        progress(0.1, desc="stage 1: scanning the whole image")
-        scanned = workbench.scan_evidence(self.store, detector, evidence_id, name)
-        base, scale = rendering.display_base(workbench.evidence_image(self.store, evidence_id))
-        count = len(scanned.regions)
-        yield screen(image=rendering.overlay_scan(base, scale, scanned.regions),
-                     regions=rendering.scan_rows(scanned.regions), zoom_panel=gr.update(visible=False),
-                     status=f"Scan found {count} region(s); examining them…",
-                     state=replace(state, evidence_file_id=evidence_id, analysis_id=None, boxes=()))
-        progress(0.5, desc=f"stage 2: examining {count} region(s) zoomed in")
-        saved = workbench.examine_scanned(self.store, detector, scanned, on_region=_stage_two_progress(progress))
-        progress(1.0, desc="done")
-        yield self._analysis_screen(replace(state, evidence_file_id=evidence_id), saved.analysis_id,
-                                    status=f"Analysis {saved.analysis_id} done: {saved.analysis.verdict}",
-                                    compare=[], cases=self._case_rows(""))
+        state = replace(state.on_evidence(evidence_id, None, "Analysing…"), running=True)
+        yield from self._analyse_one(evidence_id, backend, name, state, progress, 0, 1)
 
-    @readable_errors
-    def rerun(self, backend: str, analyst: str, state: ViewState,
-              progress: gr.Progress = gr.Progress()) -> Screen:  # noqa: B008 (Gradio's idiom)
+    def analyse_all(self, backend: str, analyst: str, state: ViewState,
+                    progress: gr.Progress = gr.Progress()) -> Iterator[ViewState]:  # noqa: B008
+        """Every evidence item of the case not analysed yet, one after another in the backend's queue."""
+        name = require_analyst(analyst)
+        if state.case_id is None:
+            raise WorkbenchError("open or create a case first", "empty")
+        detail = workbench.case_detail(self.store, state.case_id)
+        todo = [f.id for f in detail.evidence_files if workbench.latest_analysis(detail, f.id) is None]
+        if not todo:
+            yield replace(state, status="Every evidence item of this case is analysed already")
+            return
+        failed = []
+        for index, evidence_id in enumerate(todo):
+            state = replace(state.on_evidence(evidence_id, None, f"Analysing item {index + 1} of {len(todo)}…"),
+                            running=True)
+            try:
+                for state in self._analyse_one(evidence_id, backend, name, state, progress, index, len(todo)):
+                    yield state
+            except WorkbenchError as exc:  # one bad file fails alone; the rest go on
+                failed.append(f"item {index + 1}: {exc}")
+                state = replace(state, running=False, scan=())
+        done = f"Analysed {len(todo) - len(failed)} of {len(todo)} evidence item(s) of case {state.case_id}"
+        yield replace(state, status=done + (f"; failed: {'; '.join(failed)}" if failed else ""))
+
+    def _analyse_one(self, evidence_id: int, backend: str, name: str, state: ViewState, progress: gr.Progress,
+                     index: int, count: int) -> Iterator[ViewState]:
+        step = _Steps(progress, index, count)
+        step(0.0, "decoding the image")
+        yield state
+        workbench.evidence_image(self.store, evidence_id)
+        step(0.15, f"stage 1: signal maps and scan ({backend} backend)")
+        detector = self.detectors.get(backend)
+        scanned = workbench.scan_evidence(self.store, detector, evidence_id, name)
+        yield replace(state, scan=scanned.regions,
+                      status=f"Scan found {len(scanned.regions)} region(s); examining them…")
+        step(0.5, f"stage 2: {len(scanned.regions)} region(s) to examine")
+        saved = workbench.examine_scanned(self.store, detector, scanned, on_region=step.regions())
+        step(1.0, "done")
+        yield state.on_analysis(saved.analysis_id, f"Analysis {saved.analysis_id} done: {saved.analysis.verdict}")
+
+    def rerun(self, backend: str, analyst: str, editor: dict[str, Any] | None, state: ViewState,
+              progress: gr.Progress = gr.Progress()) -> ViewState:  # noqa: B008 (Gradio's idiom)
+        """Stage 2 on the boxes the editor shows: its unsaved edits are saved first (audited)."""
         name = require_analyst(analyst)
         if state.analysis_id is None:
             raise WorkbenchError("analyse the image first", "empty")
-        progress(0.1, desc=f"stage 2 on {len(state.boxes)} box(es)")
-        comparison = workbench.rerun_on_current_boxes(self.store, self.detectors.get(backend), state.analysis_id,
-                                                      name, on_region=_stage_two_progress(progress))
-        return self._analysis_screen(state, comparison.after.id,
-                                     compare=rendering.compare_rows(comparison.before, comparison.after),
-                                     status=f"Re-examined the current boxes as analysis {comparison.after.id} "
-                                            f"(was {comparison.before.id})")
+        step = _Steps(progress, 0, 1)
+        step(0.05, "saving the editor's boxes, then stage 2 on them")
+        done = rerun_with_editor_boxes(self.store, self.detectors.get(backend), state.analysis_id,
+                                       self.editor_boxes(editor, state), name,
+                                       tolerance=1.0 / self._scale(state) + 0.5, on_region=step.regions())
+        comparison = done.comparison
+        return state.on_analysis(comparison.after.id, f"Re-examined the current boxes as analysis "
+                                 f"{comparison.after.id} (was {comparison.before.id})",
+                                 compare=(comparison.before.id, comparison.after.id))
 
     # ------------------------------------------------------------------ the case's verdict and files
 
-    @readable_errors
-    def save_verdict(self, verdict: str | None, note: str, analyst: str, state: ViewState) -> Screen:
+    def save_verdict(self, verdict: str | None, note: str, analyst: str, state: ViewState) -> ViewState:
         name = require_analyst(analyst)
         if state.case_id is None:
             raise WorkbenchError("open or create a case first", "empty")
         chosen = verdict if verdict in ("ai-generated", "real", "inconclusive") else None
         summary = workbench.set_final_verdict(self.store, state.case_id, name, chosen, note or "")
-        return screen(status=f"Case {summary.id}: final verdict {summary.final_verdict or 'cleared'}, note saved",
-                      cases=self._case_rows(""))
+        return replace(state, status=f"Case {summary.id}: final verdict {summary.final_verdict or 'cleared'}, "
+                                     "note saved")
 
-    @readable_errors
-    def export_pdf(self, analyst: str, state: ViewState) -> Screen:
+    def export_pdf(self, analyst: str, state: ViewState) -> ViewState:
         name = require_analyst(analyst)
         if state.case_id is None:
             raise WorkbenchError("open or create a case first", "empty")
         path = exports.export_pdf(self.store, state.case_id, name, analysis_id=state.analysis_id)
-        return screen(pdf_file=str(path), status=f"Report written: {path.name}")
+        return replace(state, pdf_file=str(path), status=f"Report written: {path.name}")
 
-    @readable_errors
-    def export_bundle(self, analyst: str, state: ViewState) -> Screen:
+    def export_bundle(self, analyst: str, state: ViewState) -> ViewState:
         name = require_analyst(analyst)
         if state.case_id is None:
             raise WorkbenchError("open or create a case first", "empty")
         path = exports.export_case_bundle(self.store, state.case_id, name)
-        return screen(bundle_file=str(path), status=f"Case bundle written: {path.name}")
+        return replace(state, bundle_file=str(path), status=f"Case bundle written: {path.name}")
 
-    @readable_errors
-    def import_bundle(self, upload: Any, analyst: str, state: ViewState) -> Screen:
+    def import_bundle(self, upload: Any, analyst: str, state: ViewState) -> ViewState:
         name = require_analyst(analyst)
         if not upload:
             raise WorkbenchError("choose a case bundle (.zip) to import", "empty")
         summary = exports.import_case_bundle(self.store, getattr(upload, "name", upload), name)
-        return self._case_screen(summary.id, state, f"Imported the bundle as case {summary.id}")
+        return self._open(summary.id, state, f"Imported the bundle as case {summary.id}")
 
 
-def _stage_two_progress(progress: gr.Progress) -> RegionProgress:
-    """Stage 2 fills the second half of the bar, one step per region examined."""
-    def report(done: int, total: int) -> None:
-        progress(0.5 + 0.5 * done / max(total, 1), desc=f"stage 2: region {done} of {total} examined")
-    return report
+class _Steps:
+    """The one progress indicator: item `index` of `count` fills its share of
+    the bar, its stages in order (decode, scan, then one step per region)."""
+
+    def __init__(self, progress: gr.Progress, index: int, count: int):
+        self.progress, self.index, self.count = progress, index, count
+
+    def __call__(self, fraction: float, what: str) -> None:
+        prefix = f"item {self.index + 1} of {self.count}: " if self.count > 1 else ""
+        self.progress((self.index + fraction) / self.count, desc=prefix + what)
+
+    def regions(self) -> RegionProgress:
+        def report(done: int, total: int) -> None:
+            self(0.5 + 0.5 * done / max(total, 1), f"stage 2: region {done} of {total} examined")
+        return report

@@ -61,14 +61,14 @@ def serve(host: str, port: int, auth: str | None, data_dir: str | None, backend:
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     from zoomin_ui.service import WorkbenchError
     from zoomin_ui.web.detectors import BackendConfig
-    from zoomin_ui.web.layout import build_app
+    from zoomin_ui.web.layout import PAGE_CSS, build_app
 
     try:
         config = BackendConfig.from_env(backend, **backend_options(model, quant, device, base_url))
         demo = build_app(home, backends=config)
     except WorkbenchError as exc:
         raise click.ClickException(str(exc)) from None
-    _, url, _ = demo.launch(server_name=host, server_port=port, auth=login, allowed_paths=[str(home)],
+    _, url, _ = demo.launch(server_name=host, server_port=port, auth=login, allowed_paths=[str(home)], css=PAGE_CSS,
                             max_file_size=MAX_UPLOAD, run_history=False, footer_links=["gradio"],
                             show_error=False, ssr_mode=False, enable_monitoring=False, mcp_server=False,
                             pwa=False, inbrowser=False, quiet=True, prevent_thread_lock=True)

@@ -1,8 +1,13 @@
 """The page: components (with the element ids the browser tests use, see
-docs/workbench.md) and the events that connect them to the handlers."""
+docs/workbench.md) and the events that connect them to the handlers.
+
+Every event's outputs are named by screen.py (the whole page, or one of its
+documented subsets) and drawn by draw.py from the session's state; no
+handler chooses its outputs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +19,7 @@ from zoomin_ui.web.detectors import BackendConfig, Detectors
 from zoomin_ui.web.handlers import Handlers
 from zoomin_ui.web.queues import wire_detector_work
 from zoomin_ui.web.rendering import CASE_COLUMNS, COMPARE_COLUMNS, REGION_COLUMNS
-from zoomin_ui.web.screen import Screen, ViewState
+from zoomin_ui.web.screen import CASES, FILES, MAPS, PAGE, REGION, STATE_ONLY, ViewState, page_event
 
 VERDICTS = ["ai-generated", "real", "inconclusive"]
 DECISION_CHOICES = ["AI artefact", "authentic", "not relevant"]
@@ -22,10 +27,14 @@ DECISION_CHOICES = ["AI artefact", "authentic", "not relevant"]
 # everything else reads or writes the case store and runs up to this many at once.
 OTHER_CONCURRENCY = 4
 CACHE_CLEANUP = (3600, 86400)  # every hour, files older than a day
+# The page's layout styles (launch.py passes them to Gradio); among them, the
+# box editor's rotate buttons are hidden (see page.css).
+PAGE_CSS = (Path(__file__).with_name("page.css")).read_text(encoding="utf-8")
 
-INTRO = ("**ZoomIn Workbench** — is this image AI-generated, where is the evidence, and why. "
-         "Everything runs on this machine. Enter your name, drop one or more images, press *Analyse*, "
-         "then click inside a numbered box to zoom in.")
+INTRO = "**ZoomIn Workbench**: is this image AI-generated, where, and why. Everything runs on this machine."
+REVIEW_HINT = "Click inside a numbered box on the image, or a row of the table, to zoom in on that region."
+LEGEND = ("Regions, highest score first. Box colour: green low, amber, red high score; dashed blue: drawn by "
+          "an analyst. Click a row to zoom.")
 
 
 def _text(elem_id: str, label: str, lines: int = 1, **kwargs: Any) -> gr.Textbox:
@@ -43,113 +52,165 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
     # after a day and whenever the server restarts (the case store keeps its own).
     with gr.Blocks(title="ZoomIn Workbench", analytics_enabled=False, delete_cache=CACHE_CLEANUP) as demo:
         demo.zoomin_store = store  # type: ignore[attr-defined]  # for launchers and tests
-        state = gr.State(ViewState())
+        c: dict[str, Any] = {"state": gr.State(ViewState())}
         remembered = gr.BrowserState("", storage_key="zoomin-analyst")
-        gr.Markdown(INTRO)
-        with gr.Row():
-            analyst = gr.Textbox(label="Analyst (your name, asked once per session)", elem_id="analyst-name",
-                                 placeholder="e.g. Dana Reyes", scale=2)
+        with gr.Row(elem_id="top-bar", equal_height=True):
+            gr.Markdown(INTRO, elem_id="intro")
+            analyst = gr.Textbox(label="Analyst (your name)", elem_id="analyst-name", placeholder="e.g. Dana Reyes",
+                                 min_width=160)
             backend = gr.Dropdown(backends.choices(), value=backends.default, label="Backend",
-                                  elem_id="backend-choice", scale=1)
-        status = _text("status-message", "Status")
-        with gr.Row():
-            with gr.Column(scale=1):
-                upload = gr.File(label="Images (drop one or several)", file_count="multiple", elem_id="upload")
-                add_to_case = gr.Checkbox(label="Add these images to the open case (otherwise: a new case)",
-                                          value=False, elem_id="add-to-case")
-                file_info = _text("file-info", "Evidence files (SHA-256, size, format)", lines=2)
-                evidence_choice = gr.Dropdown([], label="Evidence item", elem_id="evidence-choice")
-                analyse_btn = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
-                verdict = _text("verdict-view", "Tool verdict", lines=5)
-            with gr.Column(scale=2):
-                image = gr.Image(label="Image: click inside a box to zoom (box colour by score: green low, amber, "
-                                       "red high; dashed blue: an analyst's box)", type="pil", format="jpeg",
-                                 interactive=False, elem_id="image-view")
-                regions = gr.Dataframe(headers=REGION_COLUMNS, datatype=["number", "str", "number", "str", "str"],
-                                       interactive=False, label="Regions (click a row to zoom)",
-                                       elem_id="regions-table")
-        # "hidden": in the page but not shown, so opening it needs no mounting.
-        with gr.Column(visible=False, elem_id="zoom-panel") as zoom_panel:
-            with gr.Row():
-                zoom_crop = gr.Image(label="Zoomed region", type="pil", format="png", interactive=False,
-                                     elem_id="zoom-crop")
-                zoom_maps = gr.Gallery(label="Signal maps of the crop", columns=3, format="jpeg",
-                                       elem_id="zoom-maps")
-            region_text = _text("region-explanation", "Explanation and evidence", lines=6)
-            with gr.Row():
-                question = gr.Textbox(label="Ask about this region", elem_id="question-box", scale=3)
-                ask_btn = gr.Button("Ask", elem_id="ask-btn", scale=1)
-            answer = _text("answer-view", "Answer", lines=3)
-            with gr.Row():
-                decision = gr.Radio(DECISION_CHOICES, label="Analyst decision", elem_id="override-choice")
-                decision_note = gr.Textbox(label="Note", elem_id="override-note")
-                override_btn = gr.Button("Save decision", elem_id="override-btn")
-        with gr.Accordion("Edit boxes (move, resize, add, delete), then re-run stage 2", open=True):
-            editor = image_annotator(label="Box editor", image_type="pil", sources=[], disable_edit_boxes=True,
-                                     show_clear_button=False, show_remove_button=True, elem_id="box-editor")
+                                  elem_id="backend-choice", min_width=120)
+            case_search = gr.Textbox(label="Find a case (title, file name, SHA-256 prefix, id)",
+                                     elem_id="case-search", min_width=200)
+            open_case_btn = gr.Button("Open case", elem_id="open-case-btn", min_width=90)
+        c["status"] = _text("status-message", "Status", show_label=False, container=False)
+        with gr.Group(elem_id="verdict-card"):
+            with gr.Row(equal_height=True):
+                c["verdict_word"] = _text("verdict-word", "Tool verdict", elem_classes=["verdict-word"],
+                                          scale=1, min_width=150)
+                c["verdict_headline"] = _text("verdict-headline", "In plain words", lines=2, scale=4,
+                                              min_width=200)
+                c["verdict_figure"] = _text("verdict-figure", "Figure", visible=False, scale=1, min_width=110)
+            with gr.Accordion("Technical detail: the expert explanation and provenance", open=False,
+                              elem_id="technical-detail"):
+                c["verdict"] = _text("verdict-view", "Tool verdict, explained", lines=5)
+                c["provenance"] = _text("provenance-panel", "Provenance (Content Credentials, metadata, watermark)",
+                                        lines=6)
+                with gr.Accordion("Raw provenance details", open=False):
+                    c["provenance_raw"] = gr.Code(language="json", interactive=False, elem_id="provenance-raw")
+        with gr.Row(elem_id="workspace"):
+            with gr.Column(scale=3, min_width=300):
+                # No label or buttons over the picture: they would cover the numbers of boxes at its top edge.
+                c["image"] = gr.Image(type="pil", format="jpeg", interactive=False, show_label=False, buttons=[],
+                                      height=440, elem_id="image-view")
+                c["regions"] = gr.Dataframe(headers=REGION_COLUMNS, datatype=["str", "str", "number", "str", "str"],
+                                            interactive=False, label=LEGEND, wrap=True, max_height=260,
+                                            column_widths=["8%", "52%", "12%", "14%", "14%"],
+                                            elem_id="regions-table")
+            with gr.Column(scale=2, min_width=300):
+                with gr.Tabs(elem_id="steps") as c["tabs"]:
+                    with gr.Tab("1 Analyse", id="analyse", elem_id="tab-analyse", render_children=True) as tab_a:
+                        upload = c["upload"] = gr.File(label="Images (drop one or several)", file_count="multiple",
+                                                       elem_id="upload", height=120)
+                        add_to_case = gr.Checkbox(label="Add these images to the open case (otherwise: a new case)",
+                                                  value=False, elem_id="add-to-case")
+                        c["notice"] = _text("seen-before", "Seen before", lines=1)
+                        c["case_title"] = gr.Textbox(label="Case title (Enter to rename)", elem_id="case-title",
+                                                     interactive=False)
+                        c["file_info"] = _text("file-info", "Evidence files (SHA-256, size, format)", lines=2)
+                        c["evidence_choice"] = gr.Dropdown([], label="Evidence item", elem_id="evidence-choice")
+                        c["evidence_strip"] = gr.Gallery(label="The case's evidence items", columns=4, height=150,
+                                                         allow_preview=False, buttons=[], format="jpeg",
+                                                         elem_id="evidence-strip")
+                        with gr.Row():
+                            c["analyse_btn"] = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
+                            c["analyse_all_btn"] = gr.Button("Analyse all", elem_id="analyse-all-btn")
+                    with gr.Tab("2 Review regions", id="review", elem_id="tab-review", render_children=True) as tab_r:
+                        gr.Markdown(REVIEW_HINT, elem_id="review-hint")
+                        with gr.Column(visible=False, elem_id="zoom-panel") as c["zoom_panel"]:
+                            c["zoom_crop"] = gr.Image(label="Zoomed region", type="pil", format="png", height=300,
+                                                      interactive=False, buttons=["download", "fullscreen"],
+                                                      elem_id="zoom-crop")
+                            c["region_text"] = _text("region-explanation", "Explanation and evidence", lines=4,
+                                                     max_lines=8)
+                            c["decision"] = gr.Radio(DECISION_CHOICES, label="Analyst decision",
+                                                     elem_id="override-choice")
+                            c["decision_note"] = gr.Textbox(label="Note", elem_id="override-note")
+                            override_btn = gr.Button("Save decision", elem_id="override-btn")
+                            with gr.Row():
+                                c["question"] = gr.Textbox(label="Ask about this region", elem_id="question-box",
+                                                           scale=3)
+                                ask_btn = gr.Button("Ask", elem_id="ask-btn", scale=1, min_width=60)
+                            c["answer"] = _text("answer-view", "Answer", lines=2)
+                            c["zoom_maps"] = gr.Gallery(label="Signal maps of the crop", columns=3, format="jpeg",
+                                                        height=200, buttons=["fullscreen"], elem_id="zoom-maps")
+                    with gr.Tab("3 Conclude & export", id="conclude", elem_id="tab-conclude",
+                                render_children=True) as tab_c:
+                        c["final_verdict"] = gr.Radio(VERDICTS, label="Final verdict (analyst)",
+                                                      elem_id="final-verdict")
+                        c["final_note"] = gr.Textbox(label="Final note", lines=3, elem_id="final-note")
+                        save_verdict_btn = gr.Button("Save verdict", elem_id="save-verdict-btn")
+                        with gr.Row():
+                            export_pdf_btn = gr.Button("Export PDF report", elem_id="export-pdf-btn")
+                            bundle_export_btn = gr.Button("Export case bundle", elem_id="bundle-export-btn")
+                        c["pdf_file"] = gr.File(label="PDF report", interactive=False, elem_id="pdf-file", height=80)
+                        c["bundle_file"] = gr.File(label="Case bundle", interactive=False, elem_id="bundle-file",
+                                                   height=80)
+                        bundle_import = gr.File(label="Import a case bundle (.zip)", elem_id="bundle-import",
+                                                height=80)
+                    with gr.Tab("4 Cases", id="cases", elem_id="tab-cases", render_children=True) as tab_k:
+                        c["case_list"] = gr.Dataframe(headers=CASE_COLUMNS, interactive=False, wrap=True,
+                                                      label="Cases (click one to open)", max_height=420,
+                                                      datatype=["number"] + ["str"] * (len(CASE_COLUMNS) - 1),
+                                                      elem_id="case-list")
+        with gr.Accordion("Edit boxes (move, resize, add, delete), then re-run stage 2", open=False,
+                          elem_id="box-editor-fold") as c["editor_fold"]:
+            c["editor"] = image_annotator(label="Box editor", image_type="pil", sources=[], disable_edit_boxes=True,
+                                          show_clear_button=False, show_remove_button=True,
+                                          show_share_button=False, show_download_button=False,
+                                          elem_id="box-editor")
             with gr.Row():
                 save_boxes_btn = gr.Button("Save boxes", elem_id="save-boxes-btn")
                 rerun_btn = gr.Button("Re-run stage 2 on these boxes", elem_id="rerun-btn")
-            compare = gr.Dataframe(headers=COMPARE_COLUMNS, interactive=False, label="Before and after",
-                                   elem_id="compare-view")
-        with gr.Row():
-            with gr.Column():
-                provenance = _text("provenance-panel", "Provenance (Content Credentials, metadata, watermark)",
-                                   lines=6)
-                with gr.Accordion("Raw provenance details", open=False):
-                    provenance_raw = gr.Code(language="json", interactive=False, elem_id="provenance-raw")
-            with gr.Column():
-                final_verdict = gr.Radio(VERDICTS, label="Final verdict (analyst)", elem_id="final-verdict")
-                final_note = gr.Textbox(label="Final note", lines=3, elem_id="final-note")
-                save_verdict_btn = gr.Button("Save verdict", elem_id="save-verdict-btn")
-        with gr.Row():
-            export_pdf_btn = gr.Button("Export PDF report", elem_id="export-pdf-btn")
-            pdf_file = gr.File(label="PDF report", interactive=False, elem_id="pdf-file")
-            bundle_export_btn = gr.Button("Export case bundle", elem_id="bundle-export-btn")
-            bundle_file = gr.File(label="Case bundle", interactive=False, elem_id="bundle-file")
-            bundle_import = gr.File(label="Import a case bundle (.zip)", elem_id="bundle-import")
-        with gr.Column():
-            with gr.Row():
-                case_search = gr.Textbox(label="Find a case (title, file name, SHA-256 prefix, id)",
-                                         elem_id="case-search", scale=3)
-                open_case_btn = gr.Button("Open case", elem_id="open-case-btn", scale=1)
-            case_list = gr.Dataframe(headers=CASE_COLUMNS, interactive=False, label="Cases (click one to open)",
-                                     datatype=["number"] + ["str"] * (len(CASE_COLUMNS) - 1), elem_id="case-list")
+            c["compare"] = gr.Dataframe(headers=COMPARE_COLUMNS, interactive=False, label="Before and after",
+                                        elem_id="compare-view")
 
-        outputs = [state, status, file_info, evidence_choice, image, regions, verdict, provenance, provenance_raw,
-                   editor, zoom_panel, zoom_crop, zoom_maps, region_text, answer, compare, final_verdict, final_note,
-                   case_list, pdf_file, bundle_file]
-        assert len(outputs) == len(Screen._fields)
+        assert set(c) == set(PAGE), set(PAGE) ^ set(c)
+        state = c["state"]
         offered = backends.available()
+        # One progress indicator, on the status line: the image and the other outputs stay as they are.
+        progress = {"show_progress": "full", "show_progress_on": [c["status"]]}
+        quiet = {"show_progress": "hidden"}
+
+        def outputs(parts: Sequence[str]) -> list[Any]:
+            return [c[name] for name in parts]
+
+        def on(listener: Callable[..., Any], handler: Callable[..., Any], inputs: list[Any],
+               parts: Sequence[str] = PAGE, maps: bool = True, **options: Any) -> Any:
+            return listener(page_event(store, handler, parts, maps=maps), inputs, outputs(parts),
+                            **{**quiet, **options})
+
+        def detector_work(starters: list[Any], handler: Callable[..., Any], inputs: list[Any],
+                          parts: Sequence[str] = PAGE) -> None:
+            wire_detector_work(starters, backend, offered, page_event(store, handler, parts), inputs,
+                               outputs(parts), **progress)
 
         # Fill in the remembered name only: never overwrite one being typed.
         demo.load(lambda saved, typed: gr.skip() if typed or not saved else saved, [remembered, analyst], analyst,
                   queue=False)
-        demo.load(handlers.search, case_search, outputs)
+        on(demo.load, handlers.search, [case_search, state], CASES)
         analyst.change(lambda name: (name or "").strip(), analyst, remembered, queue=False)
-        upload.upload(handlers.upload, [upload, analyst, state, add_to_case], outputs)
-        evidence_choice.input(handlers.choose_evidence, [evidence_choice, state], outputs)
-        wire_detector_work([analyse_btn.click], backend, offered, handlers.analyse,
-                           [evidence_choice, backend, analyst, state], outputs)
+        # A waiting upload (dropped before the name) is taken in once the name is given.
+        on(analyst.blur, handlers.name_given, [analyst, state])
+        on(analyst.submit, handlers.name_given, [analyst, state])
+        on(upload.upload, handlers.upload, [upload, analyst, state, add_to_case])
+        on(c["evidence_choice"].input, handlers.choose_evidence, [c["evidence_choice"], state])
+        on(c["evidence_strip"].select, handlers.pick_evidence, [state])
+        on(c["case_title"].submit, handlers.rename_case, [c["case_title"], analyst, state])
+        detector_work([c["analyse_btn"].click], handlers.analyse, [c["evidence_choice"], backend, analyst, state])
+        detector_work([c["analyse_all_btn"].click], handlers.analyse_all, [backend, analyst, state])
         # A box click reads the store and a crop only: it skips the queue so
-        # the zoom opens at once even while an analysis runs.
-        # The signal maps follow once the panel is open.
-        image.select(handlers.click_image, state, outputs, queue=False).then(
-            handlers.show_maps, state, outputs, queue=False)
-        regions.select(handlers.pick_region, state, outputs, queue=False).then(
-            handlers.show_maps, state, outputs, queue=False)
-        wire_detector_work([ask_btn.click, question.submit], backend, offered, handlers.ask,
-                           [question, backend, analyst, state], outputs)
-        override_btn.click(handlers.override, [decision, decision_note, analyst, state], outputs)
-        save_boxes_btn.click(handlers.save_boxes, [editor, analyst, state], outputs)
-        wire_detector_work([rerun_btn.click], backend, offered, handlers.rerun, [backend, analyst, state], outputs)
-        save_verdict_btn.click(handlers.save_verdict, [final_verdict, final_note, analyst, state], outputs)
-        export_pdf_btn.click(handlers.export_pdf, [analyst, state], outputs)
-        bundle_export_btn.click(handlers.export_bundle, [analyst, state], outputs)
-        bundle_import.upload(handlers.import_bundle, [bundle_import, analyst, state], outputs)
-        case_search.submit(handlers.search, case_search, outputs)
-        case_search.change(handlers.search, case_search, outputs, trigger_mode="always_last")
-        case_list.select(handlers.pick_case, state, outputs)
-        open_case_btn.click(handlers.open_case, [case_search, state], outputs)
+        # the zoom opens at once even while an analysis runs; the maps follow.
+        on(c["image"].select, handlers.click_image, [state], REGION, maps=False, queue=False).then(
+            page_event(store, handlers.show_maps, MAPS), state, outputs(MAPS), queue=False, **quiet)
+        on(c["regions"].select, handlers.pick_region, [state], REGION, maps=False, queue=False).then(
+            page_event(store, handlers.show_maps, MAPS), state, outputs(MAPS), queue=False, **quiet)
+        detector_work([ask_btn.click, c["question"].submit], handlers.ask, [c["question"], backend, analyst, state],
+                      REGION)
+        on(override_btn.click, handlers.override, [c["decision"], c["decision_note"], analyst, state])
+        on(c["editor_fold"].expand, handlers.open_editor, [state])
+        on(c["editor_fold"].collapse, handlers.close_editor, [state], STATE_ONLY)
+        on(save_boxes_btn.click, handlers.save_boxes, [c["editor"], analyst, state])
+        detector_work([rerun_btn.click], handlers.rerun, [backend, analyst, c["editor"], state])
+        on(save_verdict_btn.click, handlers.save_verdict, [c["final_verdict"], c["final_note"], analyst, state])
+        on(export_pdf_btn.click, handlers.export_pdf, [analyst, state], FILES)
+        on(bundle_export_btn.click, handlers.export_bundle, [analyst, state], FILES)
+        on(bundle_import.upload, handlers.import_bundle, [bundle_import, analyst, state])
+        on(case_search.submit, handlers.find, [case_search, state], CASES + ("tabs",))
+        on(case_search.change, handlers.search, [case_search, state], CASES, trigger_mode="always_last")
+        on(c["case_list"].select, handlers.pick_case, [state])
+        on(open_case_btn.click, handlers.open_case, [case_search, state])
+        for tab, name in ((tab_a, "analyse"), (tab_r, "review"), (tab_c, "conclude"), (tab_k, "cases")):
+            on(tab.select, handlers.tab_chosen(name), [state], STATE_ONLY, queue=False)
     demo.queue(default_concurrency_limit=OTHER_CONCURRENCY)
     return demo

@@ -26,11 +26,15 @@ def queue_id(backend: str) -> str:
 
 
 def wire_detector_work(starters: Sequence[Callable[..., Any]], backend: gr.Dropdown, backends: Sequence[str],
-                       handler: Callable[..., Any], inputs: list[Any], outputs: list[Any]) -> None:
+                       handler: Callable[..., Any], inputs: list[Any], outputs: list[Any],
+                       **event_options: Any) -> None:
     """Run `handler(*inputs)` in the queue of the backend chosen in `backend`
     when one of `starters` (event listeners such as `button.click`) fires.
     `backend` must be one of `inputs`; the handler receives the backend the
-    request was queued for, even if the page's choice changes meanwhile."""
+    request was queued for, even if the page's choice changes meanwhile.
+    `event_options` go to the working event (show_progress_on=...).  Its
+    trigger mode is "once": a second press while the work is pending (a
+    double click) is dropped by the page, not queued behind the first."""
     triggers = {name: gr.State(0) for name in backends}
     names = list(triggers)
 
@@ -45,7 +49,7 @@ def wire_detector_work(starters: Sequence[Callable[..., Any]], backend: gr.Dropd
     position = inputs.index(backend)
     for name, trigger in triggers.items():
         trigger.change(_for_backend(handler, name, position), inputs, outputs, concurrency_id=queue_id(name),
-                       concurrency_limit=CONCURRENCY_PER_BACKEND)
+                       concurrency_limit=CONCURRENCY_PER_BACKEND, trigger_mode="once", **event_options)
 
 
 def _for_backend(handler: Callable[..., Any], name: str, position: int) -> Callable[..., Any]:

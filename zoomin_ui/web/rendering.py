@@ -13,20 +13,24 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
+import pandas as pd
 from PIL import Image
 
+from models.glossary import verdict_word
 from models.image_input import LoadedImage
-from models.overlay import OverlayBox, draw_boxes
+from models.overlay import OverlayBox, box_colour, draw_boxes
 from models.types import Box, Region
-from zoomin_ui.web.regions import EditedBox, NumberedRegion
+from models.region_words import region_line
+from zoomin_ui.web.regions import DECISION_NAMES, NumberedRegion, region_as_detected
 
 if TYPE_CHECKING:
     from storage import AnalysisRecord, CaseSummary
 
 DISPLAY_SIDE = 1600  # longest side of the image as the page shows it
-REGION_COLUMNS = ["#", "label", "score", "status", "source"]
+REGION_COLUMNS = ["#", "what stood out", "score", "decision", "drawn by"]
 CASE_COLUMNS = ["id", "title", "verdict", "analyst", "date", "files", "SHA-256"]
 COMPARE_COLUMNS = ["", "before", "after"]
 
@@ -57,9 +61,11 @@ def _scaled(box: Box, scale: float) -> Box:
     return Box(box.x1 * scale, box.y1 * scale, box.x2 * scale, box.y2 * scale)
 
 
-def overlay_regions(base: Image.Image, scale: float, regions: Sequence[NumberedRegion]) -> Image.Image:
-    return draw_boxes(base, [OverlayBox(_scaled(n.record.box, scale), n.number, n.record.score, drawn_by(n))
-                             for n in regions])
+def overlay_regions(base: Image.Image, scale: float, regions: Sequence[NumberedRegion],
+                    chosen: int | None = None) -> Image.Image:
+    """The current boxes, numbered; the chosen region's box highlighted."""
+    return draw_boxes(base, [OverlayBox(_scaled(n.record.box, scale), n.number, n.record.score, drawn_by(n),
+                                        highlighted=n.record.id == chosen) for n in regions])
 
 
 def overlay_scan(base: Image.Image, scale: float, regions: Sequence[Region]) -> Image.Image:
@@ -68,26 +74,82 @@ def overlay_scan(base: Image.Image, scale: float, regions: Sequence[Region]) -> 
                              for number, r in enumerate(regions, 1)])
 
 
-def drawn_by(region: NumberedRegion) -> str:
-    """Who drew the box: a detector's box stays the detector's when an analyst
-    only marks it (region keys r1.. are the detector's, a1.. the analyst's)."""
-    return "model" if region.record.region_key.startswith("r") else "analyst"
+def drawn_by(region: NumberedRegion) -> Literal["model", "analyst"]:
+    """Who drew the box, as the store records it (kept through moves, decisions and re-runs)."""
+    return "analyst" if region.record.source == "analyst" else "model"
 
 
-def region_rows(regions: Sequence[NumberedRegion]) -> list[list[Any]]:
-    def source(n: NumberedRegion) -> str:
-        edited = drawn_by(n) == "model" and n.record.source == "analyst"
-        return "model (edited by analyst)" if edited else drawn_by(n)
+def source_words(region: NumberedRegion) -> str:
+    """Who drew the box, and who moved it when an analyst moved it."""
+    moved = f", moved by {region.record.moved_by}" if region.record.moved_by else ""
+    return drawn_by(region) + moved
 
-    return [[n.number, n.record.label, round(n.record.score, 3),
-             n.decision.split(":")[0] if n.decision else n.record.status, source(n)] for n in regions]
+
+_CHOSEN_ROW = "background-color: #fff3c4; font-weight: 600"
+
+
+def region_rows(regions: Sequence[NumberedRegion], chosen: int | None = None) -> Any:
+    """The regions, highest score first, each with its plain line; the chosen one's row highlighted."""
+    if not regions:
+        return empty_rows("nothing stood out: no region was proposed")
+    ordered = sorted(regions, key=lambda n: (-n.record.score, n.number))
+    rows = [[n.number, plain_line(n.record), round(n.record.score, 2),
+             DECISION_NAMES.get(n.record.status, "undecided"), source_words(n)] for n in ordered]
+    marks = [n.record.id == chosen for n in ordered]
+    table = pd.DataFrame(rows, columns=REGION_COLUMNS)
+    return table.style.format({"score": "{:.2f}"}).apply(
+        lambda row: [_CHOSEN_ROW if marks[row.name] else ""] * len(row), axis=1)
+
+
+def plain_line(record: Any) -> str:
+    """The region's one plain line (the same words the CLI and the report use)."""
+    return region_line(region_as_detected(record))
 
 
 def scan_rows(regions: Sequence[Region]) -> list[list[Any]]:
-    return [[number, r.label, round(r.score, 3), "examining…", "model"] for number, r in enumerate(regions, 1)]
+    if not regions:
+        return empty_rows("nothing stood out: no region was proposed")
+    ordered = sorted(enumerate(regions, 1), key=lambda item: -item[1].score)
+    return [[number, r.label, round(r.score, 2), "examining…", "model"] for number, r in ordered]
+
+
+def empty_rows(message: str) -> list[list[Any]]:
+    """A regions table with no region says why, in its one row ("" for no image at all)."""
+    return [["", message, "", "", ""]] if message else []
+
+
+@dataclass(frozen=True)
+class VerdictCard:
+    word: str
+    css_class: str  # verdict-ai, verdict-real, verdict-unsure or verdict-none
+    headline: str
+    figure: float | None
+    figure_label: str
+
+
+_CARD_CLASSES = {"ai-generated": "verdict-ai", "real": "verdict-real", "inconclusive": "verdict-unsure"}
+
+
+def verdict_card(analysis: AnalysisRecord | None, running: bool = False) -> VerdictCard:
+    """The large word, the one-sentence headline and the one figure (or none)."""
+    if running:
+        return VerdictCard("Analysing…", "verdict-none", "The image is being examined; the verdict follows.",
+                           None, "")
+    if analysis is None:
+        return VerdictCard(verdict_word(None), "verdict-none",
+                           "Drop an image and press Analyse, or open a case.", None, "")
+    if analysis.status != "done" or analysis.verdict is None:
+        return VerdictCard("No result", "verdict-none",
+                           f"Analysis {analysis.id} {analysis.status}: {analysis.error or 'no result'}", None, "")
+    reading = analysis.reading
+    headline = reading.headline if reading else analysis.explanation
+    figure = reading.figure if reading else None
+    return VerdictCard(verdict_word(analysis.verdict), _CARD_CLASSES.get(analysis.verdict, "verdict-unsure"),
+                       headline, figure, reading.figure_label if reading else "")
 
 
 def verdict_text(analysis: AnalysisRecord | None) -> str:
+    """The technical detail folded under the card: backend, score, the expert explanation and notes."""
     if analysis is None:
         return "Not analysed yet."
     if analysis.status != "done":
@@ -124,29 +186,62 @@ def _score(value: float | None) -> str:
 def editor_value(base: Image.Image, scale: float, regions: Sequence[NumberedRegion]) -> dict[str, Any]:
     """The box editor's value: its boxes carry only coordinates, a label and a
     colour, so the region's number is the label (ids and scores stay in the
-    page's state)."""
+    store) and the colour is the viewer's for the same box."""
     boxes = []
     for n in regions:
         box = _scaled(n.record.box, scale)
+        colour = box_colour(OverlayBox(box, n.number, n.record.score, drawn_by(n)))
         boxes.append({"xmin": round(box.x1), "ymin": round(box.y1), "xmax": round(box.x2), "ymax": round(box.y2),
-                      "label": str(n.number)})
+                      "label": str(n.number), "color": colour})
     return {"image": base, "boxes": boxes}
 
 
-def edited_boxes(value: dict[str, Any] | None, scale: float) -> list[EditedBox]:
-    """The editor's boxes back in image pixels; a label that is not a region
-    number marks a box the analyst drew."""
-    if not value:
-        return []
-    edited = []
-    for item in value.get("boxes") or []:
-        label = str(item.get("label") or "").strip()
-        try:
-            box = Box(*(float(item[k]) / scale for k in ("xmin", "ymin", "xmax", "ymax")))
-        except (KeyError, TypeError, ValueError):
-            continue  # a zero-size box drawn by a slip of the mouse
-        edited.append(EditedBox(int(label) if label.isdigit() else None, box))
-    return edited
+def seen_before_text(name: str, sightings: Sequence[Any]) -> list[str]:
+    """'photo.jpg: also in case 3 (title), analysed 2026-11-03: ai-generated', one line per case
+    that already holds the exact file (storage.Sighting)."""
+    lines = []
+    for seen in sightings:
+        when = f"analysed {seen.analysed_at:%Y-%m-%d}: {seen.latest_verdict}" if seen.analysed_at else "not analysed"
+        concluded = f"; concluded {seen.final_verdict} by {seen.concluded_by}" if seen.final_verdict else ""
+        lines.append(f"{name}: also in case {seen.case_id} ({seen.case_title}), {when}{concluded}")
+    return lines
+
+
+def waiting_text(paths: Sequence[str]) -> str:
+    names = ", ".join(Path(p).name for p in paths)
+    return f"Waiting for your name: {names} (not taken in yet)"
+
+
+def last_answer(record: Any) -> str:
+    """The region's latest question and its answer ('' when none was asked)."""
+    if not record.questions:
+        return ""
+    last = record.questions[-1]
+    return f"Q: {last.question}\nA: {last.answer}"
+
+
+_THUMBS: OrderedDict[str, Image.Image] = OrderedDict()
+THUMB_SIDE = 160
+
+
+def evidence_strip(store: Any, case: Any) -> list[tuple[Image.Image, str]]:
+    """A thumbnail of each evidence item of the case, captioned with its latest verdict."""
+    from zoomin_ui.workbench import evidence_image, latest_analysis
+
+    strip = []
+    for item in case.evidence_files:
+        with _BASES_LOCK:
+            thumb = _THUMBS.get(item.sha256)
+        if thumb is None:
+            thumb = Image.fromarray(evidence_image(store, item.id).rgb)
+            thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR)
+            with _BASES_LOCK:
+                _THUMBS[item.sha256] = thumb
+                while len(_THUMBS) > 64:
+                    _THUMBS.popitem(last=False)
+        latest = latest_analysis(case, item.id)
+        strip.append((thumb, f"{item.original_name}: {verdict_word(latest.verdict) if latest else 'not analysed'}"))
+    return strip
 
 
 def file_info_text(items: Sequence[Any]) -> str:

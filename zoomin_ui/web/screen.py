@@ -1,74 +1,98 @@
-"""What every handler returns and shares: the session's view state, the
-Screen of outputs, the error boundary and the code that shows an analysis.
+"""The session's view state, the page's outputs and the rule that joins them.
 
-Every handler returns a `Screen` (one value per main component, gr.skip()
-for those it leaves alone), so every event updates the same outputs and a
-failure is one readable line in the status box, never a traceback; a failed
-step changes nothing else on the page, and the store's own transactions
-leave the case as it was."""
+The page is drawn from state: a handler only changes the session's
+`ViewState` (and the store, through the service layer) and returns the new
+state.  `page_event` then draws the event's outputs with `draw.draw`, from
+that state and the store, the same way for every event.  So nothing on
+screen can outlive the state it came from (a decision form of another case,
+a download of another case), and a new output cannot be forgotten by a
+handler: it is drawn by the one function or not at all.
+
+Most events draw the whole page (`PAGE`).  A few draw a documented subset
+because a full redraw is too slow for them (a box click) or would overwrite
+what the analyst is typing (an export); every output of a subset is still
+drawn from the state.  A failure keeps the state as it was, with the error
+as its status line, and draws the same outputs from it: the page shows what
+the store holds, the store's transactions left the case as it was."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import gradio as gr
 
-from models.types import Box
-from zoomin_ui import workbench
+from models.types import Region
 from zoomin_ui.service import WorkbenchError
-from zoomin_ui.web import rendering
-from zoomin_ui.web.detectors import Detectors
-from zoomin_ui.web.provenance import provenance_text
-from zoomin_ui.web.regions import numbered_regions
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ViewState:
-    """What one browser session has open (kept per session in gr.State)."""
+    """What one browser session has open and what it is in the middle of
+    (kept per session in gr.State).  Everything the page shows that is not in
+    the store is here."""
 
     case_id: int | None = None
     evidence_file_id: int | None = None
     analysis_id: int | None = None
     region_id: int | None = None
-    scale: float = 1.0  # display pixels per image pixel
-    boxes: tuple[tuple[int, Box], ...] = field(default_factory=tuple)  # (region id, box), hit-test order
-    selected_case: int | None = None
+    selected_case: int | None = None  # the row chosen in the case list
+    status: str = ""  # the one-line status message
+    scan: tuple[Region, ...] = ()  # stage 1's boxes while stage 2 runs (not stored yet)
+    running: bool = False  # an analysis of this session is running: Analyse is disabled
+    waiting_upload: tuple[str, ...] = ()  # files dropped before the analyst gave a name
+    waiting_add: bool = False  # ...and whether they join the open case
+    notice: str = ""  # "seen before" notice of the latest intake
+    compare: tuple[int, int] | None = None  # (before, after) analysis ids of the latest re-run
+    answer: str = ""  # an answer just given about the chosen region
+    pdf_file: str | None = None  # files exported from this case in this session
+    bundle_file: str | None = None
+    editing: bool = False  # the box editor is unfolded
+    query: str = ""  # the case search
+    tab: str = "analyse"  # the step shown: analyse, review, conclude, cases
+
+    def opened(self, case_id: int, evidence_file_id: int | None, analysis_id: int | None, status: str
+               ) -> ViewState:
+        """A fresh state for another case: nothing of the previous one stays."""
+        return ViewState(case_id=case_id, evidence_file_id=evidence_file_id, analysis_id=analysis_id,
+                         selected_case=case_id, status=status, query=self.query, editing=self.editing,
+                         tab="analyse")
+
+    def on_evidence(self, evidence_file_id: int, analysis_id: int | None, status: str = "") -> ViewState:
+        """Another evidence item of the same case: its region, answer and comparison go."""
+        return replace(self, evidence_file_id=evidence_file_id, analysis_id=analysis_id, region_id=None, scan=(),
+                       compare=None, answer="", status=status)
+
+    def on_analysis(self, analysis_id: int | None, status: str, compare: tuple[int, int] | None = None
+                    ) -> ViewState:
+        return replace(self, analysis_id=analysis_id, region_id=None, scan=(), running=False, compare=compare,
+                       answer="", status=status)
 
 
-class Screen(NamedTuple):
-    state: Any
-    status: Any
-    file_info: Any
-    evidence_choice: Any
-    image: Any
-    regions: Any
-    verdict: Any
-    provenance: Any
-    provenance_raw: Any
-    editor: Any
-    zoom_panel: Any
-    zoom_crop: Any
-    zoom_maps: Any
-    region_text: Any
-    answer: Any
-    compare: Any
-    final_verdict: Any
-    final_note: Any
-    cases: Any
-    pdf_file: Any
-    bundle_file: Any
-
-
-def screen(**changes: Any) -> Screen:
-    """A Screen that changes only what is given."""
-    return Screen(**{name: changes.pop(name) if name in changes else gr.skip() for name in Screen._fields})
+# Every output of the page, in the order the events list them (layout.py
+# names a component for each).
+PAGE = ("state", "status", "notice", "case_title", "file_info", "evidence_choice", "evidence_strip", "upload",
+        "analyse_btn", "analyse_all_btn", "verdict_word", "verdict_headline", "verdict_figure", "verdict",
+        "provenance", "provenance_raw", "image", "regions", "zoom_panel", "zoom_crop", "zoom_maps", "region_text",
+        "answer", "question", "decision", "decision_note", "editor_fold", "editor", "compare", "final_verdict",
+        "final_note", "case_list", "pdf_file", "bundle_file", "tabs")
+# A box click or a table row: the chosen region, its highlight, its zoom and its decision form.
+REGION = ("state", "status", "image", "regions", "zoom_panel", "zoom_crop", "zoom_maps", "region_text", "answer",
+          "question", "decision", "decision_note", "tabs")
+# The chosen region's signal maps, drawn after its panel has opened.
+MAPS = ("zoom_maps",)
+# The case list while a search is typed.
+CASES = ("state", "case_list")
+# Exports: the files and the status only, so an unsaved note being typed stays.
+FILES = ("state", "status", "pdf_file", "bundle_file")
+# A step tab chosen by the analyst: remembered in the state only.
+STATE_ONLY = ("state",)
 
 
 def require_analyst(name: str | None) -> str:
@@ -78,79 +102,60 @@ def require_analyst(name: str | None) -> str:
     return name
 
 
-def _message(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
     if isinstance(exc, WorkbenchError):
         return f"Error: {exc}"
     log.exception("workbench handler failed")
     return f"Error: something went wrong ({type(exc).__name__}: {exc}); nothing was changed by the failed step"
 
 
-def readable_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Any exception becomes a one-line status message (generators too)."""
+def _incoming_state(args: Sequence[Any]) -> ViewState:
+    return next((a for a in args if isinstance(a, ViewState)), ViewState())
+
+
+def page_event(store: Any, handler: Callable[..., Any], parts: Sequence[str], *, maps: bool = True
+               ) -> Callable[..., Any]:
+    """`handler` (returning or yielding a ViewState) as a Gradio event whose
+    outputs are `parts`, drawn from that state and the store.  Any exception
+    becomes the old state with a one-line status (no traceback reaches the
+    page).  Gradio reads the handler's own signature (functools.wraps), so
+    its event data and progress parameters keep working."""
+    from zoomin_ui.web.draw import draw
+
+    def drawn(state: ViewState | None) -> list[Any]:
+        if state is None:  # the handler changed nothing: the page already shows this state
+            return [gr.skip() for _ in parts]
+        try:
+            return draw(store, state, parts, maps=maps)
+        except Exception as exc:  # noqa: BLE001 (the page's error boundary: the store changed under the state)
+            return draw(store, ViewState(status=error_line(exc), query=state.query), parts, maps=maps)
+
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
-        def generator(*args: Any, **kwargs: Any):
+        def stream(*args: Any, **kwargs: Any):
+            state = _incoming_state(args)
             try:
-                yield from handler(*args, **kwargs)
+                for shown in handler(*args, **kwargs):
+                    state = shown
+                    yield drawn(state)
             except Exception as exc:  # noqa: BLE001 (the page's error boundary)
-                yield screen(status=_message(exc))
-        return generator
+                yield drawn(replace(state, status=error_line(exc), running=False, scan=()))
+        return stream
 
     @functools.wraps(handler)
     def plain(*args: Any, **kwargs: Any):
+        state = _incoming_state(args)
         try:
-            return handler(*args, **kwargs)
+            changed = handler(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 (the page's error boundary)
-            return screen(status=_message(exc))
+            changed = replace(state, status=error_line(exc))
+        return drawn(changed)
     return plain
 
 
 class HandlerBase:
     """Handlers bound to one case store and one set of detectors."""
 
-    def __init__(self, store: Any, detectors: Detectors):
+    def __init__(self, store: Any, detectors: Any):
         self.store = store
         self.detectors = detectors
-
-    # ------------------------------------------------------------------ showing an analysis
-
-    def _analysis_screen(self, state: ViewState, analysis_id: int | None, **extra: Any) -> Screen:
-        """The image with the analysis' current boxes, its table, verdict,
-        provenance and box editor; the zoom panel closed."""
-        if analysis_id is None:
-            image = workbench.evidence_image(self.store, state.evidence_file_id) if state.evidence_file_id else None
-            base = rendering.display_base(image)[0] if image else None
-            state = replace(state, analysis_id=None, region_id=None, boxes=())
-            return screen(state=state, image=base, regions=[], verdict=rendering.verdict_text(None),
-                          provenance="", provenance_raw="", editor=None, zoom_panel=gr.update(visible=False),
-                          **extra)
-        analysis = workbench.get_analysis(self.store, analysis_id)
-        image = workbench.evidence_image(self.store, analysis.evidence_file_id)
-        base, scale = rendering.display_base(image)
-        numbered = numbered_regions(analysis)
-        plain, raw = provenance_text(analysis.evidence)
-        state = replace(state, case_id=analysis.case_id, evidence_file_id=analysis.evidence_file_id,
-                        analysis_id=analysis.id, region_id=None, scale=scale,
-                        boxes=tuple((n.record.id, n.record.box) for n in numbered))
-        return screen(state=state, image=rendering.overlay_regions(base, scale, numbered),
-                      regions=rendering.region_rows(numbered), verdict=rendering.verdict_text(analysis),
-                      provenance=plain, provenance_raw=raw, editor=rendering.editor_value(base, scale, numbered),
-                      zoom_panel=gr.update(visible=False), **extra)
-
-    def _case_screen(self, case_id: int, state: ViewState, status: str, show_file: int | None = None) -> Screen:
-        """The case with `show_file` (default: its first evidence file) on screen."""
-        detail = workbench.case_detail(self.store, case_id)
-        files = detail.evidence_files
-        first = show_file if show_file is not None else (files[0].id if files else None)
-        latest = workbench.latest_analysis(detail, first)
-        state = ViewState(case_id=case_id, evidence_file_id=first, selected_case=case_id)
-        return self._analysis_screen(
-            state, latest.id if latest else None, status=status, file_info=rendering.file_info_text(files),
-            evidence_choice=gr.update(choices=[(f"{f.original_name} ({f.sha256[:12]})", f.id) for f in files],
-                                      value=first),
-            final_verdict=detail.summary.final_verdict, final_note=detail.final_note, compare=[],
-            cases=self._case_rows(""))
-
-    def _case_rows(self, query: str) -> list[list[Any]]:
-        return rendering.case_rows(workbench.search_cases(self.store, query))
-
