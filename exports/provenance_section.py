@@ -11,7 +11,8 @@ from reportlab.platypus import Flowable, Paragraph
 from exports.region_section import evidence_table
 from exports.report_model import EvidenceView
 from exports.styles import Styles, key_values, para
-from exports.text import compact_json
+from exports.text import compact_json, without_doc_references
+from models.evidence.credentials_words import action_summary, credentials_lines, is_credentials
 from models.evidence.topics import provenance_topic
 from models.types import Evidence
 
@@ -65,16 +66,18 @@ def _c2pa_rows(item: Evidence) -> list[tuple[str, object]]:
     d: dict[str, Any] = item.details
     signer = ", ".join(str(v) for v in (d.get("signer"), d.get("signer_common_name"), d.get("signer_issuer")) if v)
     actions = [_action(a) for a in d.get("actions") or [] if isinstance(a, dict)]
+    plain = "\n".join(credentials_lines(d)) if is_credentials(d) else without_doc_references(item.finding)
     rows: list[tuple[str, object]] = [
-        ("Finding", item.finding),
+        ("In plain words", plain),
         ("Signer", signer or "not named"),
         ("Signing time", d.get("signing_time") or "-"),
-        ("Validation state", (f"{d.get('validation_state') or 'unknown'}; integrity "
-                              f"{'intact' if d.get('integrity_ok') else 'NOT intact'}")),
-        ("Failure codes", ", ".join(map(str, d.get("failure_codes") or [])) or "none"),
-        ("Signer trust", str(d.get("trust_status") or "unknown")),
         ("Claim generator", d.get("claim_generator") or "-"),
-        ("Actions", "; ".join(actions) or "none recorded"),
+        ("Actions", action_summary(d) or "none recorded"),
+        ("Validation state (technical)", (f"{d.get('validation_state') or 'unknown'}; integrity "
+                                          f"{'intact' if d.get('integrity_ok') else 'NOT intact'}")),
+        ("Failure codes (technical)", ", ".join(map(str, d.get("failure_codes") or [])) or "none"),
+        ("Signer trust", str(d.get("trust_status") or "unknown")),
+        ("Actions as recorded", "; ".join(actions) or "none recorded"),
         ("Digital source type", ", ".join(map(str, d.get("digital_source_types") or [])) or "none declared"),
         ("Ingredients", str(d.get("ingredient_count", 0))),
         ("Weight", _weight(item)),
@@ -94,7 +97,8 @@ def _action(action: dict[str, Any]) -> str:
 
 
 def _metadata_rows(item: Evidence) -> list[tuple[str, object]]:
-    rows: list[tuple[str, object]] = [("Where", item.source), ("Finding", item.finding), ("Weight", _weight(item))]
+    rows: list[tuple[str, object]] = [("Where", item.source), ("Finding", without_doc_references(item.finding)),
+                                      ("Weight", _weight(item))]
     for key, value in item.details.items():
         if value not in (None, "", [], {}):
             rows.append((key.replace("_", " "), compact_json(value)))
@@ -103,7 +107,7 @@ def _metadata_rows(item: Evidence) -> list[tuple[str, object]]:
 
 def _camera_rows(item: Evidence) -> list[tuple[str, object]]:
     d = item.details
-    rows: list[tuple[str, object]] = [("Finding", item.finding)]
+    rows: list[tuple[str, object]] = [("Finding", without_doc_references(item.finding))]
     for key in ("make", "model", "captured", "lens", "software"):
         if d.get(key):
             rows.append((key.capitalize(), d[key]))
