@@ -70,7 +70,9 @@ def describe_comfy_graph(prompt: Any, workflow: Any) -> dict[str, Any] | None:
     graph: dict[str, Any] = {"generator": "ComfyUI", **{k: sorted(set(v)) for k, v in models.items()},
                              "samplers": samplers[:20], "inpainting_nodes": sorted(set(edits)),
                              "input_images": inputs_images[:20], "node_types": sorted(set(types))[:80],
-                             "img2img": bool(inputs_images) and "VAEEncode" in types}
+                             "img2img": bool(inputs_images) and "VAEEncode" in types,
+                             **(_api_prompts(prompt) if isinstance(prompt, dict) and prompt else
+                                _workflow_prompts(workflow) if isinstance(workflow, dict) else {})}
     parts = []
     if graph["checkpoints"]:
         parts.append("model " + ", ".join(repr(m) for m in graph["checkpoints"][:4]))
@@ -88,3 +90,61 @@ def describe_comfy_graph(prompt: Any, workflow: Any) -> dict[str, Any] | None:
         parts.append(f"image-to-image from the input image {', '.join(repr(i) for i in inputs_images[:3])}")
     graph["summary"] = "; ".join(parts)
     return graph
+
+
+_PROMPT_LIMIT = 4000  # a prompt is kept whole for the recipe, up to this many characters
+
+
+def _api_prompts(prompt: dict[str, Any]) -> dict[str, Any]:
+    """The first sampler's positive and negative prompt text and the latent size, by
+    following its input links ([node id, output]) in an API graph."""
+    def linked(value: Any) -> dict[str, Any]:
+        node = prompt.get(str(value[0])) if isinstance(value, list) and value else None
+        return node.get("inputs") if isinstance(node, dict) and isinstance(node.get("inputs"), dict) else {}
+
+    def text_of(value: Any, depth: int = 0) -> str | None:
+        inputs = linked(value)
+        for key in ("text", "text_g", "string", "value", "prompt"):
+            if isinstance(inputs.get(key), str):
+                return inputs[key][:_PROMPT_LIMIT]
+            if isinstance(inputs.get(key), list) and depth < 3:  # text fed from a primitive or string node
+                return text_of(inputs[key], depth + 1)
+        return None
+
+    sampler = next((n.get("inputs") for n in prompt.values() if isinstance(n, dict)
+                    and "sampler" in str(n.get("class_type", "")).lower() and isinstance(n.get("inputs"), dict)
+                    and "positive" in n["inputs"]), None)
+    if not sampler:
+        return {}
+    found = {"prompt": text_of(sampler.get("positive")), "negative_prompt": text_of(sampler.get("negative"))}
+    latent = linked(sampler.get("latent_image"))
+    if isinstance(latent.get("width"), int) and isinstance(latent.get("height"), int):
+        found["size"] = f"{latent['width']}x{latent['height']}"
+    return {k: v for k, v in found.items() if v}
+
+
+def _workflow_prompts(workflow: dict[str, Any]) -> dict[str, Any]:
+    """The same from an editor graph, whose links are [id, from node, from slot, to node, to slot, type]."""
+    nodes = {n.get("id"): n for n in workflow.get("nodes") or [] if isinstance(n, dict)}
+    origin = {link[0]: link[1] for link in workflow.get("links") or [] if isinstance(link, list) and len(link) > 2}
+
+    def widget_text(link: Any) -> str | None:
+        values = (nodes.get(origin.get(link)) or {}).get("widgets_values")
+        return values[0][:_PROMPT_LIMIT] if isinstance(values, list) and values and isinstance(values[0], str) else None
+
+    found: dict[str, Any] = {}
+    for node in nodes.values():
+        if "sampler" not in str(node.get("type", "")).lower() or not isinstance(node.get("inputs"), list):
+            continue
+        links = {i.get("name"): i.get("link") for i in node["inputs"] if isinstance(i, dict)}
+        found = {"prompt": widget_text(links.get("positive")), "negative_prompt": widget_text(links.get("negative"))}
+        latent = (nodes.get(origin.get(links.get("latent_image"))) or {}).get("widgets_values")
+        if isinstance(latent, list) and len(latent) >= 2 and all(isinstance(v, int) for v in latent[:2]):
+            found["size"] = f"{latent[0]}x{latent[1]}"
+        widgets = node.get("widgets_values")
+        if node.get("type") == "KSampler" and isinstance(widgets, list) and len(widgets) >= 7:
+            # KSampler's widgets: seed, seed control, steps, cfg, sampler, scheduler, denoise
+            found.update({k: scalar(widgets[i]) for k, i in (("seed", 0), ("steps", 2), ("cfg", 3),
+                                                             ("sampler_name", 4), ("scheduler", 5), ("denoise", 6))})
+        break
+    return {k: v for k, v in found.items() if v}
