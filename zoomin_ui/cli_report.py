@@ -6,6 +6,7 @@ import click
 
 from zoomin_ui import service
 from zoomin_ui.cli_cases import analyst_option, opened_store, resolve_analyst
+from zoomin_ui.terminal import echo
 
 
 @click.command("report")
@@ -23,5 +24,5 @@ def report(case_id: int, output: str, analysis_id: int | None, analyst: str | No
             written = export_report(store, case_id, output, resolve_analyst(analyst), analysis_id=analysis_id)
         except service.WorkbenchError as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(f"report of case {case_id} written to {written.path} ({written.pages} pages, "
-               f"{written.size_bytes:,} bytes); SHA-256 {written.sha256}")
+    echo(f"report of case {case_id} written to {written.path} ({written.pages} pages, "
+         f"{written.size_bytes:,} bytes); SHA-256 {written.sha256}", keep_newlines=False)
