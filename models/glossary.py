@@ -45,7 +45,7 @@ BANNED_TERMS: tuple[str, ...] = ("AUC", "calibrated", "held-out", "cycles/pixel"
 
 # What the one number beside a verdict (Reading.figure) is, by what produced it.
 FIGURE_LABELS: dict[str, str] = {
-    "signal": "pixel-pattern AI likeness, 0 (camera-like) to 1 (AI-like)",
+    "signal": "pixel-pattern AI likeness (0 camera-like, 1 AI-like)",
     "model": "the vision-language model's own probability that the image is AI-generated",
 }
 

@@ -215,3 +215,27 @@ def test_the_engine_attaches_a_reading_end_to_end(tmp_path):
     patched = engine.analyze(load_image(str(samples["camera-photo-with-upscaled-patch.png"])))
     assert patched.reading.headline.startswith(VERDICT_SIGNS[patched.verdict])
     assert all(region_line(r) for r in patched.regions)
+
+
+def test_the_terminal_summary_leads_with_the_verdict_and_headline_and_folds_the_prompt():
+    from zoomin_ui.summary import PROMPT_SHOWN, fold, render_analysis
+
+    analysis = PATHS["generator metadata"][0]()
+    text = render_analysis(analysis)
+    lines = text.splitlines()
+    assert lines[1].startswith("  AI-GENERATED  (confidence: strong)")
+    flat = " ".join(text.split())
+    assert flat.split("\n")[0].split(" Why: ")[0].endswith(analysis.reading.headline)
+    shown = fold(analysis.reading.recipe["Prompt"])
+    assert shown.endswith("…") and len(shown) <= PROMPT_SHOWN + 1
+    assert f"Prompt: {shown} Negative prompt: blurry" in flat
+    assert text.index("Generation recipe") < text.index("Measurements (expert detail)")
+    assert text.index("Seed: 42") < text.index("Measurements (expert detail)")
+
+
+def test_the_summary_shows_the_figure_its_words_describe_not_the_ranking_score():
+    from zoomin_ui.summary import render_analysis
+
+    analysis = engine_analysis([c2pa(credentials(None, "untrusted", edits=13)), signal("neither", 0.52)], [ODD])
+    head = render_analysis(analysis).splitlines()[1]
+    assert "0.52" in head and f"{analysis.score:.2f}" not in head

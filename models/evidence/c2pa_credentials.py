@@ -331,7 +331,7 @@ def _weigh(summary: C2paSummary) -> Evidence:
         what = "partly AI-generated (AI content composited into it)" if composite else "AI-generated"
         strength = 0.97 if summary.trust_status == "trusted" else 0.92
         return Evidence("provenance", "c2pa",
-                        f"Valid Content Credentials signed by {signer} declare this image {what}: {claims}. "
+                        f"Content Credentials signed by {signer} (signature intact) declare this image {what}: {claims}. "
                         f"Signature and hashes match the file; {trust_words}.",
                         supports="ai-generated", strength=strength, decisive=True, details=details)
     if codes & CAPTURE_SOURCE_TYPES:
@@ -345,7 +345,7 @@ def _weigh(summary: C2paSummary) -> Evidence:
                         f"file, but {trust_words}: anyone can sign such a claim, so it is only moderate support.",
                         supports="real", strength=0.4, details=details)
     return Evidence("provenance", "c2pa",
-                    f"Valid Content Credentials signed by {signer} record {claims}, but declare no digital source "
+                    f"Content Credentials signed by {signer} (signature intact) record {claims}, but declare no digital source "
                     f"type, so they say nothing about AI generation either way ({trust_words}).", details=details)
 
 

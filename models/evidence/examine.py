@@ -128,7 +128,7 @@ def _model_finding(box: Box, signals: ImageSignals) -> Evidence | None:
     whole = signals.model_probability
     return Evidence(kind="signal", source="signal-model",
                     finding=f"learned residual model: P(AI) {probability:.2f} in this region against {whole:.2f} "
-                            f"for the whole image (weak evidence on its own; see docs/signal-model.md)",
+                            f"for the whole image (weak evidence on its own: the model is often wrong on generators it never saw)",
                     supports="ai-generated" if probability >= 0.5 else "real", strength=abs(probability - 0.5) * 2,
                     details={"probability": round(probability, 4), "image_probability": round(whole, 4),
                              "score": round(probability, 4), "label": "generator-like residuals (learned model)"})
