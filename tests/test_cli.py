@@ -52,7 +52,10 @@ def test_json_lines_for_a_folder_with_bad_files(folder):
 def test_readable_summary(folder):
     result = run("analyze", str(folder / "good.png"))
     assert result.exit_code == 0
-    assert "Verdict:" in result.stdout and "sha256" in result.stdout and "Regions" in result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[1].split("  (")[0].strip() in ("AI-GENERATED", "LIKELY REAL", "CAN'T TELL")  # the verdict word first
+    assert "sha256" in lines[0] and "Why:" in result.stdout and "Areas to look at" in result.stdout
+    assert result.stdout.index("Why:") < result.stdout.index("Measurements (expert detail)")
 
 
 def test_exit_status_is_non_zero_only_when_nothing_was_analysed(folder):
