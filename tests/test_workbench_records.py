@@ -14,7 +14,7 @@ from models.evidence.engine import EvidenceEngine
 from models.sample_images import camera_like_photo, encode
 from models.types import Box
 from zoomin_ui import runs, workbench
-from zoomin_ui.service import WorkbenchError, open_store
+from zoomin_ui.service import WorkbenchError, backend_info, open_store, rerun_analysis
 from zoomin_ui.web.regions import (
     EditedBox,
     apply_box_edits,
@@ -81,6 +81,20 @@ def test_a_rerun_keeps_the_analysts_box_the_analysts_and_a_moved_tool_box_moved(
     again = store.get_case(after.case_id).analyses[-1]  # the case view reads the same fact
     assert {r.box: (r.source, r.moved_by) for r in again.current_regions()} == {
         DRAWN: ("analyst", ""), moved_to: ("model", "carol")}
+
+
+def test_running_an_interrupted_rerun_again_keeps_who_drew_each_box(store, detector, analysed):
+    _, analysis = analysed
+    first = numbered_regions(analysis)[0]
+    apply_box_edits(store, analysis.id, [EditedBox(first.number, first.record.box), EditedBox(None, DRAWN)], "carol")
+    current = store.get_analysis(analysis.id).current_regions()
+    stopped = store.start_analysis(analysis.case_id, analysis.evidence_file_id, backend_info(detector), "dana",
+                                   {"boxes": [r.box.to_list() for r in current], "rerun_of": analysis.id},
+                                   examined=current)
+    store.fail_analysis(stopped.id, "server restarted")
+    again = store.get_analysis(rerun_analysis(store, detector, stopped.id, "dana").analysis_id)
+    assert {r.box: (r.source, r.label if r.source == "analyst" else "") for r in again.current_regions()} == {
+        first.record.box: ("model", ""), DRAWN: ("analyst", "analyst box")}
 
 
 # ---------------------------------------------------------------------- failure 3: an edit never moves an unmoved box

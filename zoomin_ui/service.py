@@ -5,7 +5,7 @@ image decoding or storage directly."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -157,8 +157,20 @@ def rerun_analysis(store: CaseStore, detector: Detector, analysis_id: int, analy
                                    {**previous.parameters, "rerun_of": analysis_id})
     except StoreError as exc:
         raise WorkbenchError(str(exc), exc.code) from None
-    return finish_run(store, detector, image, _analyst_regions(image, record.original_name, boxes), question,
-                       run.id, record.case_id, record.id)
+    regions = _recorded_keys(_analyst_regions(image, record.original_name, boxes), previous.parameters)
+    return finish_run(store, detector, image, regions, question, run.id, record.case_id, record.id)
+
+
+def _recorded_keys(regions: list[Region], parameters: dict[str, Any]) -> list[Region]:
+    """A workbench re-run recorded which region each box was (its key, who drew
+    it); running it again gives each box that key back, so the new regions
+    keep who drew them."""
+    from storage.convert import EXAMINED_REGIONS
+
+    examined = parameters.get(EXAMINED_REGIONS) or []
+    if len(examined) != len(regions):
+        return regions
+    return [replace(region, id=str(item.get("key") or region.id)) for region, item in zip(regions, examined)]
 
 
 def finish_run(store: CaseStore, detector: Detector, image: LoadedImage, regions: list[Region],
