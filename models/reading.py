@@ -29,7 +29,7 @@ __all__ = ["read_analysis", "region_line"]
 NOTABLE_REGION = 0.9  # the engine's "stands out" score (models.evidence.examine.NOTABLE_SCORE)
 MAX_KEY_POINTS = 5
 SETTLE = ("the original file from the source (with its Content Credentials or camera metadata), or a second look "
-          "by the vision-language backend")
+          "with the vision-language backend")
 
 
 @dataclass
@@ -151,7 +151,7 @@ def _undecided(facts: _Facts) -> Reading:
     headline = _fit(f"Can't tell: {file_part}, and {pixels}.", f"Can't tell: {file_part}, and {few_words}.",
                     f"Can't tell: {file_part}.", "Can't tell: nothing found decides either way.")
     return Reading(headline=headline, basis=_sentence(f"{file_part}; {pixels}"),
-                   limits=f"The tool found nothing that settles it. What would: {_settle(facts)}.",
+                   limits=f"Nothing found settles it. What would settle it: {_settle(facts)}.",
                    confidence="not-enough", **(_signal_figure(facts) if facts.model is None else {}))
 
 
@@ -165,7 +165,7 @@ def _file_part(facts: _Facts) -> str:
     weak_ai = next((e for e in facts.analysis.evidence if e.kind == "metadata" and e.supports == "ai-generated"), None)
     if weak_ai is not None:
         return "the metadata hints at an AI tool but does not show generation"
-    return "the file holds no record of its origin"
+    return "the file holds no record of where it came from"
 
 
 def _pixel_part(facts: _Facts) -> tuple[str, str]:
@@ -224,7 +224,8 @@ def _key_points(facts: _Facts, basis: str) -> list[str]:
     if facts.standing_out:
         region = facts.standing_out[0]
         more = f" ({len(facts.standing_out)} areas in all)" if len(facts.standing_out) > 1 else ""
-        points.append(f"Area {region.id or '1'}{more}: {region_line(region)}")
+        line = region_line(region)
+        points.append(f"Area {region.id or '1'}{more}: {line[0].lower()}{line[1:]}")
     elif facts.analysis.regions:
         points.append("No area of the image stands out from the rest.")
     unique = list(dict.fromkeys(p for p in points if p))

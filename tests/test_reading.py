@@ -106,7 +106,7 @@ PATHS = {
     "signal between": (lambda: engine_analysis([NO_WATERMARK, signal("neither", 0.6)]), "inconclusive", ("pixel",)),
     "signal real but a region stands out": (lambda: engine_analysis([signal("real", 0.03)], [ODD]),
                                             "inconclusive", ("r1",)),
-    "nothing at all": (lambda: engine_analysis([]), "inconclusive", ("no record", "no pixel analysis")),
+    "nothing at all": (lambda: engine_analysis([]), "inconclusive", ("no record of where it came from", "no pixel analysis")),
     "vlm answer": (lambda: vlm_analysis("<think>The hands have six fingers.</think><verdict>generated</verdict>"), "ai-generated", ("vision-language model",)),
     "vlm parse failure": (lambda: vlm_analysis("I cannot say."), "inconclusive", ("vision-language model",)),
 }
@@ -239,3 +239,15 @@ def test_the_summary_shows_the_figure_its_words_describe_not_the_ranking_score()
     analysis = engine_analysis([c2pa(credentials(None, "untrusted", edits=13)), signal("neither", 0.52)], [ODD])
     head = render_analysis(analysis).splitlines()[1]
     assert "0.52" in head and f"{analysis.score:.2f}" not in head
+
+
+def test_the_json_document_shows_every_field_the_output_has():
+    import json
+    from pathlib import Path
+
+    doc = (Path(__file__).parent.parent / "docs" / "json-output.md").read_text("utf-8")
+    example = json.loads(doc.split("```json\n", 1)[1].split("```", 1)[0])
+    produced = PATHS["signal between"][0]().to_dict()
+    assert set(example) == set(produced)
+    assert set(example["reading"]) == set(produced["reading"])
+    assert len(example["reading"]["headline"].split()) <= HEADLINE_MAX_WORDS
