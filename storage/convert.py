@@ -107,23 +107,30 @@ def regions_with_lineage(rows: Sequence[RegionRow], questions: dict[int, list[Qu
     Who drew a box is the first version's source, for every later version:
     stores written before that rule recorded an analyst's edit of a model box
     as source "analyst", and their rows are evidence, so they are read, not
-    rewritten.  `moved_by` is who last changed the box along the chain; a
-    re-run's first versions take it from `moved_before` (region key -> name)."""
+    rewritten.  `moved_by` is who last moved the box along the chain ("" once
+    it is back where it was drawn); a re-run's first versions take it from
+    `moved_before` (region key -> name)."""
     edited = {row.parent_region_id for row in rows if row.parent_region_id is not None}
     known = {row.id: row for row in rows}
-    drawn: dict[int, str] = {}
+    first: dict[int, RegionRow] = {}
     moved: dict[int, str] = {}
     for row in sorted(rows, key=lambda r: r.id):  # a version is always written after its parent
         parent = known.get(row.parent_region_id) if row.parent_region_id is not None else None
-        if parent is None or parent.id not in drawn:
-            drawn[row.id] = row.source
+        if parent is None or parent.id not in first:
+            first[row.id] = row
             moved[row.id] = (moved_before or {}).get(row.region_key, "") if row.parent_region_id is None else ""
             continue
-        drawn[row.id] = drawn[parent.id]
-        same_box = (row.x1, row.y1, row.x2, row.y2) == (parent.x1, parent.y1, parent.x2, parent.y2)
-        moved[row.id] = moved[parent.id] if same_box else row.created_by
-    return [region(row, row.id not in edited, questions.get(row.id, ()), drawn_by=drawn[row.id],
+        first[row.id] = first[parent.id]
+        if _corners(row) == _corners(parent):
+            moved[row.id] = moved[parent.id]
+        else:
+            moved[row.id] = moved[first[row.id].id] if _corners(row) == _corners(first[row.id]) else row.created_by
+    return [region(row, row.id not in edited, questions.get(row.id, ()), drawn_by=first[row.id].source,
                    moved_by=moved[row.id]) for row in rows]
+
+
+def _corners(row: RegionRow) -> tuple[float, float, float, float]:
+    return (row.x1, row.y1, row.x2, row.y2)
 
 
 def moves_before_rerun(row: AnalysisRow) -> dict[str, str]:

@@ -54,6 +54,8 @@ def test_who_drew_a_box_is_kept_through_decisions_moves_and_deletion(store):
     assert {by_id[i].source for i in (tool_box.id, decided.id, moved.id, noted.id, gone.id)} == {"model"}
     assert by_id[noted.id].moved_by == "carol" and by_id[decided.id].moved_by == ""
     assert by_id[decided_drawn.id].source == "analyst"
+    back = store.edit_region(noted.id, "erin", box=tool_box.box)  # moved back where the tool drew it
+    assert (back.source, back.moved) == ("model", False)
     edit = [e for e in store.get_case(case.id).history if e.action == "region-edited"][1]
     assert edit.actor == "carol" and edit.before["box"] != edit.after["box"]  # what changed is in the event
 
