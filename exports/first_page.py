@@ -28,7 +28,8 @@ def first_page(data: ReportData, styles: Styles, width: float) -> list[Flowable]
     for item in data.items:
         if item.analysis is not None:
             picture = PILImage.fromarray(item.image.rgb)
-            story += [pictures.overview(picture, item.regions, width, THUMBNAIL_HEIGHT), Spacer(1, 4)]
+            story += [pictures.overview(picture, item.regions, width, THUMBNAIL_HEIGHT,
+                                        max_side=pictures.THUMBNAIL_MAX_SIDE), Spacer(1, 4)]
     story += _conclusion(data, styles)
     for item in data.items:
         story += _reading(item, styles, case.final_verdict, len(data.items) > 1)

@@ -21,6 +21,7 @@ from models.overlay import OverlayBox, draw_boxes, zoom_context, zoom_crop
 from models.types import Box
 
 OVERVIEW_MAX_SIDE = 1600
+THUMBNAIL_MAX_SIDE = 800  # the first page's copy is drawn about 9 cm wide
 CROP_SIDE = 384
 
 
@@ -29,16 +30,18 @@ def overlay_boxes(regions: Sequence[RegionView]) -> list[OverlayBox]:
                        deleted=r.deleted) for r in regions]
 
 
-def overview(image: PILImage.Image, regions: Sequence[RegionView], max_width: float, max_height: float) -> Image:
+def overview(image: PILImage.Image, regions: Sequence[RegionView], max_width: float, max_height: float,
+             max_side: int = OVERVIEW_MAX_SIDE) -> Image:
+    """The image with every region's box drawn and numbered, at most `max_side` pixels across."""
     boxes = overlay_boxes(regions)
     # A 12-megapixel photo is first reduced by a whole factor (a fast box filter) to at most twice the
     # drawn size, so the high-quality resize in draw_boxes works on a few megapixels, not twelve.
-    factor = max(1, -(-max(image.size) // (2 * OVERVIEW_MAX_SIDE)))  # ceil: at least OVERVIEW_MAX_SIDE left
+    factor = max(1, -(-max(image.size) // (2 * max_side)))  # ceil: at least max_side left
     if factor > 1:
         image = image.reduce(factor)
         boxes = [replace(b, box=Box(b.box.x1 / factor, b.box.y1 / factor, b.box.x2 / factor, b.box.y2 / factor))
                  for b in boxes]
-    return flowable(draw_boxes(image, boxes, max_side=OVERVIEW_MAX_SIDE), max_width, max_height)
+    return flowable(draw_boxes(image, boxes, max_side=max_side), max_width, max_height)
 
 
 def crop(image: PILImage.Image, region: RegionView, max_width: float, max_height: float) -> Image:
