@@ -21,7 +21,7 @@ from typing import IO, NamedTuple
 
 from storage.errors import StoreError
 
-READ_ONLY = 0o444
+READ_ONLY = 0o400  # the owner reads; nobody writes, nobody else reads
 CHUNK = 1 << 20
 
 
@@ -176,7 +176,7 @@ class BlobStore:
 
     def _make_dirs(self, folder: Path) -> None:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
             raise _storage_error(folder, exc) from None
 

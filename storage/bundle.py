@@ -20,8 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import __version__
-from models.types import VERDICTS
+from models.image_input import ImageInputError, load_image
 from storage import bundle_format as fmt
+from storage import bundle_schema as schema
+from storage.bundle_signature import check_signature, refuse_unverified, signature_member
 from storage.audit import load_case, record
 from storage.blobs import BlobStore, Stored
 from storage.cases import case_detail
@@ -29,8 +31,9 @@ from storage.database import Database
 from storage.errors import StoreError
 from storage.evidence import is_referenced
 from storage.migrate import head_revision
-from storage.records import AnalysisRecord, BundleSummary, CaseDetail
-from storage.serialization import from_json, to_json
+from storage.keys import KeyRing, Signer
+from storage.records import AnalysisRecord, BundleSummary, CaseDetail, EvidenceFileRecord
+from storage.serialization import to_json
 from storage.tables import (
     AnalysisRow,
     AuditEventRow,
@@ -61,6 +64,7 @@ def export_bundle(db: Database, blobs: BlobStore, case_id: int, destination: Pat
         "files": {name: {"sha256": sha, "size": size} for name, (sha, size) in sorted(files.items())},
     }, indent=1, sort_keys=True).encode("utf-8")
     manifest_sha256 = hashlib.sha256(manifest).hexdigest()
+    signature = signature_member(KeyRing(blobs.home), manifest, analyst)
     try:
         handle, partial_name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".partial",
                                                 dir=destination.parent)
@@ -70,6 +74,7 @@ def export_bundle(db: Database, blobs: BlobStore, case_id: int, destination: Pat
     try:
         with os.fdopen(handle, "wb") as raw, zipfile.ZipFile(raw, "w") as archive:
             archive.writestr(fmt.MANIFEST, manifest, zipfile.ZIP_DEFLATED)
+            archive.writestr(fmt.SIGNATURE, signature, zipfile.ZIP_DEFLATED)
             archive.writestr(fmt.CASE_JSON, case_json, zipfile.ZIP_DEFLATED)
             for name, (sha256, _) in sorted(files.items()):
                 if name != fmt.CASE_JSON:
@@ -111,8 +116,10 @@ def _copy_checked(blobs: BlobStore, archive: zipfile.ZipFile, name: str, sha256:
 
 
 def import_bundle(db: Database, blobs: BlobStore, source: Path, analyst: str,
-                  limits: fmt.BundleLimits | None = None) -> int:
-    """Import a bundle as a new case; returns its id."""
+                  limits: fmt.BundleLimits | None = None, accept_unverified: bool = False) -> int:
+    """Import a bundle as a new case; returns its id.  Everything is checked
+    (members, manifest, hashes, every record, the signature) before a byte is
+    unpacked; evidence must then decode as the image its record describes."""
     limits = limits or fmt.BundleLimits()
     with fmt.open_bundle(source) as archive:
         members = fmt.check_members(archive, limits)
@@ -121,8 +128,12 @@ def import_bundle(db: Database, blobs: BlobStore, source: Path, analyst: str,
         case_data = fmt.read_member(archive, members[fmt.CASE_JSON], limits.case_json_bytes)
         if hashlib.sha256(case_data).hexdigest() != case_sha or len(case_data) != case_size:
             raise fmt.bad("case.json does not match its SHA-256 in the manifest (altered in transit?)")
-        detail = _read_case(case_data, manifest)
+        payload, repairs = schema.loads_bounded(case_data, "case.json")
+        detail = schema.read_case(payload, manifest.schema_revision)
         _check_files_match(detail, manifest)
+        signer = check_signature(archive, members, manifest, KeyRing(blobs.home), limits)
+        formats = {f"evidence/{f.sha256}": f for f in detail.evidence_files}
+        fmt.check_room(blobs.home, sum(size for name, (_, size) in manifest.files.items() if name != fmt.CASE_JSON))
         with blobs.staging_folder("import-") as staging:
             staged: list[tuple[Path, str]] = []
             for name, (sha256, size) in sorted(manifest.files.items()):
@@ -130,13 +141,25 @@ def import_bundle(db: Database, blobs: BlobStore, source: Path, analyst: str,
                     continue
                 path = staging / sha256
                 if not path.exists():
-                    fmt.extract_checked(archive, members[name], sha256, size, path)
+                    record_of = formats.get(name)
+                    fmt.extract_checked(archive, members[name], sha256, size, path,
+                                        record_of.format if record_of else None)
+                    if record_of is not None:
+                        _check_decodes(path, record_of)
                 staged.append((path, sha256))
+            # Said last, so that a bundle that is also damaged says that first.
+            if signer.status in ("unsigned", "unknown") and not accept_unverified:
+                raise refuse_unverified(signer)
             stored: list[Stored] = []
+            imported = {"signature": signer.status, "signer_fingerprint": signer.fingerprint,
+                        "signer": signer.describe()}
+            if repairs:
+                imported["repairs"] = repairs.describe("case.json")
             try:
                 for path, sha256 in staged:
                     stored.append(blobs.put_file(path, expected_sha256=sha256))
-                return db.write(lambda session: _insert(session, detail, manifest, source.name, analyst))
+                return db.write(lambda session: _insert(session, detail, manifest, source.name, analyst,
+                                                        imported))
             except BaseException:
                 for item in stored:
                     if item.created and not is_referenced(db, item.sha256):
@@ -144,21 +167,26 @@ def import_bundle(db: Database, blobs: BlobStore, source: Path, analyst: str,
                 raise
 
 
-def _read_case(data: bytes, manifest: fmt.Manifest) -> CaseDetail:
+def bundle_signer(blobs: BlobStore, source: Path, limits: fmt.BundleLimits | None = None) -> Signer:
+    """Who signed a bundle, as this installation sees it (checks the manifest and signature only)."""
+    limits = limits or fmt.BundleLimits()
+    with fmt.open_bundle(source) as archive:
+        members = fmt.check_members(archive, limits)
+        manifest = fmt.read_manifest(archive, members, limits)
+        return check_signature(archive, members, manifest, KeyRing(blobs.home), limits)
+
+
+def _check_decodes(path: Path, item: EvidenceFileRecord) -> None:
+    """Evidence is an image of its recorded format and size, decoded in full, not a file that merely
+    hashes right."""
     try:
-        payload = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise fmt.bad(f"case.json is not JSON ({exc})") from None
-    if not isinstance(payload, dict) or payload.get("schema_revision") != manifest.schema_revision:
-        raise fmt.bad("case.json and manifest.json disagree on the schema revision")
-    try:
-        detail = from_json(CaseDetail, payload.get("case"), "case.json")
-    except StoreError as exc:
-        raise fmt.bad(str(exc)) from None
-    for analysis in detail.analyses:
-        if analysis.verdict is not None and analysis.verdict not in VERDICTS:
-            raise fmt.bad(f"analysis {analysis.id} has an unknown verdict {analysis.verdict!r}")
-    return detail
+        image = load_image(path, name=item.original_name)
+    except ImageInputError as exc:
+        raise fmt.bad(f"evidence file {item.id} '{item.original_name}' is not a readable image ({exc})") from None
+    same_format = image.format == item.format or {image.format, item.format} == {"JPEG", "MPO"}
+    if not same_format or (image.width, image.height) != (item.width, item.height):
+        raise fmt.bad(f"evidence file {item.id} '{item.original_name}' is recorded as a {item.format} "
+                      f"{item.width}x{item.height} image but is a {image.format} {image.width}x{image.height}")
 
 
 def _check_files_match(detail: CaseDetail, manifest: fmt.Manifest) -> None:
@@ -170,7 +198,8 @@ def _check_files_match(detail: CaseDetail, manifest: fmt.Manifest) -> None:
         raise fmt.bad(f"its files do not match the case records (missing or different: {missing or 'sizes'})")
 
 
-def _insert(session: Session, detail: CaseDetail, manifest: fmt.Manifest, bundle_name: str, analyst: str) -> int:
+def _insert(session: Session, detail: CaseDetail, manifest: fmt.Manifest, bundle_name: str, analyst: str,
+            imported: dict[str, str]) -> int:
     summary = detail.summary
     existing = session.scalar(select(CaseRow.id).where(CaseRow.uid == summary.uid))
     if existing is not None:
@@ -204,7 +233,8 @@ def _insert(session: Session, detail: CaseDetail, manifest: fmt.Manifest, bundle
                                   before=event.before, after=event.after, at=event.at))
     record(session, case, analyst, "case-imported", f"case:{case.id}", None, {
         "bundle": bundle_name, "manifest_sha256": manifest.sha256, "original_case_id": summary.id,
-        "exported_by": manifest.raw.get("exported_by"), "exported_at": manifest.raw.get("exported_at")})
+        "exported_by": manifest.raw.get("exported_by"), "exported_at": manifest.raw.get("exported_at"),
+        **imported})
     return case.id
 
 

@@ -5,24 +5,30 @@
     case.json             the case's records (storage.serialization)
     evidence/<sha256>     each evidence file, named by its own hash
     reports/<sha256>      each recorded report
+    signature.json        the exporting installation's Ed25519 signature over
+                          manifest.json (storage.keys), so over every member
 
 Reading is defensive: a member name must be one of those forms exactly (no
 absolute path, no "..", no backslash), no symlinks, no duplicate names, no
 member the manifest does not list or listed member missing, sizes within
-limits, and every byte hashed against the manifest while it is extracted.
+limits, no encrypted member, and every byte hashed against the manifest
+while it is extracted.  Sizes are checked against the manifest before a byte
+is written, an evidence file must start like an image, and extraction stops
+at the manifest's size, so a forged bundle cannot fill the disk.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
+import shutil
 import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from storage.bundle_schema import bad, loads_bounded
 from storage.errors import StoreError
 from storage.migrate import is_known_revision
 
@@ -30,6 +36,14 @@ BUNDLE_FORMAT = "zoomin-case-bundle"
 BUNDLE_VERSION = 1
 MANIFEST = "manifest.json"
 CASE_JSON = "case.json"
+SIGNATURE = "signature.json"
+# Read before anything else is trusted; never listed in the manifest (it signs the manifest).
+_UNLISTED = (MANIFEST, SIGNATURE)
+# How each image format begins: an evidence file that does not is refused before it is unpacked.
+_IMAGE_STARTS = {
+    "JPEG": (b"\xff\xd8\xff",), "MPO": (b"\xff\xd8\xff",), "PNG": (b"\x89PNG\r\n\x1a\n",),
+    "GIF": (b"GIF87a", b"GIF89a"), "BMP": (b"BM",), "TIFF": (b"II*\x00", b"MM\x00*"),
+}
 _MEMBER = re.compile(r"^(case\.json|(evidence|reports)/[0-9a-f]{64})$")
 
 
@@ -42,6 +56,10 @@ class BundleLimits:
     manifest_bytes: int = 4 << 20
     members: int = 100_000
     compression_ratio: float = 1000.0
+    # Images arrive compressed already (export stores them as they are): an
+    # evidence member that inflates more than this is not a photograph.
+    evidence_compression_ratio: float = 50.0
+    signature_bytes: int = 4096
 
 
 @dataclass(frozen=True)
@@ -50,10 +68,7 @@ class Manifest:
     files: dict[str, tuple[str, int]]  # member name -> (sha256, size)
     raw: dict[str, Any]
     sha256: str
-
-
-def bad(message: str) -> StoreError:
-    return StoreError(f"bundle refused, nothing imported: {message}", "bad-bundle")
+    data: bytes = b""  # exactly as read: the signature is over these bytes
 
 
 def check_members(archive: zipfile.ZipFile, limits: BundleLimits) -> dict[str, zipfile.ZipInfo]:
@@ -74,10 +89,16 @@ def check_members(archive: zipfile.ZipFile, limits: BundleLimits) -> dict[str, z
             continue
         if name in members:
             raise bad(f"member {name!r} appears twice")
-        if name != MANIFEST and not _MEMBER.match(name):
+        if info.flag_bits & 0x1:
+            raise bad(f"member {name!r} is encrypted; ZoomIn bundles are never encrypted")
+        if name not in _UNLISTED and not _MEMBER.match(name):
             raise bad(f"unexpected member {name!r}")
         if info.compress_size and info.file_size / info.compress_size > limits.compression_ratio:
             raise bad(f"member {name!r} expands {info.file_size / info.compress_size:.0f}-fold (a zip bomb?)")
+        if name.startswith("evidence/") and info.compress_size and \
+                info.file_size / info.compress_size > limits.evidence_compression_ratio:
+            raise bad(f"evidence member {name!r} expands {info.file_size / info.compress_size:.0f}-fold: "
+                      "not an image as stored (a zip bomb?)")
         total += info.file_size
         members[name] = info
     if total > limits.total_bytes:
@@ -90,10 +111,7 @@ def read_manifest(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo],
     if MANIFEST not in members:
         raise bad("it has no manifest.json (not a ZoomIn case bundle)")
     data = read_member(archive, members[MANIFEST], limits.manifest_bytes)
-    try:
-        raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad(f"manifest.json is not JSON ({exc})") from None
+    raw, _ = loads_bounded(data, "manifest.json")
     if not isinstance(raw, dict) or raw.get("format") != BUNDLE_FORMAT:
         raise bad("manifest.json does not describe a ZoomIn case bundle")
     if raw.get("version") != BUNDLE_VERSION:
@@ -116,7 +134,7 @@ def read_manifest(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo],
         if name != CASE_JSON and name.split("/", 1)[1] != entry["sha256"]:
             raise bad(f"{name!r} is not named by its SHA-256 {entry['sha256']}")
         files[name] = (entry["sha256"], entry["size"])
-    present = set(members) - {MANIFEST}
+    present = set(members) - set(_UNLISTED)
     if present - set(files):
         raise bad(f"members not in the manifest: {sorted(present - set(files))[:5]}")
     if set(files) - present:
@@ -126,7 +144,8 @@ def read_manifest(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo],
     for name, (_, size) in files.items():
         if members[name].file_size != size:
             raise bad(f"{name!r} is {members[name].file_size} bytes, the manifest says {size}")
-    return Manifest(schema_revision=revision, files=files, raw=raw, sha256=hashlib.sha256(data).hexdigest())
+    return Manifest(schema_revision=revision, files=files, raw=raw, sha256=hashlib.sha256(data).hexdigest(),
+                    data=data)
 
 
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
@@ -142,15 +161,30 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> 
     return data
 
 
+def check_room(folder: Path, needed: int) -> None:
+    """Refuse before unpacking when the data folder's disk cannot hold the files twice
+    (a staged copy, then the stored one) with room to spare."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if 2 * needed + (64 << 20) > free:
+        raise StoreError(f"the bundle's files need {2 * needed} bytes while unpacked and the data folder's disk "
+                         f"has {free} free; nothing was imported", "storage")
+
+
 def extract_checked(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sha256: str, size: int,
-                    destination: Path) -> None:
+                    destination: Path, image_format: str | None = None) -> None:
     """Write one member to `destination`, never more than `size` bytes, and
-    refuse it unless its SHA-256 is the manifest's."""
+    refuse it unless its SHA-256 is the manifest's.  With `image_format`, the
+    first bytes must be that format's, checked before anything is written."""
     digest = hashlib.sha256()
     written = 0
     try:
         with archive.open(info) as reader, open(destination, "xb") as writer:
             while chunk := reader.read(1 << 20):
+                if written == 0 and image_format is not None:
+                    check_image_start(info.filename, chunk, image_format)
                 written += len(chunk)
                 if written > size:
                     raise bad(f"{info.filename!r} holds more bytes than the manifest says")
@@ -163,6 +197,18 @@ def extract_checked(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sha256: str
                          "nothing was imported", "storage") from None
     if written != size or digest.hexdigest() != sha256:
         raise bad(f"{info.filename!r} does not match its SHA-256 in the manifest (altered in transit?)")
+
+
+def check_image_start(name: str, head: bytes, image_format: str) -> None:
+    fmt = image_format.upper()
+    if fmt == "WEBP":
+        fits = head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    elif fmt in ("HEIF", "AVIF"):
+        fits = head[4:8] == b"ftyp"
+    else:
+        fits = any(head.startswith(start) for start in _IMAGE_STARTS.get(fmt, (b"",)))
+    if not fits:
+        raise bad(f"{name!r} is recorded as a {fmt} image but does not begin like one")
 
 
 def open_bundle(source: Path) -> zipfile.ZipFile:

@@ -255,7 +255,9 @@ class CasePage:
 class VerifyProblem:
     """Something on disk or in the database that differs from the record."""
 
-    kind: Literal["missing", "hash-mismatch", "size-mismatch", "database"]
+    # chain: a record changed, deleted or added behind ZoomIn's back (storage/chain.py);
+    # orphan: a stored file no record names; stale-temp: a partial file a killed process left.
+    kind: Literal["missing", "hash-mismatch", "size-mismatch", "database", "chain", "orphan", "stale-temp"]
     message: str
     case_id: int | None = None
     subject: str = ""

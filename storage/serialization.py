@@ -69,8 +69,16 @@ def _convert(kind: Any, data: Any, where: str) -> Any:
     if origin is tuple:
         item_type = get_args(kind)[0]
         return tuple(_convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(_expect(list, data, where)))
+    if origin is list:
+        item_type = get_args(kind)[0]
+        return [_convert(item_type, item, f"{where}[{i}]") for i, item in enumerate(_expect(list, data, where))]
     if origin is dict or kind is dict:
-        return dict(_expect(dict, data, where))
+        values = dict(_expect(dict, data, where))
+        value_type = get_args(kind)[1] if len(get_args(kind)) == 2 else Any
+        if value_type is not Any:  # e.g. timings: dict[str, float] holds numbers only
+            values = {_convert(str, key, where): _convert(value_type, item, f"{where}.{key}")
+                      for key, item in values.items()}
+        return values
     if kind is Box:
         return Box.from_list(data)
     if kind is Evidence:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from models.image_input import LoadedImage
 from models.types import Analysis, Box
 from storage import analyses, bundle, cases, convert, evidence, migrate, regions
+from storage import chain  # noqa: F401  (every session chains the records it writes)
 from storage.audit import load_case, require_analyst
 from storage.blobs import BlobStore
 from storage.bundle_format import BundleLimits
@@ -23,6 +24,8 @@ from storage.config import data_home, database_url
 from storage.database import Database
 from storage.errors import StoreError
 from storage.evidence import EvidenceIntake
+from storage.keys import KeyRing, Signer
+from storage.private import private_file, private_folder
 from storage.records import (
     UNCHANGED,
     AnalysisRecord,
@@ -42,6 +45,7 @@ from storage.records import (
 )
 from storage.runners import Runners
 from storage.tables import EvidenceFileRow
+from storage.chain_check import clean_leftovers
 from storage.verify import verify
 
 
@@ -60,11 +64,15 @@ class CaseStore:
         data folder) and database `url` (default DATABASE_URL or SQLite in `home`);
         upgrade the schema and mark runs left by crashed processes `interrupted`."""
         folder = data_home(home)
+        address = database_url(folder, url)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            private_folder(folder)
+            if address.get_backend_name() == "sqlite" and address.database not in (None, "", ":memory:") \
+                    and Path(address.database).parent.is_dir():
+                private_file(Path(address.database))
         except OSError as exc:
             raise StoreError(f"cannot create the data folder {folder}: {exc.strerror or exc}", "storage") from None
-        db = Database(database_url(folder, url))
+        db = Database(address)
         try:
             migrate.upgrade(db)
             store = cls(db, BlobStore(folder))
@@ -252,16 +260,33 @@ class CaseStore:
     # ------------------------------------------------------------------ integrity and bundles
 
     def verify(self) -> list[VerifyProblem]:
-        """Re-hash every stored evidence file and report against the database."""
+        """Re-hash every stored evidence file and report against the database, check every
+        case's hash chain, and find orphan stored files and stale temporary files."""
         return verify(self._db, self._blobs)
+
+    def clean_leftovers(self, problems: list[VerifyProblem]) -> list[str]:
+        """Remove the orphan and stale temporary files verify() found; returns their paths.
+        Nothing else is ever removed: any other problem is evidence."""
+        return clean_leftovers(self._blobs, problems, lambda sha256: evidence.is_referenced(self._db, sha256))
 
     def export_bundle(self, case_id: int, destination: str | os.PathLike, analyst: str) -> BundleSummary:
         name = require_analyst(analyst)
         return bundle.export_bundle(self._db, self._blobs, case_id, Path(destination), name)
 
     def import_bundle(self, source: str | os.PathLike, analyst: str,
-                      limits: BundleLimits | None = None) -> CaseSummary:
-        """Import a bundle as a new case, every hash checked; on any failure nothing is imported."""
+                      limits: BundleLimits | None = None, accept_unverified: bool = False) -> CaseSummary:
+        """Import a bundle as a new case, every hash, record and the signature checked; on any
+        failure nothing is imported.  An unsigned bundle or one from a key not trusted here is
+        refused unless `accept_unverified` (the import event then says so)."""
         name = require_analyst(analyst)
-        case_id = bundle.import_bundle(self._db, self._blobs, Path(source), name, limits)
+        case_id = bundle.import_bundle(self._db, self._blobs, Path(source), name, limits, accept_unverified)
         return self._db.read(lambda s: cases.summary(s, load_case(s, case_id)))
+
+    def bundle_signer(self, source: str | os.PathLike) -> Signer:
+        """Who signed a bundle, as this installation sees it."""
+        return bundle.bundle_signer(self._blobs, Path(source))
+
+    @property
+    def keys(self) -> KeyRing:
+        """This installation's signing key and the keys it trusts."""
+        return KeyRing(self._blobs.home)

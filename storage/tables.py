@@ -69,6 +69,15 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
 
+class Chained:
+    """A record in its case's hash chain (storage/chain.py computes these; none while an
+    analysis is still running)."""
+
+    chain_seq: Mapped[int | None] = mapped_column(Integer)
+    chain_prev: Mapped[str | None] = mapped_column(String(64))
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
+
+
 class CaseRow(Base):
     __tablename__ = "cases"
 
@@ -86,9 +95,12 @@ class CaseRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(index=True)
+    # The newest link of the case's hash chain and how many links it has.
+    chain_head: Mapped[str | None] = mapped_column(String(64))
+    chain_length: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class EvidenceFileRow(Base):
+class EvidenceFileRow(Chained, Base):
     __tablename__ = "evidence_files"
     __table_args__ = (UniqueConstraint("case_id", "sha256"),)
 
@@ -105,7 +117,7 @@ class EvidenceFileRow(Base):
     intake_by: Mapped[str] = mapped_column(String(200))
 
 
-class AnalysisRow(Base):
+class AnalysisRow(Chained, Base):
     __tablename__ = "analyses"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -137,7 +149,7 @@ class AnalysisRow(Base):
     raw_output: Mapped[dict[str, Any] | None]
 
 
-class RegionRow(Base):
+class RegionRow(Chained, Base):
     __tablename__ = "regions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -161,7 +173,7 @@ class RegionRow(Base):
     created_at: Mapped[datetime]
 
 
-class RegionQuestionRow(Base):
+class RegionQuestionRow(Chained, Base):
     __tablename__ = "region_questions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -173,7 +185,7 @@ class RegionQuestionRow(Base):
     asked_at: Mapped[datetime]
 
 
-class AuditEventRow(Base):
+class AuditEventRow(Chained, Base):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_actor_case_id", "actor", "case_id"),)
 
@@ -198,3 +210,5 @@ class ReportRow(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # The case's chain head when the report was recorded: the record it describes.
+    chain_head: Mapped[str | None] = mapped_column(String(64))

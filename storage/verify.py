@@ -1,6 +1,9 @@
-"""Re-hash every stored evidence file and report against the database and
-say what differs.  Nothing found is ever "repaired": a mismatch is evidence
-in itself."""
+"""Re-hash every stored evidence file and report against the database,
+check every case's hash chain (storage/chain.py), and find what crashed
+processes left behind; say what differs.  Nothing found is ever "repaired":
+a mismatch is evidence in itself.  Only leftovers (a stored file no record
+names, a partial temporary file) may be removed, on request, after the
+report (clean_leftovers)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from storage.blobs import BlobStore
+from storage.chain_check import check_chains, find_leftovers
 from storage.database import Database
 from storage.records import VerifyProblem
 from storage.tables import EvidenceFileRow, ReportRow
@@ -47,6 +51,8 @@ def verify(db: Database, blobs: BlobStore) -> list[VerifyProblem]:
             message = f"case {case_id}: {subject} has {actual} bytes on disk, recorded {size} ({path})"
         problems.append(VerifyProblem(kind=kind, message=message, case_id=case_id, subject=subject, path=path,
                                       expected=sha256 if kind != "size-mismatch" else str(size), actual=actual))
+    problems += db.read(check_chains)
+    problems += find_leftovers(blobs, {sha256 for sha256, _ in checked})
     return problems
 
 

@@ -80,9 +80,18 @@ def test_export_import_and_verify(home, photos, tmp_path, monkeypatch):
     verified = run("verify")
     assert verified.exit_code == 0 and "matches" in verified.stdout
 
+    key_file = tmp_path / "sender-key.json"
+    assert run("keys", "export", "-o", str(key_file), "--label", "alice").exit_code == 0
+    fingerprint = run("keys", "show").stdout.split(":", 1)[1].strip()
+
     monkeypatch.setenv("ZOOMIN_HOME", str(tmp_path / "colleague"))
+    refused = run("cases", "import", str(bundle), "--analyst", "dave")
+    assert refused.exit_code == 1 and "UNKNOWN key" in refused.stderr and fingerprint in refused.stderr
+    assert run("keys", "trust", str(key_file)).exit_code == 1  # not without the fingerprint read out
+    assert run("keys", "trust", str(key_file), "--fingerprint", fingerprint).exit_code == 0
     imported = run("cases", "import", str(bundle), "--analyst", "dave")
     assert imported.exit_code == 0 and "imported as case 1" in imported.stdout
+    assert "signed by the trusted key" in imported.stdout
     history = json.loads(run("cases", "show", "1", "--json").stdout)["history"]
     assert history[-1]["actor"] == "dave" and history[-1]["action"] == "case-imported"
 

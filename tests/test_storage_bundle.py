@@ -59,6 +59,7 @@ def test_a_case_travels_to_another_installation_intact(tmp_path, database_url):
         case_id = build_case(sender, tmp_path)
         written = sender.export_bundle(case_id, tmp_path / "case.zip", "alice")
         sent = sender.get_case(case_id)
+        sender_key = sender.keys.public_key("alice's laptop")
     assert sent.history[-1].action == "case-exported"
     with zipfile.ZipFile(tmp_path / "case.zip") as archive:
         manifest = json.loads(archive.read("manifest.json"))
@@ -68,6 +69,7 @@ def test_a_case_travels_to_another_installation_intact(tmp_path, database_url):
     assert len(manifest["files"]) == 4  # case.json, two evidence files, one report
 
     with CaseStore.open(tmp_path / "receiver") as receiver:  # always SQLite: a colleague's laptop
+        receiver.keys.trust(sender_key, sender_key.fingerprint)  # as read out by the sender
         imported = receiver.import_bundle(tmp_path / "case.zip", "dave")
         received = receiver.get_case(imported.id)
         assert comparable(received) == comparable(sent)
@@ -77,7 +79,7 @@ def test_a_case_travels_to_another_installation_intact(tmp_path, database_url):
         assert len(still_running) == 1 and still_running[0].status == "interrupted"
         assert receiver.verify() == []
         for item in received.evidence_files:
-            assert stat.S_IMODE(receiver.stored_path(item.sha256).stat().st_mode) == 0o444
+            assert stat.S_IMODE(receiver.stored_path(item.sha256).stat().st_mode) == 0o400
         with pytest.raises(StoreError, match="already here as case"):
             receiver.import_bundle(tmp_path / "case.zip", "dave")
         assert receiver.list_cases().total == 1
@@ -256,8 +258,10 @@ def test_a_bundle_from_before_region_notes_still_imports(tmp_path, bundle):
     case_bytes = json.dumps(case).encode()
     manifest["files"]["case.json"] = {"sha256": hashlib.sha256(case_bytes).hexdigest(), "size": len(case_bytes)}
     replaced = {"case.json": case_bytes, "manifest.json": json.dumps(manifest).encode()}
-    older = rewrite(bundle, tmp_path / "older.zip", lambda name, data: [(name, replaced.get(name, data), 0)])
+    # Bundles were not signed then.
+    older = rewrite(bundle, tmp_path / "older.zip",
+                    lambda name, data: [] if name == "signature.json" else [(name, replaced.get(name, data), 0)])
     with CaseStore.open(tmp_path / "receiver") as store:
-        imported = store.import_bundle(older, "dave")
+        imported = store.import_bundle(older, "dave", accept_unverified=True)
         regions = [r for a in store.get_case(imported.id).analyses for r in a.regions]
         assert regions and all(r.note == "" for r in regions)

@@ -235,6 +235,8 @@ def test_pdf_report_and_bundle_round_trip(store, analysed, tmp_path):
     assert pdf.name == f"case-{intake.case_id}-composite-png.pdf"
     bundle = exports.export_case_bundle(store, intake.case_id, "frank")
     with open_store(str(tmp_path / "elsewhere")) as other:
+        sender = store.keys.public_key()
+        other.keys.trust(sender, sender.fingerprint)  # bundles from an untrusted key are refused
         imported = exports.import_case_bundle(other, bundle, "gina")
         assert other.get_case(imported.id).evidence_files[0].sha256 == intake.items[0].sha256
     with pytest.raises(WorkbenchError, match="already here"):

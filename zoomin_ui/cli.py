@@ -17,6 +17,7 @@ from models.registry import BACKENDS
 from models.safe_text import strict_dumps
 from zoomin_ui import service
 from zoomin_ui.cli_cases import cases, open_save_store, resolve_analyst, verify
+from zoomin_ui.cli_keys import keys
 from zoomin_ui.cli_dataset import dataset, eval_command
 from zoomin_ui.cli_report import report
 from zoomin_ui.cli_train import train
@@ -253,6 +254,7 @@ def pull(model_id: str, revision: str | None) -> None:
 
 main.add_command(cases)
 main.add_command(verify)
+main.add_command(keys)
 main.add_command(report)
 main.add_command(dataset)
 main.add_command(eval_command)

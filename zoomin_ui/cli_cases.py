@@ -101,36 +101,54 @@ def export_case(case_id: int, output: str, analyst: str | None) -> None:
     """Write a case (records, evidence files, reports, manifest of hashes) to one zip."""
     with opened_store() as store:
         written = store.export_bundle(case_id, output, resolve_analyst(analyst))
+        key = store.keys.public_key()
+    from storage.keys import spaced
+
     echo(f"case {case_id} exported to {written.path} ({len(written.files)} files; "
          f"manifest SHA-256 {written.manifest_sha256})", keep_newlines=False)
+    echo(f"signed with this installation's key {spaced(key.fingerprint)}", keep_newlines=False)
 
 
 @cases.command("import")
 @click.argument("bundle", type=click.Path(dir_okay=False))
 @analyst_option
-def import_case(bundle: str, analyst: str | None) -> None:
-    """Import a case bundle, every hash checked; on any problem nothing is imported."""
+@click.option("--accept-unverified", is_flag=True,
+              help="Import a bundle that is unsigned or signed by a key not trusted here (the case record "
+                   "says so). Without it such a bundle is refused.")
+def import_case(bundle: str, analyst: str | None, accept_unverified: bool) -> None:
+    """Import a case bundle, every hash, record and the signature checked; on any problem nothing
+    is imported."""
     with opened_store() as store:
-        case = store.import_bundle(bundle, resolve_analyst(analyst))
+        signer = store.bundle_signer(bundle)
+        case = store.import_bundle(bundle, resolve_analyst(analyst), accept_unverified=accept_unverified)
     echo(f"imported as case {case.id}: {case.title}", keep_newlines=False)
+    echo(f"{'WARNING: ' if signer.status in ('unsigned', 'unknown') else ''}{signer.describe()}",
+         keep_newlines=False)
 
 
 @click.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="The differences as a JSON array.")
-def verify(as_json: bool) -> None:
-    """Re-hash every stored evidence file and report against the database."""
+@click.option("--clean", is_flag=True,
+              help="After the report, remove orphan stored files and stale temporary files (nothing else).")
+def verify(as_json: bool, clean: bool) -> None:
+    """Re-hash every stored file, check every case's hash chain, find leftovers of killed processes."""
     from storage import to_json
 
     with opened_store() as store:
         problems = store.verify()
         where = store.database
+        removed = store.clean_leftovers(problems) if clean else []
     if as_json:
         click.echo(strict_dumps([to_json(p) for p in problems]))
     elif problems:
         for problem in problems:
             echo(f"{problem.kind}: {problem.message}", keep_newlines=False)
     else:
-        echo(f"every stored evidence file and report matches {where}", keep_newlines=False)
+        echo(f"every stored evidence file and report matches {where}, and every case's record is intact",
+             keep_newlines=False)
+    for path in removed:
+        echo(f"removed {path}", err=True, keep_newlines=False)
+    problems = [p for p in problems if str(p.path) not in removed or p.kind not in ("orphan", "stale-temp")]
     if problems:
         raise SystemExit(1)
 
