@@ -251,3 +251,78 @@ def test_the_json_document_shows_every_field_the_output_has():
     assert set(example) == set(produced)
     assert set(example["reading"]) == set(produced["reading"])
     assert len(example["reading"]["headline"].split()) <= HEADLINE_MAX_WORDS
+
+
+def test_a_vision_language_backend_attaches_its_reading_end_to_end():
+    import math
+
+    from models.image_input import load_image
+    from models.sample_images import camera_like_photo, encode
+    from tests.test_vlm_remote import EXAMINE_ANSWER, SCAN_ANSWER, ChatServer, completion, remote, tokens_of
+
+    server = ChatServer()
+    try:
+        alternatives = [("generated", math.log(0.8)), ("real", math.log(0.15))]
+        server.script = [("json", completion(SCAN_ANSWER)),
+                         ("json", completion(EXAMINE_ANSWER, tokens_of(EXAMINE_ANSWER, alternatives)))]
+        analysis = remote(server).analyze(load_image(encode(camera_like_photo(240, 320, seed=3), "PNG")))
+    finally:
+        server.close()
+    reading = analysis.reading
+    assert analysis.verdict == "ai-generated" and reading.headline.startswith("AI-generated")
+    assert "vision-language model" in reading.headline and reading.confidence == "weak"
+    assert reading.figure == pytest.approx(analysis.score) and reading.figure_label == FIGURE_LABELS["model"]
+    assert all(region_line(r) for r in analysis.regions)
+
+
+def _png_with_text(chunks: dict[str, str]):
+    import io
+
+    from PIL import Image, PngImagePlugin
+
+    from models.image_input import load_image
+
+    info = PngImagePlugin.PngInfo()
+    for key, value in chunks.items():
+        info.add_text(key, value)
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(buffer, "PNG", pnginfo=info)
+    return load_image(buffer.getvalue(), name="generated.png")
+
+
+COMFY_API_GRAPH = {
+    "3": {"class_type": "KSampler", "inputs": {"seed": 8675309, "steps": 28, "cfg": 6.5, "sampler_name": "euler",
+                                               "scheduler": "normal", "denoise": 1.0, "model": ["4", 0],
+                                               "positive": ["6", 0], "negative": ["7", 0], "latent_image": ["5", 0]}},
+    "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}},
+    "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 1024, "height": 768, "batch_size": 1}},
+    "6": {"class_type": "CLIPTextEncode", "inputs": {"text": ["8", 0], "clip": ["4", 1]}},
+    "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "lowres, watermark", "clip": ["4", 1]}},
+    "8": {"class_type": "PrimitiveString", "inputs": {"value": "a harbour at dawn, fishing boats, mist"}},
+}
+
+
+@pytest.mark.parametrize("chunks, expected", [
+    ({"prompt": __import__("json").dumps(COMFY_API_GRAPH)},
+     {"Generator": "ComfyUI", "Prompt": "a harbour at dawn, fishing boats, mist", "Negative prompt": "lowres, watermark",
+      "Model": "sd_xl_base_1.0.safetensors", "Sampler": "euler", "Steps": "28", "Seed": "8675309",
+      "Size": "1024x768"}),
+    ({"parameters": "a harbour at dawn\nNegative prompt: blurry\nSteps: 30, Sampler: DPM++ 2M, CFG scale: 5, "
+                    "Seed: 42, Size: 832x1216, Model: juggernautXL, Version: v1.10.1"},
+     {"Generator": "AUTOMATIC1111", "Prompt": "a harbour at dawn", "Negative prompt": "blurry",
+      "Model": "juggernautXL", "Sampler": "DPM++ 2M", "Steps": "30", "Seed": "42", "Size": "832x1216"}),
+    ({"Software": "NovelAI", "Source": "NovelAI Diffusion V3", "Description": "a harbour",
+      "Comment": '{"prompt": "a harbour at dawn", "uc": "blurry", "steps": 28, "sampler": "k_euler", "seed": 7, '
+                 '"scale": 5.0}'},
+     {"Generator": "NovelAI", "Prompt": "a harbour at dawn", "Negative prompt": "blurry",
+      "Model": "NovelAI Diffusion V3", "Sampler": "k_euler", "Steps": "28", "Seed": "7"}),
+])
+def test_the_recipe_is_read_from_each_generators_metadata(chunks, expected):
+    from models.evidence.generator_metadata import read_generator_metadata
+    from models.evidence.recipe import generation_recipe
+
+    recipe = generation_recipe(read_generator_metadata(_png_with_text(chunks)))
+    assert {k: recipe.get(k) for k in expected} == expected
+    order = [k for k in recipe if k in expected]
+    assert order == [k for k in ("Generator", "Prompt", "Negative prompt", "Model", "Sampler", "Steps", "Seed",
+                                 "Size") if k in expected]
