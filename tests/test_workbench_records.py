@@ -123,6 +123,18 @@ def test_an_editor_value_in_another_frame_is_refused_and_nothing_changes(store, 
     assert store.get_analysis(analysis.id) == analysis
 
 
+def test_boxes_that_lost_their_numbers_but_did_not_move_change_nothing(store, analysed):
+    _, analysis = analysed
+    value = _editor_value(analysis, 0.5)
+    for box in value["boxes"]:
+        box["label"] = ""
+    value["boxes"].append({"xmin": 10, "ymin": 10, "xmax": 100, "ymax": 80, "label": ""})
+    changes = apply_box_edits(store, analysis.id, editor_boxes(value, 1024, 768, 0.5), "bob", tolerance=2.5)
+    assert (len(changes.added), changes.moved, changes.deleted) == (1, (), ())
+    after = store.get_analysis(analysis.id).current_regions()
+    assert [r.id for r in after[:-1]] == [r.id for r in analysis.current_regions()] and after[-1].source == "analyst"
+
+
 def test_editor_pictures_as_arrays_boxes_outside_and_slips_of_the_mouse(analysed):
     _, analysis = analysed
     value = {"image": np.zeros((384, 512, 3), np.uint8), "boxes": [

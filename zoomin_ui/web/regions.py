@@ -133,6 +133,8 @@ def apply_box_edits(store: CaseStore, analysis_id: int, edited: Sequence[EditedB
     twice = sorted({n for n in numbers if numbers.count(n) > 1})
     if twice:
         raise WorkbenchError(f"box {twice[0]} appears more than once in the editor; no box was changed", "invalid")
+    edited = _numbers_found(edited, by_number, tolerance)
+    numbers = [e.number for e in edited if e.number in by_number]
     moves = [(by_number[e.number].id, e.box) for e in edited
              if e.number in by_number and _moved(by_number[e.number].box, e.box, tolerance)]
     additions = [(e.box, "analyst box") for e in edited if e.number not in by_number]
@@ -144,6 +146,24 @@ def apply_box_edits(store: CaseStore, analysis_id: int, edited: Sequence[EditedB
                                        deletions=deletions, reason="removed in the box editor")
     return BoxChanges(tuple(r.id for r in changes.moved), tuple(r.id for r in changes.added),
                       tuple(r.id for r in changes.deleted))
+
+
+def _numbers_found(edited: Sequence[EditedBox], by_number: dict[int, RegionRecord],
+                   tolerance: float) -> list[EditedBox]:
+    """A box that lost its number label (the editor's value carries only a
+    label) but lies exactly on a region no other box names is that region,
+    unmoved: not a deletion plus an analyst's new box."""
+    unclaimed = {number: record for number, record in by_number.items()
+                 if number not in {e.number for e in edited}}
+    found = []
+    for item in edited:
+        if item.number not in by_number:
+            same = next((n for n, r in unclaimed.items() if not _moved(r.box, item.box, tolerance)), None)
+            if same is not None:
+                del unclaimed[same]
+                item = EditedBox(same, item.box)
+        found.append(item)
+    return found
 
 
 def _moved(old: Box, new: Box, tolerance: float) -> bool:
