@@ -270,6 +270,7 @@ def _decode(image: Image.Image, data: bytes, name: str, limit: int) -> LoadedIma
     mode = image.mode
     try:
         exif = image.getexif()
+        _decode_exif_now(exif)
     except Exception:  # a broken EXIF block must not stop the pixel analysis
         exif = None
         notes.append("the EXIF block is unreadable and was ignored")
@@ -309,6 +310,20 @@ def _count_frames(image: Image.Image, data: bytes, name: str, notes: list[str]) 
             return 1, Image.open(io.BytesIO(data))
         except Exception as exc:
             raise ImageInputError(f"{name}: the image header is corrupt ({exc})", "corrupt") from None
+
+
+def _decode_exif_now(exif: Image.Exif) -> None:
+    """Pillow decodes each EXIF value when it is first asked for, warning on
+    stderr about damaged ones.  Asking for all of them here, where warnings are
+    recorded as notes, gives the metadata readers decoded values, silently."""
+    for tag in list(exif):
+        exif.get(tag)
+    for directory in (0x8769, 0x8825):  # the Exif and GPS sub-directories the readers open
+        if directory in exif:
+            try:
+                exif.get_ifd(directory)
+            except Exception:  # the reader says the sub-directory is garbled
+                pass
 
 
 def _orientation(exif: Image.Exif | None, notes: list[str]) -> int:

@@ -1,6 +1,7 @@
 """Builders of odd, malformed and hostile image files for the hardening and fuzz
 tests.  Everything is made here, from synthetic pixels; nothing is shipped.
 
+strict_lines and zoomin read and run the command line as a user would.
 Raw builders (png_with_chunks, exif_block, app_segment) write bytes by hand
 where Pillow would refuse or repair what a hostile file holds: invalid UTF-8
 in iTXt, EXIF tags of the wrong type, JUMBF boxes with lying lengths.
@@ -10,13 +11,19 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from models.sample_images import camera_like_photo
+
+REPO = Path(__file__).resolve().parent.parent
 
 # A ComfyUI API graph whose class_type holds a lone surrogate, as JSON escapes it
 # (ensure_ascii keeps the \ud800 escape in the text, as in the issue's file).
@@ -138,3 +145,31 @@ def long_strip_png(width: int, height: int) -> bytes:
     parts.append(packer.flush())
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
             + _chunk(b"IDAT", b"".join(parts)) + _chunk(b"IEND", b""))
+
+
+# ------------------------------------------------------------------ running zoomin
+
+
+def _refuse(constant: str):
+    raise AssertionError(f"not strict JSON: {constant}")
+
+
+def strict_json(text: str):
+    """One JSON document, refusing NaN and Infinity as a strict parser does."""
+    return json.loads(text, parse_constant=_refuse)
+
+
+def strict_lines(text: str) -> list:
+    """JSON Lines, each line parsed as strict_json does."""
+    return [strict_json(line) for line in text.splitlines() if line.strip()]
+
+
+def zoomin(*args: str | bytes, home: Path | None = None) -> subprocess.CompletedProcess:
+    """`zoomin ...` in a real process: arguments may be bytes that are not UTF-8."""
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "ZOOMIN_ANALYST": "alice", "ZOOMIN_QUIET": "1"}
+    env.pop("DATABASE_URL", None)
+    if home is not None:
+        env["ZOOMIN_HOME"] = str(home)
+    command = [os.fsencode(sys.executable), b"-m", b"zoomin_ui.cli",
+               *(os.fsencode(a) for a in args)]
+    return subprocess.run(command, capture_output=True, env=env, cwd=REPO, timeout=300)

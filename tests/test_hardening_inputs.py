@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,27 +18,8 @@ from PIL import Image
 
 from models.image_input import ImageInputError, load_image
 from tests import hostile_files as hostile
+from tests.hostile_files import strict_json, strict_lines, zoomin
 from zoomin_ui.cli import main
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def strict_lines(text: str) -> list[dict]:
-    """Each line as JSON, refusing NaN and Infinity as a strict parser does."""
-    def refuse(constant: str):
-        raise AssertionError(f"not strict JSON: {constant}")
-    return [json.loads(line, parse_constant=refuse) for line in text.splitlines() if line.strip()]
-
-
-def zoomin(*args: str | bytes, home: Path | None = None) -> subprocess.CompletedProcess:
-    """`zoomin ...` in a real process: arguments may be bytes that are not UTF-8."""
-    env = {**os.environ, "LC_ALL": "C.UTF-8", "ZOOMIN_ANALYST": "alice", "ZOOMIN_QUIET": "1"}
-    env.pop("DATABASE_URL", None)
-    if home is not None:
-        env["ZOOMIN_HOME"] = str(home)
-    command = [os.fsencode(sys.executable), b"-m", b"zoomin_ui.cli",
-               *(a if isinstance(a, bytes) else a.encode() for a in args)]
-    return subprocess.run(command, capture_output=True, env=env, cwd=REPO, timeout=300)
 
 
 def run(*args: str):
@@ -95,7 +74,7 @@ def test_the_surrogate_file_is_saved_with_the_others(batch, tmp_path):
     assert len(records) == len(batch) and all("case_id" in r for r in records)
     shown = zoomin("cases", "show", str(records[1]["case_id"]), "--json", home=home)
     assert shown.returncode == 0, shown.stderr.decode(errors="replace")
-    case = strict_lines(shown.stdout.decode("utf-8").replace("\n", " "))[0]
+    case = strict_json(shown.stdout.decode("utf-8"))
     assert case["analyses"][0]["status"] == "done" and "\ufffd" in json.dumps(case, ensure_ascii=False)
     readable = zoomin("cases", "show", str(records[1]["case_id"]), home=home)
     assert readable.returncode == 0 and b"Traceback" not in readable.stderr
@@ -218,7 +197,7 @@ def test_bytes_that_are_not_utf8_in_the_title_and_the_file_name_are_saved(tmp_pa
     assert b"--title held bytes that are not UTF-8" in done.stderr
     record = strict_lines(done.stdout.decode("utf-8"))[0]
     assert record["file"].endswith("scan-\ufffd\ufffd-1.png") and "verdict" in record
-    listed = strict_lines(zoomin("cases", "list", "--json", home=home).stdout.decode("utf-8"))[0][0]
+    listed = strict_json(zoomin("cases", "list", "--json", home=home).stdout.decode("utf-8"))[0]
     assert listed["title"] == "Hafen \ufffd brand" and listed["files"] == ["scan-\ufffd\ufffd-1.png"]
 
 
