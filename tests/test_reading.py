@@ -326,3 +326,18 @@ def test_the_recipe_is_read_from_each_generators_metadata(chunks, expected):
     order = [k for k in recipe if k in expected]
     assert order == [k for k in ("Generator", "Prompt", "Negative prompt", "Model", "Sampler", "Steps", "Seed",
                                  "Size") if k in expected]
+
+
+def test_each_file_finding_has_one_plain_wording_for_panels_and_reports():
+    from models.evidence.finding_words import plain_finding
+
+    edited = plain_finding(c2pa(credentials(None, "untrusted", edits=13)))
+    assert edited.startswith("Signed by Adobe Inc.; the signature is intact; Adobe Inc. is not on your trust list")
+    assert "edited ×13" in edited and "Made from: IMG_0042.CR3" in edited and "Adobe Photoshop 25.0" in edited
+    broken = plain_finding(c2pa(credentials("digitalCapture", "trusted", intact=False)))
+    assert "changed after signing" in broken and "cannot be relied upon" in broken
+    assert "Such metadata can be copied" in plain_finding(COMFY)
+    assert plain_finding(NO_WATERMARK).startswith("No known invisible watermark")
+    for item in (CAMERA_EXIF, COMFY, WATERMARK, NO_WATERMARK):
+        text = plain_finding(item)
+        assert not any(term.lower() in text.lower() for term in BANNED_TERMS), text

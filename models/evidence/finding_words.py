@@ -5,9 +5,11 @@ built from.  The measurements stay in the finding's own expert text."""
 
 from __future__ import annotations
 
-from models.evidence.credentials_words import credentials_phrase, is_credentials
+from models.evidence.credentials_words import credentials_lines, credentials_phrase, is_credentials
 from models.evidence.recipe import generation_recipe
+from models.evidence.metadata_common import FORGEABLE
 from models.evidence.topics import CAMERA_SOURCE
+from models.region_words import as_sentence, first_sentence
 from models.types import Evidence
 
 
@@ -54,6 +56,38 @@ def file_limits(lead: Evidence) -> str:
     return ("Generation settings can be copied onto another image; the original file from the source, or the "
             "generator's own records, would confirm it.")
 
+
+
+def plain_finding(item: Evidence) -> str:
+    """One plain sentence (or a few, for Content Credentials) per file finding,
+    for a provenance panel or section; the finding's own text stays the expert one."""
+    details = item.details
+    if item.source == "c2pa":
+        if is_credentials(details) and details.get("readable"):
+            return " ".join(credentials_lines(details))
+        return "Content Credentials are present but could not be read, so nothing in them can be checked."
+    if item.kind == "watermark":
+        if item.decisive:
+            return as_sentence(evidence_phrase(item))
+        if details.get("checked") is False:
+            return "The image is too small to carry a Stable Diffusion watermark, so none was sought."
+        return "No known invisible watermark was found; most AI tools embed none, and re-saving removes one."
+    if item.kind == "metadata":
+        if item.source == CAMERA_SOURCE and item.supports == "real":
+            copied = " It contradicts the generator settings in the same file, so it was probably copied." \
+                if details.get("contradicted") else ""
+            return as_sentence(evidence_phrase(item)) + copied
+        if item.source == CAMERA_SOURCE:
+            camera = " ".join(str(details[k]) for k in ("make", "model") if details.get(k)) or "a camera"
+            return (f"The file names a camera ({camera}) but records no exposure settings, which software that "
+                    "invents or copies metadata often leaves out.")
+        if details.get("editor"):
+            return f"The file says it was edited with {details['editor']}; that says nothing about AI either way."
+        if item.supports == "ai-generated" and item.decisive:
+            return as_sentence(evidence_phrase(item)) + " Such metadata can be copied or stripped."
+        if item.supports == "ai-generated":
+            return "The metadata hints at an AI tool but does not show that the image was generated with it."
+    return first_sentence(item.finding.replace(FORGEABLE, ""))
 
 
 def _short(text: str, words: int = 6) -> str:
