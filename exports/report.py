@@ -3,9 +3,9 @@
 Gather (and re-verify) everything first, render into a temporary file beside
 the destination, record the file in the case store, and only then move it
 into place, so a failed export leaves neither a half-written file nor a
-record of one.  Rendering is deterministic (reportlab's invariant mode: fixed
-document dates and an ID derived from the content), so an unchanged case
-exported twice differs only in the generated-time line."""
+record of one.  Rendering is deterministic (reportlab's invariant mode: an ID
+derived from the content, and the generation time as the document's dates),
+so an unchanged case exported twice differs only in the generated time."""
 
 from __future__ import annotations
 
@@ -93,7 +93,8 @@ def render_pdf(data: ReportData, path: Path) -> int:
     fonts = register_fonts()
     styles = make_styles(fonts)
     case = data.case
-    frame = page_template.PageFrame(case_line=f"Case {case.id}: {clean(case.title, 300)}",
+    title_line = clean(case.title, 300).split("\n")[0]  # the header is one drawn line
+    frame = page_template.PageFrame(case_line=f"Case {case.id}: {title_line}",
                                     generated=page_template.generated_line(data.generated_at),
                                     tool=f"{TOOL_NAME} {data.tool_version}")
     margin = page_template.MARGIN

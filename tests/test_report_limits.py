@@ -104,7 +104,7 @@ def with_texts(data: ReportData, title: str, note: str, name: str, label: str, q
                                items=tuple(item(i) for i in data.items))
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                 HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(title=TEXT, note=TEXT, name=TEXT, label=TEXT, question=TEXT)
 def test_no_text_a_user_can_enter_makes_the_report_fail(report_data, tmp_path, title, note, name, label, question):
