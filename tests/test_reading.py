@@ -341,3 +341,30 @@ def test_each_file_finding_has_one_plain_wording_for_panels_and_reports():
     for item in (CAMERA_EXIF, COMFY, WATERMARK, NO_WATERMARK):
         text = plain_finding(item)
         assert not any(term.lower() in text.lower() for term in BANNED_TERMS), text
+
+
+def test_really_signed_content_credentials_read_in_plain_words(tmp_path):
+    pytest.importorskip("c2pa")
+    from models.evidence.c2pa_credentials import read_content_credentials
+    from models.image_input import load_image
+    from models.sample_images import camera_like_photo, encode
+    from tests.test_c2pa_credentials import _make_pki, _sign
+
+    pki, stranger = _make_pki("ZoomIn Test"), _make_pki("Someone Else")
+    (tmp_path / "ours.pem").write_bytes(pki.ca_pem)
+    (tmp_path / "theirs.pem").write_bytes(stranger.ca_pem)
+    plain = encode(camera_like_photo(192, 256, seed=3))
+    ai, capture = _sign(pki, plain, "trainedAlgorithmicMedia"), _sign(pki, plain, "digitalCapture")
+
+    def reading_of(data: bytes, anchors) -> Analysis:
+        return engine_analysis(read_content_credentials(load_image(data), anchors) + [signal("neither", 0.5)])
+
+    made_with_ai = reading_of(ai, tmp_path / "ours.pem")
+    assert made_with_ai.verdict == "ai-generated" and made_with_ai.reading.confidence == "provenance"
+    assert made_with_ai.reading.headline.startswith("AI-generated: Content Credentials signed by")
+    assert "declare it made with AI" in made_with_ai.reading.headline
+    camera = reading_of(capture, tmp_path / "ours.pem")
+    assert camera.verdict == "real" and "on your trust list" in camera.reading.headline
+    unverified = reading_of(capture, tmp_path / "theirs.pem")
+    assert unverified.verdict == "inconclusive" and "not on your trust list" in unverified.reading.headline
+    assert any("the signature is intact" in p and "not on your trust list" in p for p in unverified.reading.key_points)

@@ -127,7 +127,7 @@ def credentials_phrase(details: dict[str, Any]) -> str:
     source = declared_source(details)
     if source in ("ai", "ai-composite"):
         what = "declare it made with AI" if source == "ai" else "declare AI content added to it"
-        return f"Content Credentials signed by {who} {what}" + ("" if trusted else " (signer not on your trust list)")
+        return f"Content Credentials signed by {who} {what}" + ("" if trusted else f" (signer {_unverified(details)})")
     if source == "capture":
         if trusted:
             return f"Content Credentials from {who}, on your trust list, record a camera capture, signature intact"
@@ -138,7 +138,7 @@ def credentials_phrase(details: dict[str, Any]) -> str:
 
 
 def _unverified(details: dict[str, Any]) -> str:
-    return "not on your trust list" if details.get("trust_status") == "untrusted" else "not verified (no trust list)"
+    return "not on your trust list" if details.get("trust_status") == "untrusted" else "not verified: no trust list"
 
 
 def _actions(details: dict[str, Any]) -> list[dict[str, Any]]:
