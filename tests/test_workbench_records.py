@@ -6,6 +6,8 @@ a real SQLite case store (no Gradio)."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -197,6 +199,19 @@ def test_a_second_run_of_the_same_file_is_refused_and_not_recorded(store, detect
     assert store.get_analysis(scanned.run_id).status == "failed"
     assert "stopped before stage 2" in store.get_analysis(scanned.run_id).error
     assert workbench.analyse_evidence(store, detector, evidence_id, "bob").analysis.verdict
+
+
+def test_a_scan_dropped_between_the_stages_does_not_block_the_file(store, detector, analysed):
+    intake, _ = analysed
+    evidence_id = intake.items[0].evidence_file_id
+    run_id = workbench.scan_evidence(store, detector, evidence_id, "alice").run_id  # the ScannedRun is dropped
+    gc.collect()
+    assert (store.get_analysis(run_id).status, store.get_analysis(run_id).error) == ("failed", workbench.ABANDONED)
+    scanned = workbench.scan_evidence(store, detector, evidence_id, "bob")
+    assert workbench.examine_scanned(store, detector, scanned).analysis_id == scanned.run_id
+    del scanned
+    gc.collect()
+    assert store.get_case(intake.case_id).analyses[-1].status == "done"  # a finished run is left as it is
 
 
 # ---------------------------------------------------------------------- analyse all

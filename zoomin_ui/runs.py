@@ -4,7 +4,8 @@
 boxes first, then the examined result.  The page pauses between the two
 (it draws the boxes); a page closed or a run cancelled in that pause must not
 leave the run `running`, or the store would refuse every later run of that
-file on that backend as "already running".
+file on that backend as "already running": closing the generator records the
+run `failed` at once.
 
 `analyse_all` runs every evidence item of a case in order, reporting each as
 it ends; one bad file fails alone and the rest go on.
@@ -18,19 +19,17 @@ from typing import TYPE_CHECKING
 
 from models.detector import Detector, RegionProgress
 from zoomin_ui.service import SavedAnalysis, WorkbenchError
-from zoomin_ui.workbench import ScannedRun, case_detail, examine_scanned, scan_evidence
+from zoomin_ui.workbench import ScannedRun, abandon_run, case_detail, examine_scanned, scan_evidence
 
 if TYPE_CHECKING:
     from storage import CaseStore
-
-ABANDONED = "stopped before stage 2: the page was closed or the run cancelled"
-
 
 def analyse_in_steps(store: CaseStore, detector: Detector, evidence_file_id: int, analyst: str,
                      on_region: RegionProgress | None = None) -> Iterator[ScannedRun | SavedAnalysis]:
     """Yields the ScannedRun (stage 1, recorded `running`), then the
     SavedAnalysis (stage 2, `done`).  Closed in between, the run is recorded
-    `failed` with the reason."""
+    `failed` with the reason at once (a ScannedRun merely dropped is failed
+    when it is garbage-collected)."""
     scanned = scan_evidence(store, detector, evidence_file_id, analyst)
     finished = False
     try:
@@ -40,17 +39,7 @@ def analyse_in_steps(store: CaseStore, detector: Detector, evidence_file_id: int
         yield saved
     finally:
         if not finished:
-            _abandon(store, scanned.run_id)
-
-
-def _abandon(store: CaseStore, run_id: int) -> None:
-    from storage import StoreError
-
-    try:
-        if store.get_analysis(run_id).status == "running":
-            store.fail_analysis(run_id, ABANDONED)
-    except StoreError:
-        pass  # the run stays `running` until the next start marks it interrupted
+            abandon_run(store, scanned.run_id)
 
 
 @dataclass(frozen=True)

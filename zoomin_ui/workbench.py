@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -214,18 +215,43 @@ def scan_evidence(store: CaseStore, detector: Detector, evidence_file_id: int, a
         with store_errors():
             regions = detector.scan(image)
     except BaseException as exc:
-        _fail_quietly(store, run.id, f"scan failed: {exc}")
+        abandon_run(store, run.id, f"scan failed: {exc}")
         raise
-    return ScannedRun(run.id, record.case_id, evidence_file_id, tuple(regions))
+    scanned = ScannedRun(run.id, record.case_id, evidence_file_id, tuple(regions))
+    # The page pauses between the stages; a ScannedRun dropped there (page closed,
+    # run cancelled) must not leave its run `running`, blocking this file on this backend.
+    finalizer = weakref.finalize(scanned, abandon_run, store, run.id)
+    finalizer.atexit = False  # a server stopping mid-run: the next start marks it interrupted
+    _UNFINISHED[(str(store.home), run.id)] = finalizer
+    return scanned
 
 
 def examine_scanned(store: CaseStore, detector: Detector, scanned: ScannedRun,
                     on_region: RegionProgress | None = None) -> SavedAnalysis:
     """Stage 2 on the scan's regions; the run ends `done` or `failed`."""
+    finalizer = _UNFINISHED.pop((str(store.home), scanned.run_id), None)
+    if finalizer is not None:
+        finalizer.detach()
     image = evidence_image(store, scanned.evidence_file_id)
     with store_errors():
         return finish_run(store, detector, image, list(scanned.regions), None, scanned.run_id, scanned.case_id,
                           scanned.evidence_file_id, on_region)
+
+
+ABANDONED = "stopped before stage 2: the page was closed or the run cancelled"
+_UNFINISHED: dict[tuple[str, int], weakref.finalize] = {}  # (data folder, run id)
+
+
+def abandon_run(store: CaseStore, run_id: int, message: str = ABANDONED) -> None:
+    """Record a run that will not finish as `failed`, with why (nothing if it already ended)."""
+    from storage import StoreError
+
+    _UNFINISHED.pop((str(store.home), run_id), None)
+    try:
+        if store.get_analysis(run_id).status == "running":
+            store.fail_analysis(run_id, message)
+    except StoreError:
+        pass  # the run stays `running`; the next start marks it interrupted
 
 
 def analyse_evidence(store: CaseStore, detector: Detector, evidence_file_id: int, analyst: str,
@@ -235,15 +261,6 @@ def analyse_evidence(store: CaseStore, detector: Detector, evidence_file_id: int
     if on_scan is not None:
         on_scan(scanned)
     return examine_scanned(store, detector, scanned)
-
-
-def _fail_quietly(store: CaseStore, run_id: int, message: str) -> None:
-    from storage import StoreError
-
-    try:
-        store.fail_analysis(run_id, message)
-    except StoreError:
-        pass  # the run stays `running`; the next start marks it interrupted
 
 
 @dataclass(frozen=True)
