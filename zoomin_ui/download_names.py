@@ -20,13 +20,17 @@ from pathlib import Path
 
 MAX_SLUG = 40
 UNTITLED = "untitled"
+# Letters Unicode does not decompose into an ASCII letter plus accents.
+_SPELLED = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l",
+                          "Ł": "L", "đ": "d", "Đ": "D", "þ": "th", "Þ": "TH", "ı": "i"})
 
 
 def title_slug(title: str, limit: int = MAX_SLUG) -> str:
     """'Harbour fire — Ünïcode!' -> 'harbour-fire-unicode'; whole words up to
     `limit` characters (a first word longer than that is cut); 'untitled' when
     nothing readable is left."""
-    ascii_text = unicodedata.normalize("NFKD", title or "").encode("ascii", "ignore").decode("ascii")
+    spelled = unicodedata.normalize("NFKD", (title or "").translate(_SPELLED))
+    ascii_text = spelled.encode("ascii", "ignore").decode("ascii")
     words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     slug = ""
     for word in words:
