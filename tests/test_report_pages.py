@@ -152,3 +152,22 @@ def test_the_pdf_creation_date_is_the_generation_time(store, tmp_path):
     metadata = PdfReader(written.path).metadata
     assert metadata.creation_date.astimezone(timezone.utc) == NOW
     assert metadata.modification_date.astimezone(timezone.utc) == NOW
+
+
+def test_an_analyst_box_stays_the_analysts_in_the_report_after_a_rerun(store, tmp_path):
+    from zoomin_ui import service
+    from zoomin_ui.workbench import rerun_on_current_boxes
+
+    image = tmp_path / "scene.png"
+    image.write_bytes(png(seed=4))
+    saved = service.analyze_and_save(store, service.open_detector("evidence"), str(image), "alice")
+    store.add_region(saved.analysis_id, "dave", Box(200, 150, 300, 230), label="hand")
+    rerun = rerun_on_current_boxes(store, service.open_detector("evidence"), saved.analysis_id, "erin")
+
+    data = gather_report(store, saved.case_id, analysis_id=rerun.after.id, now=NOW)
+    hand = next(view for view in data.items[0].regions if view.latest.label == "hand")
+    assert (hand.drawn_by, hand.drawn_style) == ("analyst", "analyst")
+    assert "the analyst drew 1 region of their own" in decision_counts(data.items[0])
+    text = " ".join(page_texts(export_case_report(store, saved.case_id, tmp_path / "rerun.pdf", "erin",
+                                                  analysis_id=rerun.after.id, now=NOW).path))
+    assert "Drawn by analyst" in text[text.index(f"Region {hand.number}: hand"):]
