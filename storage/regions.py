@@ -191,13 +191,13 @@ def change_regions(session: Session, analysis_id: int, analyst: str, moves: Sequ
                    additions: Sequence[tuple[Box, str]], deletions: Sequence[int],
                    reason: str) -> RegionChanges:
     """Several box edits of one analysis in one transaction: all or none."""
+    for region_id in [*(region_id for region_id, _ in moves), *deletions]:
+        if _load(session, region_id)[0].analysis_id != analysis_id:
+            raise StoreError(f"region {region_id} is not part of analysis {analysis_id}", "invalid")
     moved = [edit_region(session, region_id, analyst, box=box, label=UNCHANGED, status=UNCHANGED,
                          explanation=UNCHANGED) for region_id, box in moves]
     added = [add_region(session, analysis_id, analyst, box, label, "", "open") for box, label in additions]
     deleted = [delete_region(session, region_id, analyst, reason) for region_id in deletions]
-    for row in (*moved, *deleted):
-        if row.analysis_id != analysis_id:
-            raise StoreError(f"region {row.parent_region_id} is not part of analysis {analysis_id}", "invalid")
     return RegionChanges(tuple(region_record(session, r) for r in moved),
                          tuple(region_record(session, r) for r in added),
                          tuple(region_record(session, r) for r in deleted))

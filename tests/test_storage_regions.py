@@ -107,6 +107,10 @@ def test_box_edits_in_one_call_are_all_or_none(store):
         store.change_regions(analysis.id, "bob", moves=[(changes.moved[0].id, Box(1, 1, 9, 9)),
                                                         (first.id, Box(2, 2, 9, 9))])
     assert refused.value.code == "conflict"
+    _, other_file = new_case_with_file(store, seed=2)
+    elsewhere = finished_analysis(store, other_file.case_id, other_file).regions[0]
+    with pytest.raises(StoreError, match="not part of analysis"):
+        store.change_regions(analysis.id, "bob", deletions=[elsewhere.id])
     assert store.get_analysis(analysis.id) == before
 
 
