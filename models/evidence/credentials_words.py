@@ -138,7 +138,7 @@ def credentials_phrase(details: dict[str, Any]) -> str:
 
 
 def _unverified(details: dict[str, Any]) -> str:
-    return "not on your trust list" if details.get("trust_status") == "untrusted" else "not verified (no trust list is set up)"
+    return "not on your trust list" if details.get("trust_status") == "untrusted" else "not verified, as no trust list is set up"
 
 
 def _actions(details: dict[str, Any]) -> list[dict[str, Any]]:
