@@ -64,15 +64,13 @@ def _reading(item: EvidenceView, styles: Styles, final_verdict: str | None, name
     if analysis is None or analysis.verdict is None or reading is None:
         return story + [Paragraph(f"{name}: no finished analysis; the tool gives no reading of this file.",
                                   styles.body)]
-    figure = ""
-    if reading.figure is not None:
-        figure = f"; {markup(reading.figure_label or 'score')} {reading.figure:.2f}"
-    story += [
-        Paragraph(f"<b>{markup(verdict_word(analysis.verdict))}</b> (confidence: "
-                  f"{markup(confidence_word(reading.confidence))}{figure})", styles.body),
-        Paragraph(f"<b>{markup(reading.headline)}</b>", styles.body),
-    ]
-    if reading.basis and reading.basis.rstrip(".") not in reading.headline:
+    story.append(Paragraph(f"<b>{markup(verdict_word(analysis.verdict))}</b> (confidence: "
+                           f"{markup(confidence_word(reading.confidence))})", styles.body))
+    if reading.figure is not None:  # the one number its words describe
+        story.append(Paragraph(f"<b>{reading.figure:.2f}</b>: {markup(reading.figure_label or 'score')}",
+                               styles.body))
+    story.append(Paragraph(f"<b>{markup(reading.headline)}</b>", styles.body))
+    if reading.basis and not _repeats(reading.basis, reading.headline):
         story.append(Paragraph(f"Why: {markup(reading.basis)}", styles.body))
     points = [ListItem(para(fold_lines(point, 4), styles.body), leftIndent=12)
               for point in reading.key_points[:KEY_POINTS]]
@@ -82,15 +80,27 @@ def _reading(item: EvidenceView, styles: Styles, final_verdict: str | None, name
     if reading.limits:
         story.append(Paragraph(f"What the tool cannot tell here: {markup(reading.limits)}", styles.small))
     if final_verdict and final_verdict != analysis.verdict:
-        story.append(Paragraph(
-            f"The analyst and the tool disagree: the analyst concluded "
-            f"{markup(verdict_word(final_verdict))}, the tool reads {markup(verdict_word(analysis.verdict))}. "
-            "The analyst's conclusion is this report's; the tool's reading is kept for the record.",
-            styles.warning))
+        story.append(_disagreement(final_verdict, analysis.verdict, styles))
     decided = decision_counts(item)
     if decided:
         story.append(para(f"On the image: {decided}; each region is shown in its own section.", styles.body))
     return story
+
+
+def _disagreement(final_verdict: str, tool_verdict: str, styles: Styles) -> Paragraph:
+    analyst = markup(verdict_word(final_verdict))
+    if tool_verdict == "inconclusive":  # the tool took no side: nothing to disagree with
+        return Paragraph(f"The tool could not tell; the conclusion {analyst} is the analyst's own.", styles.body)
+    return Paragraph(f"The analyst and the tool disagree: the analyst concluded {analyst}, the tool reads "
+                     f"{markup(verdict_word(tool_verdict))}. The analyst's conclusion is this report's; the tool's "
+                     "reading is kept for the record.", styles.warning)
+
+
+def _repeats(basis: str, headline: str) -> bool:
+    """True when the basis says again what the headline already says."""
+    words = [w.strip(".,;:").lower() for w in basis.split()]
+    said = {w.strip(".,;:").lower() for w in headline.split()}
+    return bool(words) and sum(w in said for w in words) >= 0.8 * len(words)
 
 
 def decision_counts(item: EvidenceView) -> str:
