@@ -84,7 +84,7 @@ def _batch(session: Session, *, rng: random.Random, start: datetime, first: int,
         session.flush()
         edited = model_regions[0]
         session.add(RegionRow(
-            analysis_id=analysis.id, parent_region_id=edited.id, source="analyst", status="confirmed",
+            analysis_id=analysis.id, parent_region_id=edited.id, source=edited.source, status="confirmed",
             region_key=edited.region_key, x1=edited.x1, y1=edited.y1, x2=edited.x2, y2=edited.y2,
             score=edited.score, label=edited.label, explanation="checked", evidence=[], created_by=analyst,
             created_at=when + timedelta(minutes=20)))
