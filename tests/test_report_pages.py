@@ -175,3 +175,16 @@ def test_an_analyst_box_stays_the_analysts_in_the_report_after_a_rerun(store, tm
     text = " ".join(page_texts(export_case_report(store, saved.case_id, tmp_path / "rerun.pdf", "erin",
                                                   analysis_id=rerun.after.id, now=NOW).path))
     assert "Drawn by analyst" in text[text.index(f"Region {hand.number}: hand"):]
+
+
+def test_a_tool_that_could_not_tell_is_not_said_to_disagree(store, tmp_path):
+    intake = store.open_case_with_evidence("Undecided", png(), "alice", original_name="scene.png")
+    run = store.start_analysis(intake.record.case_id, intake.record.id, ENGINE, "alice")
+    result = detector_result(intake.record.sha256, 1)
+    result.verdict, result.evidence = "inconclusive", []
+    store.finish_analysis(run.id, result)
+    store.update_case(intake.record.case_id, "erin", final_verdict="real")
+
+    first = page_texts(export_case_report(store, intake.record.case_id, tmp_path / "u.pdf", "erin", now=NOW).path)[0]
+    assert "The tool could not tell; the conclusion Likely real is the analyst's own." in first
+    assert "disagree" not in first and "Can't tell" in first
