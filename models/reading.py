@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from models.evidence.credentials_words import credentials_lines, credentials_phrase, is_credentials
+from models.evidence.examine import NOTABLE_SCORE
 from models.evidence.finding_words import evidence_phrase, file_limits, record_word
 from models.evidence.recipe import generation_recipe
 from models.evidence.topics import CAMERA_SOURCE
@@ -26,7 +27,6 @@ from models.types import Analysis, Evidence, Reading, Region
 
 __all__ = ["read_analysis", "region_line"]
 
-NOTABLE_REGION = 0.9  # the engine's "stands out" score (models.evidence.examine.NOTABLE_SCORE)
 MAX_KEY_POINTS = 5
 SETTLE = ("the original file from the source (with its Content Credentials or camera metadata), or a second look "
           "with the vision-language backend")
@@ -50,7 +50,6 @@ class _Facts:
         items = analysis.evidence
         strongest = lambda side: sorted((e for e in items if e.decisive and e.supports == side),  # noqa: E731
                                         key=lambda e: e.strength, reverse=True)
-        engine = analysis.backend == "evidence"
         return cls(
             analysis, strongest("ai-generated"), strongest("real"),
             next((e for e in items if e.source == "signal-model"), None),
@@ -58,8 +57,7 @@ class _Facts:
             next((e for e in items if e.source == CAMERA_SOURCE and e.supports == "real"
                   and not e.details.get("contradicted")), None),
             next((e for e in items if e.source == "c2pa" and is_credentials(e.details)), None),
-            [r for r in analysis.regions if r.score >= NOTABLE_REGION and r.label != "no clear anomaly"]
-            if engine else [r for r in analysis.regions if r.score >= 0.5 and _model_flagged(r)])
+            [r for r in analysis.regions if _stands_out(r)])
 
     @property
     def model_decided(self) -> bool:
@@ -111,7 +109,8 @@ def _decided_by_model(facts: _Facts) -> Reading:
     word, name = verdict_word(facts.analysis.verdict), facts.model_name
     headline = f"{word}, in the judgement of the vision-language model {name}; no file record decides."
     reasoning = str(facts.model.details.get("reasoning") or "") if facts.model else ""
-    basis = f"The vision-language model {name} judged the image {'AI-generated' if facts.analysis.verdict == 'ai-generated' else 'real'}."
+    judged = "AI-generated" if facts.analysis.verdict == "ai-generated" else "real"
+    basis = f"The vision-language model {name} judged the image {judged}."
     if reasoning:
         basis += f" Its reasons: {_first_sentence(reasoning)}"
     measured = str(facts.model.details.get("score_source", "")).startswith("measured") if facts.model else False
@@ -256,8 +255,11 @@ def _model_point(facts: _Facts) -> str:
     return f"The vision-language model {facts.model_name} judged it {said}.{overruled}"
 
 
-def _model_flagged(region: Region) -> bool:
-    return any(e.kind == "model" and e.supports == "ai-generated" for e in region.evidence)
+def _stands_out(region: Region) -> bool:
+    """As fusion counts it (more unusual than NOTABLE_SCORE of the real photos measured),
+    or flagged by a vision-language model's look at it."""
+    return (region.score >= NOTABLE_SCORE and region.label != "no clear anomaly") or any(
+        e.kind == "model" and e.source.endswith(":examine") and e.supports == "ai-generated" for e in region.evidence)
 
 
 def _fit(*headlines: str) -> str:
