@@ -24,6 +24,7 @@ from zoomin_ui.workbench import ScannedRun, abandon_run, case_detail, examine_sc
 if TYPE_CHECKING:
     from storage import CaseStore
 
+
 def analyse_in_steps(store: CaseStore, detector: Detector, evidence_file_id: int, analyst: str,
                      on_region: RegionProgress | None = None) -> Iterator[ScannedRun | SavedAnalysis]:
     """Yields the ScannedRun (stage 1, recorded `running`), then the
