@@ -5,10 +5,9 @@ disagree, and the case's identity (title, id, hashes, who and when)."""
 
 from __future__ import annotations
 
-from PIL import Image as PILImage
 from reportlab.platypus import Flowable, ListFlowable, ListItem, Paragraph, Spacer
 
-from exports import pictures
+from exports.pictures import Overviews
 from exports.page_template import generated_line
 from exports.report_model import TOOL_NAME, EvidenceView, ReportData
 from exports.styles import Styles, key_values, para
@@ -21,15 +20,13 @@ NOTE_LINES = 10  # of the final note on this page; the whole note follows in its
 KEY_POINTS = 5
 
 
-def first_page(data: ReportData, styles: Styles, width: float) -> list[Flowable]:
+def first_page(data: ReportData, styles: Styles, width: float, overviews: Overviews) -> list[Flowable]:
     case = data.case
     story: list[Flowable] = [Paragraph("Forensic image report", styles.title),
                              para(fold_lines(case.title, 3), styles.h1)]
     for item in data.items:
         if item.analysis is not None:
-            picture = PILImage.fromarray(item.image.rgb)
-            story += [pictures.overview(picture, item.regions, width, THUMBNAIL_HEIGHT,
-                                        max_side=pictures.THUMBNAIL_MAX_SIDE), Spacer(1, 4)]
+            story += [overviews.flowable(item, width, THUMBNAIL_HEIGHT), Spacer(1, 4)]
     story += _conclusion(data, styles)
     for item in data.items:
         story += _reading(item, styles, case.final_verdict, len(data.items) > 1)

@@ -16,12 +16,11 @@ from dataclasses import replace
 from PIL import Image as PILImage
 from reportlab.platypus import Image
 
-from exports.report_model import RegionView
+from exports.report_model import EvidenceView, RegionView
 from models.overlay import OverlayBox, draw_boxes, zoom_context, zoom_crop
 from models.types import Box
 
 OVERVIEW_MAX_SIDE = 1600
-THUMBNAIL_MAX_SIDE = 800  # the first page's copy is drawn about 9 cm wide
 CROP_SIDE = 384
 
 
@@ -30,18 +29,34 @@ def overlay_boxes(regions: Sequence[RegionView]) -> list[OverlayBox]:
                        deleted=r.deleted) for r in regions]
 
 
-def overview(image: PILImage.Image, regions: Sequence[RegionView], max_width: float, max_height: float,
-             max_side: int = OVERVIEW_MAX_SIDE) -> Image:
-    """The image with every region's box drawn and numbered, at most `max_side` pixels across."""
+class Overviews:
+    """The image of each evidence item with every box drawn and numbered, drawn
+    once per report: the first page and the item's section embed the same JPEG
+    (reportlab stores identical image data once)."""
+
+    def __init__(self) -> None:
+        self._drawn: dict[int, tuple[bytes, int, int]] = {}
+
+    def flowable(self, item: EvidenceView, max_width: float, max_height: float) -> Image:
+        if item.file.id not in self._drawn:
+            picture = drawn_overview(PILImage.fromarray(item.image.rgb), item.regions)
+            self._drawn[item.file.id] = (jpeg(picture), picture.width, picture.height)
+        data, width, height = self._drawn[item.file.id]
+        scale = min(max_width / width, max_height / height)
+        return Image(io.BytesIO(data), width=width * scale, height=height * scale)
+
+
+def drawn_overview(image: PILImage.Image, regions: Sequence[RegionView]) -> PILImage.Image:
+    """The image with every region's box drawn and numbered, at most OVERVIEW_MAX_SIDE pixels across."""
     boxes = overlay_boxes(regions)
     # A 12-megapixel photo is first reduced by a whole factor (a fast box filter) to at most twice the
     # drawn size, so the high-quality resize in draw_boxes works on a few megapixels, not twelve.
-    factor = max(1, -(-max(image.size) // (2 * max_side)))  # ceil: at least max_side left
+    factor = max(1, -(-max(image.size) // (2 * OVERVIEW_MAX_SIDE)))  # ceil: at least OVERVIEW_MAX_SIDE left
     if factor > 1:
         image = image.reduce(factor)
         boxes = [replace(b, box=Box(b.box.x1 / factor, b.box.y1 / factor, b.box.x2 / factor, b.box.y2 / factor))
                  for b in boxes]
-    return flowable(draw_boxes(image, boxes, max_side=max_side), max_width, max_height)
+    return draw_boxes(image, boxes, max_side=OVERVIEW_MAX_SIDE)
 
 
 def crop(image: PILImage.Image, region: RegionView, max_width: float, max_height: float) -> Image:
@@ -63,8 +78,11 @@ def outlined_crop(image: PILImage.Image, region: RegionView) -> PILImage.Image:
 
 
 def flowable(picture: PILImage.Image, max_width: float, max_height: float) -> Image:
+    scale = min(max_width / picture.width, max_height / picture.height)
+    return Image(io.BytesIO(jpeg(picture)), width=picture.width * scale, height=picture.height * scale)
+
+
+def jpeg(picture: PILImage.Image) -> bytes:
     buffer = io.BytesIO()
     picture.convert("RGB").save(buffer, "JPEG", quality=90, optimize=False)
-    buffer.seek(0)
-    scale = min(max_width / picture.width, max_height / picture.height)
-    return Image(buffer, width=picture.width * scale, height=picture.height * scale)
+    return buffer.getvalue()

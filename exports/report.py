@@ -27,6 +27,7 @@ from exports.errors import ReportError
 from exports.fonts import font_files, register_fonts
 from exports.first_page import first_page
 from exports.method_section import audit_section, glossary_box, limitations_section, method_section
+from exports.pictures import Overviews
 from exports.provenance_section import provenance_section
 from exports.report_model import TOOL_NAME, ReportData, gather_report
 from exports.sections import evidence_section, notes_section
@@ -104,9 +105,10 @@ def render_pdf(data: ReportData, path: Path) -> int:
         title=clean(f"Case {case.id}: {case.title}", 300), author=TOOL_NAME, subject="Forensic image report",
         creator=f"{TOOL_NAME} {data.tool_version}", invariant=1)
     width = document.width - 12  # the frame's own padding, 6 pt a side
-    story: list[Flowable] = [*first_page(data, styles, width), PageBreak(), *notes_section(data, styles)]
+    overviews = Overviews()
+    story: list[Flowable] = [*first_page(data, styles, width, overviews), PageBreak(), *notes_section(data, styles)]
     for index, item in enumerate(data.items, 1):
-        story += [*evidence_section(index, item, styles, width), PageBreak(),
+        story += [*evidence_section(index, item, styles, width, overviews), PageBreak(),
                   *provenance_section(index, item, styles, width), PageBreak()]
     story.append(Paragraph("Technical appendix", styles.title))
     for index, item in enumerate(data.items, 1):

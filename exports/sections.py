@@ -6,7 +6,7 @@ from __future__ import annotations
 from PIL import Image as PILImage
 from reportlab.platypus import Flowable, Paragraph, Spacer
 
-from exports import pictures
+from exports.pictures import Overviews
 from exports.region_section import evidence_table, region_section
 from exports.first_page import NOTE_LINES
 from exports.report_model import EvidenceView, ReportData
@@ -40,7 +40,8 @@ def recipe_table(item: EvidenceView, styles: Styles, width: float) -> list[Flowa
             key_values(rows, styles, width, max_lines=RECIPE_LINES)]
 
 
-def evidence_section(index: int, item: EvidenceView, styles: Styles, width: float) -> list[Flowable]:
+def evidence_section(index: int, item: EvidenceView, styles: Styles, width: float,
+                     overviews: Overviews) -> list[Flowable]:
     record = item.file
     rows = [
         ("Original file name", record.original_name),
@@ -62,7 +63,7 @@ def evidence_section(index: int, item: EvidenceView, styles: Styles, width: floa
         story.append(Paragraph("No finished analysis of this file is on record.", styles.body))
         return story
     picture = PILImage.fromarray(item.image.rgb)
-    story += [Spacer(1, 6), pictures.overview(picture, item.regions, width, width * 0.8),
+    story += [Spacer(1, 6), overviews.flowable(item, width, width * 0.8),
               Paragraph("Numbers match the region sections below. Solid boxes: the tool's regions, coloured by "
                         "score (green low, amber middle, red high). Dashed blue: drawn or moved by an analyst. "
                         "Dashed grey, crossed out: deleted by an analyst (still listed below).", styles.small)]
