@@ -213,7 +213,7 @@ def _key_points(facts: _Facts, basis: str) -> list[str]:
     pixels = _pixel_point(facts)
     if pixels and "pixel" not in basis.lower():
         points.append(pixels)
-    if facts.camera is not None and evidence_phrase(facts.camera) not in basis:
+    if facts.camera is not None and evidence_phrase(facts.camera).lower() not in basis.lower():
         points.append(_sentence(evidence_phrase(facts.camera)))
     watermark = next((e for e in facts.analysis.evidence if e.kind == "watermark"), None)
     if watermark is not None and not watermark.decisive and watermark.details.get("checked", True):

@@ -69,6 +69,17 @@ def edit_count(details: dict[str, Any]) -> int:
                if str(a.get("action", "")).removeprefix("c2pa.") not in ("created", "opened", "published"))
 
 
+def tool_name(details: dict[str, Any]) -> str:
+    """The software that wrote the credentials, as a reader names it: 'Adobe Photoshop 23.3.1',
+    not the user-agent string 'Adobe_Photoshop/23.3.1 adobe_c2pa/0.14.2 c2pa-rs/0.43.0'."""
+    info = [i for i in details.get("claim_generator_info") or [] if isinstance(i, dict) and i.get("name")]
+    if info:
+        return " ".join(str(info[0][k]) for k in ("name", "version") if info[0].get(k)).replace("_", " ")
+    generator = str(details.get("claim_generator") or "").split(" (")[0].strip()
+    first = generator.split(" ")[0] if "/" in generator.split(" ")[0] else generator
+    return first.replace("/", " ").replace("_", " ")
+
+
 def signature_sentence(details: dict[str, Any]) -> str:
     """'Signed by X; the signature is intact; X is not on your trust list.'"""
     if not details.get("readable", True) and not details.get("integrity_ok"):
@@ -90,8 +101,8 @@ def credentials_lines(details: dict[str, Any]) -> list[str]:
     what it declares, the recorded actions, the ingredients."""
     lines = [signature_sentence(details)]
     made = []
-    if details.get("claim_generator"):
-        made.append(f"Made with {details['claim_generator']}")
+    if tool_name(details):
+        made.append(f"Made with {tool_name(details)}")
     if details.get("signing_time"):
         made.append(f"signing time {details['signing_time']}")
     if made:

@@ -23,8 +23,7 @@ def evidence_phrase(item: Evidence) -> str:
         return "the image carries a Stable Diffusion invisible watermark" + (f" ({pattern})" if pattern else "")
     if item.kind == "metadata":
         if item.source == CAMERA_SOURCE:
-            camera = " ".join(str(details[k]) for k in ("make", "model") if details.get(k))
-            return f"the file's camera metadata ({camera or 'a camera'}) points to a real photo, but is easily copied"
+            return f"the file's camera metadata ({camera_name(details)}) points to a real photo, but is easily copied"
         generator = str(details.get("generator") or "").split(" (")[0]
         recipe = generation_recipe([item])
         model = recipe.get("Model", "").split(",")[0]
@@ -78,8 +77,7 @@ def plain_finding(item: Evidence) -> str:
                 if details.get("contradicted") else ""
             return as_sentence(evidence_phrase(item)) + copied
         if item.source == CAMERA_SOURCE:
-            camera = " ".join(str(details[k]) for k in ("make", "model") if details.get(k)) or "a camera"
-            return (f"The file names a camera ({camera}) but records no exposure settings, which software that "
+            return (f"The file names a camera ({camera_name(details)}) but records no exposure settings, which software that "
                     "invents or copies metadata often leaves out.")
         if details.get("editor"):
             return f"The file says it was edited with {details['editor']}; that says nothing about AI either way."
@@ -88,6 +86,14 @@ def plain_finding(item: Evidence) -> str:
         if item.supports == "ai-generated":
             return "The metadata hints at an AI tool but does not show that the image was generated with it."
     return first_sentence(item.finding.replace(FORGEABLE, ""))
+
+
+def camera_name(details: dict) -> str:
+    """'Canon EOS R5' from make 'Canon' and model 'Canon EOS R5' (or model 'EOS R5'), as camera_exif names it."""
+    make, model = str(details.get("make") or "").strip(), str(details.get("model") or "").strip()
+    if make and model.lower().startswith(make.split()[0].lower()):
+        return model
+    return " ".join(x for x in (make, model) if x) or "a camera"
 
 
 def _short(text: str, words: int = 6) -> str:
