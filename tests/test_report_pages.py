@@ -4,6 +4,7 @@ tables, no pointers to project files, and the PDF's own creation date."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timezone
 
 import numpy as np
@@ -188,3 +189,19 @@ def test_a_tool_that_could_not_tell_is_not_said_to_disagree(store, tmp_path):
     first = page_texts(export_case_report(store, intake.record.case_id, tmp_path / "u.pdf", "erin", now=NOW).path)[0]
     assert "The tool could not tell; the conclusion Likely real is the analyst's own." in first
     assert "disagree" not in first and "Can't tell" in first
+
+
+def test_an_analysis_recorded_before_readings_existed_is_read_now(store):
+    from models.reading import read_analysis
+
+    case_id, _, _ = make_case(store, regions=1, questions=0)
+    recorded = store.get_case(case_id).analyses[0]
+    assert "reading" not in recorded.raw_output  # the test detector attaches none, as older versions did
+    assert recorded.reading == read_analysis(recorded.model_output())
+
+    intake = store.open_case_with_evidence("Read at analysis time", png(seed=8), "alice")
+    run = store.start_analysis(intake.record.case_id, intake.record.id, ENGINE, "alice")
+    result = detector_result(intake.record.sha256, 1)
+    result.reading = dataclasses.replace(read_analysis(result), headline="As recorded.")
+    store.finish_analysis(run.id, result)
+    assert store.get_case(intake.record.case_id).analyses[0].reading.headline == "As recorded."
