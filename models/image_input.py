@@ -5,14 +5,14 @@ palette with transparency, animated, EXIF-rotated) becomes an 8-bit RGB array
 in displayed orientation, plus the untouched file bytes and the metadata the
 provenance checks need.  Anything that cannot be read becomes an
 ImageInputError whose message a journalist can act on; no Pillow traceback
-leaves this module.
+leaves this module.  What is read besides the pixels (EXIF, orientation, text
+chunks, XMP) is in image_metadata.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import math
 import os
 import re
 import warnings
@@ -23,6 +23,16 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from models.image_metadata import (
+    UNDO_ORIENTATION,
+    find_xmp,
+    read_bit_depth,
+    read_exif,
+    read_orientation,
+    read_text_chunks,
+    upright,
+    warning_notes,
+)
 from models.safe_text import safe_text
 
 try:  # HEIC/HEIF through the maintained Pillow plugin; AVIF is built into Pillow >= 11.3.
@@ -36,11 +46,12 @@ DEFAULT_MAX_PIXELS = 100_000_000
 """Refuse images above this many pixels (a 100 MP medium-format frame still passes);
 override with ZOOMIN_MAX_PIXELS or the CLI's --max-pixels."""
 
-MAX_ASPECT_RATIO = 1000
+MAX_ASPECT_RATIO = 10_000
 """Refuse, before decoding, images whose long side is more than this many times
-the short side (a 1 x 100,000,000 strip): no photograph has that shape, the
-signal maps have no 8x8 blocks to measure, and decoding it can exhaust memory.
-The longest panoramas and scrolled screenshots stay far below (about 50:1)."""
+the short side (a 1 x 100,000,000 strip): no photograph has that shape, and
+the learned score pads a thin strip to 32 px across, so a 1 x 10,000,000 strip
+needs over 20 GB.  Within the ratio the padding stays small (a 31 x 310,000
+strip grows 3 %); the longest panoramas and scrolled screenshots are near 50:1."""
 
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp",
@@ -52,25 +63,6 @@ _MIME_BY_FORMAT = {
     "GIF": "image/gif", "BMP": "image/bmp", "HEIF": "image/heic", "AVIF": "image/avif",
     "MPO": "image/jpeg",
 }
-
-# EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-
-# EXIF orientation -> numpy operation that undoes _TRANSPOSE.
-_UNDO_ORIENTATION = {
-    2: lambda a: a[:, ::-1],
-    3: lambda a: a[::-1, ::-1],
-    4: lambda a: a[::-1, :],
-    5: lambda a: a.transpose(1, 0, 2),
-    6: lambda a: np.rot90(a, 1),
-    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
-    8: lambda a: np.rot90(a, -1),
-}
-
 
 class ImageInputError(Exception):
     """A file that cannot be analysed, with a message meant for the analyst."""
@@ -116,7 +108,7 @@ class LoadedImage:
     def pixels_as_stored(self) -> np.ndarray:
         """The RGB pixels in the file's stored orientation (before EXIF rotation),
         which is where an embedded watermark's block grid lies."""
-        undo = _UNDO_ORIENTATION.get(self.orientation)
+        undo = UNDO_ORIENTATION.get(self.orientation)
         return np.ascontiguousarray(undo(self.rgb)) if undo else self.rgb
 
 
@@ -161,15 +153,8 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None,
                                   "(lower --max-pixels or use a machine with more memory)", "too-large") from None
     if display_name != given_name:
         loaded.notes.append("the file name holds bytes that are not UTF-8; they are shown as \ufffd")
-    loaded.notes.extend(_warning_notes(caught))
+    loaded.notes.extend(warning_notes(caught))
     return loaded
-
-
-def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
-    messages = [safe_text(str(w.message)).strip() for w in caught
-                if not issubclass(w.category, Image.DecompressionBombWarning)]
-    unique = list(dict.fromkeys(m for m in messages if m))
-    return [f"the image library warned: {m[:200]}" for m in unique[:3]]
 
 
 def _read_file(path: Path, name: str) -> bytes:
@@ -268,25 +253,18 @@ def _decode(image: Image.Image, data: bytes, name: str, limit: int) -> LoadedIma
 
     fmt = image.format or "unknown"
     mode = image.mode
-    try:
-        exif = image.getexif()
-        _decode_exif_now(exif)
-    except Exception:  # a broken EXIF block must not stop the pixel analysis
-        exif = None
-        notes.append("the EXIF block is unreadable and was ignored")
-    orientation = _orientation(exif, notes)
+    exif = read_exif(image, notes)
+    orientation = read_orientation(exif, notes)
 
     info = {k: v for k, v in image.info.items()}
-    text_chunks = _text_chunks(image)
-    xmp = _find_xmp(image, data)
+    text_chunks = read_text_chunks(image)
+    xmp = find_xmp(image, data)
     quantization = {int(k): list(v) for k, v in image.quantization.items()} \
         if fmt in ("JPEG", "MPO") and getattr(image, "quantization", None) else None
-    bit_depth = _bit_depth(image, data, fmt)
+    bit_depth = read_bit_depth(image, data, fmt)
 
     if orientation != 1:
-        # Our own transpose, not ImageOps.exif_transpose: that one re-writes the
-        # EXIF block, which raises on the odd tag types a file may hold.
-        image = image.transpose(_TRANSPOSE[orientation])
+        image = upright(image, orientation)
         notes.append(f"EXIF orientation {orientation} applied: boxes are in the displayed orientation")
     rgb = _to_rgb(image, mode, bit_depth, notes)
     return LoadedImage(
@@ -310,89 +288,6 @@ def _count_frames(image: Image.Image, data: bytes, name: str, notes: list[str]) 
             return 1, Image.open(io.BytesIO(data))
         except Exception as exc:
             raise ImageInputError(f"{name}: the image header is corrupt ({exc})", "corrupt") from None
-
-
-def _decode_exif_now(exif: Image.Exif) -> None:
-    """Pillow decodes each EXIF value when it is first asked for, warning on
-    stderr about damaged ones.  Asking for all of them here, where warnings are
-    recorded as notes, gives the metadata readers decoded values, silently."""
-    for tag in list(exif):
-        exif.get(tag)
-    for directory in (0x8769, 0x8825):  # the Exif and GPS sub-directories the readers open
-        if directory in exif:
-            try:
-                exif.get_ifd(directory)
-            except Exception:  # the reader says the sub-directory is garbled
-                pass
-
-
-def _orientation(exif: Image.Exif | None, notes: list[str]) -> int:
-    """The EXIF Orientation (1-8), also when a writer stored it as text ("6") or
-    as a rational (6/1); any other value is ignored, noted."""
-    raw = exif.get(0x0112) if exif else None
-    if raw is None:
-        return 1
-    value = raw[0] if isinstance(raw, tuple) and raw else raw
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    try:
-        number = float(value.strip("\x00 ") if isinstance(value, str) else value)
-    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
-        number = math.nan
-    if not (math.isfinite(number) and number.is_integer() and 1 <= number <= 8):
-        notes.append(f"invalid EXIF orientation {safe_text(repr(raw))[:40]} ignored")
-        return 1
-    if not isinstance(raw, int):
-        notes.append(f"EXIF orientation stored as {type(raw).__name__} {safe_text(repr(raw))[:40]}, read as "
-                     f"{int(number)}")
-    return int(number)
-
-
-def _text_chunks(image: Image.Image) -> dict[str, str]:
-    """Text metadata written by generators (PNG tEXt/iTXt/zTXt, WebP/GIF comments)."""
-    chunks: dict[str, str] = {}
-    text = getattr(image, "text", None)  # PNG: reads every text chunk, also after IDAT
-    sources = [text] if isinstance(text, dict) else []
-    sources.append(image.info)
-    for source in sources:
-        for key, value in source.items():
-            if isinstance(key, str) and key not in chunks:
-                if isinstance(value, bytes):
-                    if key in ("comment",):
-                        chunks[key] = value.decode("utf-8", "replace")
-                elif isinstance(value, str):
-                    chunks[key] = value
-    return {safe_text(key): safe_text(value) for key, value in chunks.items()}
-
-
-def _find_xmp(image: Image.Image, data: bytes) -> bytes | None:
-    for key in ("xmp", "XML:com.adobe.xmp"):
-        value = image.info.get(key)
-        if value:
-            return value.encode("utf-8") if isinstance(value, str) else bytes(value)
-    tag_v2 = getattr(image, "tag_v2", None)
-    if tag_v2 is not None and 700 in tag_v2:
-        value = tag_v2[700]
-        return value.encode("utf-8") if isinstance(value, str) else bytes(value)
-    # Other containers (HEIC, AVIF, GIF) keep the packet as plain bytes.
-    start = data.find(b"<x:xmpmeta")
-    if start >= 0:
-        end = data.find(b"</x:xmpmeta>", start)
-        if end > start:
-            return data[start:end + len(b"</x:xmpmeta>")]
-    return None
-
-
-def _bit_depth(image: Image.Image, data: bytes, fmt: str) -> int:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        return 16
-    if fmt == "PNG" and len(data) > 24 and data[12:16] == b"IHDR":
-        return int(data[24])  # PNG IHDR bit depth; Pillow silently reduces 16-bit RGB to 8
-    if fmt == "TIFF":
-        bits = getattr(image, "tag_v2", {}).get(258)
-        if bits:
-            return int(max(bits) if isinstance(bits, tuple) else bits)
-    return 8
 
 
 def _to_rgb(image: Image.Image, mode: str, bit_depth: int, notes: list[str]) -> np.ndarray:
