@@ -122,6 +122,8 @@ def _change_text(before: object, after: object) -> str:
     """What an event changed; for two snapshots, only the fields that differ."""
     if before is None and after is None:
         return ""
+    if before is None and isinstance(after, dict):
+        return "; ".join(f"{k}: {compact_json(v, 200)}" for k, v in after.items())
     if before is None:
         return compact_json(after, 600)
     if isinstance(before, dict) and isinstance(after, dict):
