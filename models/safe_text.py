@@ -15,7 +15,8 @@ So every boundary calls one of these:
   tree, and non-finite floats become None; it returns the repairs made so
   the caller can note them where the analyst will read it;
 - strict_dumps(value): JSON text that is always valid strict JSON and can
-  never raise on content (allow_nan=False after safe_value).
+  never raise on content (allow_nan=False after safe_value), with control
+  characters that JSON leaves raw escaped, so it is safe on a terminal too.
 """
 
 from __future__ import annotations
@@ -105,17 +106,27 @@ def _clean(value: Any, repairs: Repairs) -> Any:
     return value
 
 
+# Characters json.dumps(ensure_ascii=False) writes raw although a terminal may act
+# on them: DEL, C1 controls, bidi embeddings/overrides/isolates/marks and the
+# line separators (which also end a line in JavaScript).  Written as \u escapes,
+# the JSON means the same and is safe to print.
+_JSON_RAW_CONTROLS = {code: f"\\u{code:04x}" for code in (
+    0x7F, *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A),
+    0x2028, 0x2029)}
+
+
 def strict_dumps(value: Any, note_key: str | None = "notes", **options: Any) -> str:
     """JSON text of `value` that a strict parser accepts, whatever it holds.
 
     What had to be repaired is appended as one sentence to the list under
     `note_key` when `value` is a dict that has one (an Analysis' notes).
-    Extra keyword arguments go to json.dumps (indent, ensure_ascii ...)."""
+    Extra keyword arguments go to json.dumps (indent, ensure_ascii ...);
+    non-ASCII text stays readable, control characters are escaped."""
     cleaned, repairs = safe_value(value)
     if repairs and note_key and isinstance(cleaned, dict) and isinstance(cleaned.get(note_key), list):
         cleaned[note_key] = [*cleaned[note_key], repairs.describe("this output")]
     options.setdefault("ensure_ascii", False)
-    return json.dumps(cleaned, allow_nan=False, **options)
+    return json.dumps(cleaned, allow_nan=False, **options).translate(_JSON_RAW_CONTROLS)
 
 
 def loads_keeping_constants(text: str) -> Any:

@@ -226,6 +226,14 @@ def test_a_title_cannot_fake_a_line_of_the_case_listing(home, batch):
     assert len(rows) == 2 and "quiet\\n     2" in rows[1]
 
 
+def test_json_output_escapes_the_controls_json_leaves_raw(home, batch):
+    assert run("analyze", "--save", "--title", HOSTILE_TITLE, str(batch["ok"])).exit_code == 0
+    listed, shown = run("cases", "list", "--json").stdout, run("cases", "show", "1", "--json").stdout
+    for output in (listed, shown):
+        assert not any(ch in output for ch in "\x1b\x07\r\u202e\x9b") and "\\u202egnp.exe\\u009b31m" in output
+    assert strict_json(listed)[0]["title"] == strict_json(shown)["summary"]["title"] == HOSTILE_TITLE
+
+
 def test_file_names_in_the_summary_and_in_errors_are_escaped(tmp_path):
     sneaky = tmp_path / "photo\x1b[2J.png"
     sneaky.write_bytes(hostile.png_text(hostile.photo(seed=7)))
