@@ -5,12 +5,12 @@ Thin: parsing and messages here, the work in models.dataset and models.evaluatio
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from models.registry import BACKENDS
+from models.safe_text import strict_dumps
 
 
 def _model_flags(function):
@@ -74,9 +74,9 @@ def eval_command(dataset: str, out: str, backend: str, perturb: str, limit: int 
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / "predictions.jsonl").open("w", encoding="utf-8") as log:
         def keep(perturbation: str, prediction) -> None:  # a long run's partial results survive a crash
-            log.write(json.dumps({"perturbation": perturbation, "path": prediction.path, "label": prediction.label,
-                                  "generator": prediction.generator, "score": round(prediction.score, 4),
-                                  "verdict": prediction.verdict}) + "\n")
+            log.write(strict_dumps({"perturbation": perturbation, "path": prediction.path,
+                                    "label": prediction.label, "generator": prediction.generator,
+                                    "score": round(prediction.score, 4), "verdict": prediction.verdict}) + "\n")
             log.flush()
 
         run = run_evaluation(detector, items, perturbations, source=dataset, max_pixels=max_pixels,

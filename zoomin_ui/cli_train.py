@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from models.safe_text import strict_dumps
 from models.training.config import TrainConfig, TrainConfigError, parse_reward_weights
 
 
@@ -64,7 +64,7 @@ def _run(method: str, trainer: Callable[[Path, TrainConfig], Any], dataset_path:
                "seconds": round(result.seconds, 1)}
     if result.rewards:
         summary["final_mean_reward"] = result.rewards[-1]
-    click.echo(json.dumps(summary))
+    click.echo(strict_dumps(summary))  # a diverged run's NaN loss is written as null
     click.echo(f"load it with: zoomin analyze IMAGE --backend vlm --model {result.folder} "
                f"--max-regions {config.max_regions}", err=True)
 
