@@ -85,6 +85,19 @@ def test_the_surrogate_file_is_saved_with_the_others(batch, tmp_path):
     assert readable.returncode == 0 and b"Traceback" not in readable.stderr
 
 
+def test_the_page_analyses_and_stores_the_surrogate_file(batch, tmp_path):
+    from zoomin_ui import workbench
+    from zoomin_ui.service import open_detector, open_store
+
+    with open_store(str(tmp_path / "home")) as store:
+        intake = workbench.take_in(store, [batch["surrogate"]], "alice")
+        saved = workbench.analyse_evidence(store, open_detector("evidence"), intake.items[0].evidence_file_id,
+                                           "alice")
+        stored = workbench.get_analysis(store, saved.analysis_id)
+    assert stored.status == "done" and stored.verdict == "ai-generated"
+    assert any("KSampler\ufffd" in e.finding for e in stored.evidence)
+
+
 def test_nan_and_infinity_in_generation_json_come_out_as_strict_json(batch):
     result = run("analyze", "--json", str(batch["nan"]), str(batch["parameters-nan"]))
     assert result.exit_code == 0, result.output
