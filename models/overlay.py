@@ -63,8 +63,8 @@ def draw_boxes(image: Image.Image, boxes: Sequence[OverlayBox], max_side: int | 
         canvas = canvas.copy()
     draw = ImageDraw.Draw(canvas)
     line = max(2, round(max(canvas.size) / 300))
-    # Numbers about 1/32 of the longest side: still ~12 px when a page shows the image 390 px wide.
-    font = _font(max(12, max(canvas.size) // 32))
+    # Numbers about 1/26 of the longest side: ~14 px still when a phone shows the image 370 px wide.
+    font = _font(max(12, max(canvas.size) // 26))
     # Deleted boxes first so live boxes are drawn on top of them.
     for item in sorted(boxes, key=lambda b: not b.deleted):
         x1, y1, x2, y2 = (c * scale for c in (item.box.x1, item.box.y1, item.box.x2, item.box.y2))

@@ -69,9 +69,11 @@ class Drawn(dict):
 def event(handlers, handler, *args, parts=PAGE, maps=True, **kwargs):
     """Call `handler` as the page does (page_event): the drawn outputs, or a list of them for a generator."""
     result = page_event(handlers.store, handler, parts, maps=maps)(*args, **kwargs)
-    if inspect.isgenerator(result):
-        return [Drawn(zip(parts, values)) for values in result]
-    return Drawn(zip(parts, result))
+
+    def named(values):
+        return Drawn(zip(parts, values if len(parts) > 1 else [values]))
+
+    return [named(values) for values in result] if inspect.isgenerator(result) else named(result)
 
 
 def rows(value):
@@ -141,7 +143,8 @@ def test_uploads_can_join_the_open_case_and_a_known_file_is_named(handlers, phot
     assert [f.original_name for f in handlers.store.get_case(1).evidence_files] == ["composite.png", "later.jpg"]
     separate = event(handlers, handlers.upload, [str(photo)], "bob", joined.state, False)
     assert separate.state.case_id == 2 and handlers.store.list_cases().total == 2
-    assert separate.notice.startswith("composite.png: also in case 1 (composite.png)"), separate.notice
+    assert separate.notice["value"].startswith("composite.png: also in case 1 (composite.png)"), separate.notice
+    assert separate.notice["visible"] is True and opened.notice["visible"] is False
 
 
 def test_errors_are_one_readable_line_and_the_page_is_drawn_from_the_old_state(handlers, photo, tmp_path):

@@ -53,9 +53,21 @@ class BrowserPage:
     dialogs: list[str]  # messages of any alert/confirm the page raised (there must be none)
 
 
+# The laptop size the page is built for (the verdict card, the image and the zoom above the fold).
+LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
 @pytest.fixture
-def browser_page(chromium_browser, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BrowserPage]:
-    context = chromium_browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+def viewport() -> dict[str, int]:
+    """The browser window of `browser_page` (a test may override it)."""
+    return LAPTOP
+
+
+@pytest.fixture
+def browser_page(chromium_browser, request: pytest.FixtureRequest, tmp_path: Path,
+                 viewport: dict[str, int]) -> Iterator[BrowserPage]:
+    context = chromium_browser.new_context(viewport=viewport, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(30_000)
     dialogs: list[str] = []
@@ -101,6 +113,17 @@ def start_app(tmp_path: Path) -> Iterator[Callable[..., AppServer]]:
     for server in servers:
         server.stop()
         print(f"\n--- {server.log_path.name} ---\n{server.log_tail(2000)}")
+
+
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    """One workbench for every test of a module (each test opens its own cases
+    and browser page): starting the app costs seconds a test."""
+    folder = tmp_path_factory.mktemp("shared-app")
+    server = AppServer(folder / "data", folder / "app.log").start()
+    yield server
+    server.stop()
+    print(f"\n--- shared app log ---\n{server.log_tail(2000)}")
 
 
 @pytest.fixture

@@ -7,9 +7,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tests.browser.harness import wait_until_idle
 
-def open_workbench(page, url: str, analyst: str = "Browser Test") -> None:
-    """Load the app and give the analyst's name (asked once per session).
+
+def open_workbench(page, url: str, analyst: str | None = "Browser Test") -> None:
+    """Load the app and give the analyst's name (asked once per session; None: give none).
 
     The page fills the name box from the browser's memory by a request it
     sends on load; the name is typed once that request has been answered
@@ -40,6 +42,8 @@ def open_workbench(page, url: str, analyst: str = "Browser Test") -> None:
         page.remove_listener("request", sent)
         page.remove_listener("requestfinished", ended)
         page.remove_listener("requestfailed", ended)
+    if analyst is None:
+        return
     for _ in range(5):
         name_box.fill(analyst)
         name_box.press("Tab")  # commit the value (Gradio sends `change`/`blur`)
@@ -161,13 +165,29 @@ def fill_text(page, selector: str, text: str) -> None:
     box.press("Tab")
 
 
+VERDICT_WORDS = ("AI-generated", "Likely real", "Can't tell")
+
+
 def wait_for_analysis(page, timeout: float = 60_000) -> str:
-    """Until the tool's verdict shows in `verdict-view` (stage 2 has ended); returns that text."""
+    """Until the verdict card shows a verdict word (stage 2 has ended); returns the card's text."""
     page.wait_for_function(
-        f"""() => {{ const root = document.querySelector('#verdict-view');
-                    return !!root && /\\b(ai-generated|real|inconclusive)\\b/.test(({TEXT_JS})(root)); }}""",
-        timeout=timeout)
+        """words => { const box = document.querySelector('#verdict-word textarea, #verdict-word input');
+                     return !!box && words.includes(box.value.trim()); }""",
+        arg=list(VERDICT_WORDS), timeout=timeout)
+    return element_text(page, "#verdict-card")
+
+
+def technical_detail(page) -> str:
+    """The verdict's technical detail (folded under the card), unfolded and read."""
+    if not page.locator("#verdict-view").is_visible():
+        page.locator("#technical-detail").get_by_text("Technical detail").first.click()
+        page.locator("#verdict-view").wait_for(state="visible")
     return element_text(page, "#verdict-view")
+
+
+def choose_tab(page, name: str) -> None:
+    """Show a step: 'Analyse', 'Review regions', 'Conclude & export' or 'Cases'."""
+    page.locator("#steps").get_by_role("tab", name=name).first.click()
 
 
 def wait_for_image(page, selector: str, previous_src: str = "", timeout: float = 30_000) -> str:
@@ -190,3 +210,74 @@ def wait_for_zoom_panel(page, timeout: float = 30_000) -> None:
     """Until the zoom panel is open with its enlarged crop loaded."""
     page.locator("#zoom-panel #zoom-crop").wait_for(state="visible", timeout=timeout)
     wait_for_image(page, "#zoom-crop", timeout=timeout)
+
+
+def analyse(page, timeout: float = 60_000) -> str:
+    """Press Analyse on the evidence shown and wait for its verdict card; returns the card's text."""
+    previous = element_text(page, "#status-message")
+    page.locator("#analyse-btn").click()
+    page.wait_for_function(
+        """previous => { const box = document.querySelector('#status-message textarea, #status-message input');
+                         return !!box && box.value !== previous && /^(Analysis \\d+ done|Error)/.test(box.value); }""",
+        arg=previous.strip(), timeout=timeout)
+    return wait_for_analysis(page, timeout)
+
+
+def upload_and_analyse(page, photo_path: Path, timeout: float = 60_000) -> str:
+    """A new case of `photo_path`, analysed; returns the verdict card's text."""
+    upload(page, photo_path)
+    wait_for_element_text(page, "#status-message", "press Analyse", timeout=timeout)
+    choose_tab(page, "1 Analyse")
+    return analyse(page, timeout)
+
+
+def checked_option(page, selector: str) -> str | None:
+    """The value of the checked radio button of a gr.Radio (None when none is)."""
+    return page.evaluate("s => { const r = document.querySelector(s + ' input[type=radio]:checked');"
+                         " return r ? r.value : null; }", selector)
+
+
+def open_box_editor(page) -> None:
+    """Unfold the box editor (drawn only once it is asked for)."""
+    if not page.locator("#box-editor canvas").first.is_visible():
+        page.locator("#box-editor-fold").get_by_text("Edit boxes").first.click()
+    page.locator("#box-editor canvas").first.wait_for(state="visible")
+    wait_until_idle(page)
+
+
+def draw_box_in_editor(page, left: float, top: float, right: float, bottom: float) -> None:
+    """Drag a new box in the box editor, at fractions of its canvas, and name
+    it if the editor asks for a label."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    open_box_editor(page)
+    editor = page.locator("#box-editor")
+    create = editor.get_by_role("button", name="Create box")
+    if create.count():
+        create.first.click()
+    canvas = editor.locator("canvas").first
+    canvas.evaluate("c => c.scrollIntoView({block: 'start'})")  # its top edge in the window too
+    frame = canvas.bounding_box()
+    assert frame, "the box editor shows no canvas"
+    page.mouse.move(frame["x"] + frame["width"] * left, frame["y"] + frame["height"] * top)
+    page.mouse.down()
+    page.mouse.move(frame["x"] + frame["width"] * right, frame["y"] + frame["height"] * bottom, steps=8)
+    page.mouse.up()
+    ok = editor.get_by_role("button", name="OK")
+    try:
+        ok.first.wait_for(state="visible", timeout=2_000)
+    except PlaywrightTimeout:  # this editor does not ask for labels
+        return
+    label = editor.locator("input[type=text], textarea").first
+    if label.count():
+        label.fill("analyst box")
+    ok.first.click()
+
+
+def search_cases(page, query: str) -> list[list[str]]:
+    """Type a search in the top bar and press Enter in it: the Cases step opens with its list."""
+    box = page.locator("#case-search textarea, #case-search input").first
+    box.fill(query)
+    box.press("Enter")
+    page.locator("#case-list").wait_for(state="visible")
+    return wait_for_table_rows(page, "#case-list")

@@ -233,7 +233,7 @@ def _tabs(frame: Frame) -> Any:
 _DRAWERS: dict[str, Callable[[Frame], Any]] = {
     "state": lambda frame: frame.state,
     "status": lambda frame: frame.state.status,
-    "notice": lambda frame: frame.state.notice,
+    "notice": lambda frame: gr.update(value=frame.state.notice, visible=bool(frame.state.notice)),
     "case_title": _case_title,
     "file_info": _file_info,
     "evidence_choice": _evidence_choice,

@@ -66,6 +66,10 @@ class Handlers(RegionHandlers):
             lines += rendering.seen_before_text(Path(path).name, workbench.seen_before(self.store, digest))
         return "\n".join(lines)
 
+    def first_view(self, query: str) -> ViewState:
+        """The page as a new session first sees it: the case list for the search box."""
+        return ViewState(query=query or "")
+
     def search(self, query: str, state: ViewState) -> ViewState:
         return replace(state, query=query or "")
 

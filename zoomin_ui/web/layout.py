@@ -31,8 +31,8 @@ CACHE_CLEANUP = (3600, 86400)  # every hour, files older than a day
 # box editor's rotate buttons are hidden (see page.css).
 PAGE_CSS = (Path(__file__).with_name("page.css")).read_text(encoding="utf-8")
 
-INTRO = "**ZoomIn Workbench**: is this image AI-generated, where, and why. Everything runs on this machine."
-REVIEW_HINT = "Click inside a numbered box on the image, or a row of the table, to zoom in on that region."
+INTRO = "**ZoomIn Workbench**: is this image AI-generated, where, and why? Nothing leaves this machine."
+REVIEW_HINT = "Click a numbered box on the image, or a row of the table, to zoom in."
 LEGEND = ("Regions, highest score first. Box colour: green low, amber, red high score; dashed blue: drawn by "
           "an analyst. Click a row to zoom.")
 
@@ -82,7 +82,7 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
             with gr.Column(scale=3, min_width=300):
                 # No label or buttons over the picture: they would cover the numbers of boxes at its top edge.
                 c["image"] = gr.Image(type="pil", format="jpeg", interactive=False, show_label=False, buttons=[],
-                                      height=440, elem_id="image-view")
+                                      height=380, elem_id="image-view")
                 c["regions"] = gr.Dataframe(headers=REGION_COLUMNS, datatype=["str", "str", "number", "str", "str"],
                                             interactive=False, label=LEGEND, wrap=True, max_height=260,
                                             column_widths=["8%", "52%", "12%", "14%", "14%"],
@@ -91,27 +91,27 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
                 with gr.Tabs(elem_id="steps") as c["tabs"]:
                     with gr.Tab("1 Analyse", id="analyse", elem_id="tab-analyse", render_children=True) as tab_a:
                         upload = c["upload"] = gr.File(label="Images (drop one or several)", file_count="multiple",
-                                                       elem_id="upload", height=120)
-                        add_to_case = gr.Checkbox(label="Add these images to the open case (otherwise: a new case)",
-                                                  value=False, elem_id="add-to-case")
-                        c["notice"] = _text("seen-before", "Seen before", lines=1)
-                        c["case_title"] = gr.Textbox(label="Case title (Enter to rename)", elem_id="case-title",
-                                                     interactive=False)
-                        c["file_info"] = _text("file-info", "Evidence files (SHA-256, size, format)", lines=2)
-                        c["evidence_choice"] = gr.Dropdown([], label="Evidence item", elem_id="evidence-choice")
-                        c["evidence_strip"] = gr.Gallery(label="The case's evidence items", columns=4, height=150,
-                                                         allow_preview=False, buttons=[], format="jpeg",
-                                                         elem_id="evidence-strip")
+                                                       elem_id="upload", height=110)
                         with gr.Row():
                             c["analyse_btn"] = gr.Button("Analyse", variant="primary", elem_id="analyse-btn")
                             c["analyse_all_btn"] = gr.Button("Analyse all", elem_id="analyse-all-btn")
+                        add_to_case = gr.Checkbox(label="Add these images to the open case (otherwise: a new case)",
+                                                  value=False, elem_id="add-to-case")
+                        c["notice"] = _text("seen-before", "Seen before", lines=1, visible=False)
+                        c["case_title"] = gr.Textbox(label="Case title (Enter to rename)", elem_id="case-title",
+                                                     interactive=False)
+                        c["evidence_strip"] = gr.Gallery(label="The case's evidence items", columns=4, height=140,
+                                                         allow_preview=False, buttons=[], format="jpeg", object_fit="contain",
+                                                         elem_id="evidence-strip")
+                        c["evidence_choice"] = gr.Dropdown([], label="Evidence item", elem_id="evidence-choice")
+                        c["file_info"] = _text("file-info", "Evidence files (SHA-256, size, format)", lines=2)
                     with gr.Tab("2 Review regions", id="review", elem_id="tab-review", render_children=True) as tab_r:
                         gr.Markdown(REVIEW_HINT, elem_id="review-hint")
                         with gr.Column(visible=False, elem_id="zoom-panel") as c["zoom_panel"]:
-                            c["zoom_crop"] = gr.Image(label="Zoomed region", type="pil", format="png", height=300,
+                            c["zoom_crop"] = gr.Image(label="Zoomed region", type="pil", format="png", height=250,
                                                       interactive=False, buttons=["download", "fullscreen"],
                                                       elem_id="zoom-crop")
-                            c["region_text"] = _text("region-explanation", "Explanation and evidence", lines=4,
+                            c["region_text"] = _text("region-explanation", "Explanation and evidence", lines=3,
                                                      max_lines=8)
                             c["decision"] = gr.Radio(DECISION_CHOICES, label="Analyst decision",
                                                      elem_id="override-choice")
@@ -148,7 +148,7 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
             c["editor"] = image_annotator(label="Box editor", image_type="pil", sources=[], disable_edit_boxes=True,
                                           show_clear_button=False, show_remove_button=True,
                                           show_share_button=False, show_download_button=False,
-                                          elem_id="box-editor")
+                                          height=560, elem_id="box-editor")
             with gr.Row():
                 save_boxes_btn = gr.Button("Save boxes", elem_id="save-boxes-btn")
                 rerun_btn = gr.Button("Re-run stage 2 on these boxes", elem_id="rerun-btn")
@@ -178,7 +178,7 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
         # Fill in the remembered name only: never overwrite one being typed.
         demo.load(lambda saved, typed: gr.skip() if typed or not saved else saved, [remembered, analyst], analyst,
                   queue=False)
-        on(demo.load, handlers.search, [case_search, state], CASES)
+        on(demo.load, handlers.first_view, [case_search], CASES)
         analyst.change(lambda name: (name or "").strip(), analyst, remembered, queue=False)
         # A waiting upload (dropped before the name) is taken in once the name is given.
         on(analyst.blur, handlers.name_given, [analyst, state])

@@ -122,13 +122,17 @@ def page_event(store: Any, handler: Callable[..., Any], parts: Sequence[str], *,
     its event data and progress parameters keep working."""
     from zoomin_ui.web.draw import draw
 
-    def drawn(state: ViewState | None) -> list[Any]:
+    def values(state: ViewState | None) -> list[Any]:
         if state is None:  # the handler changed nothing: the page already shows this state
             return [gr.skip() for _ in parts]
         try:
             return draw(store, state, parts, maps=maps)
         except Exception as exc:  # noqa: BLE001 (the page's error boundary: the store changed under the state)
             return draw(store, ViewState(status=error_line(exc), query=state.query), parts, maps=maps)
+
+    def drawn(state: ViewState | None) -> Any:
+        shown = values(state)
+        return shown[0] if len(shown) == 1 else shown  # Gradio takes one output's value bare
 
     if inspect.isgeneratorfunction(handler):
         @functools.wraps(handler)
