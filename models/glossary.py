@@ -5,6 +5,7 @@ of the report has only the report."""
 
 from __future__ import annotations
 
+from models.evidence.topics import CAMERA_SOURCE
 from models.types import CONFIDENCES, VERDICTS
 
 # The large word on the verdict card, the CLI's first line and the report's first page.
@@ -95,7 +96,7 @@ def terms_for(analysis) -> dict[str, str]:
             wanted |= {"Content Credentials", "Signature intact", "Trusted signer"}
         elif item.kind == "watermark":
             wanted.add("Watermark")
-        elif item.kind == "metadata" and item.source == "exif:camera":
+        elif item.kind == "metadata" and item.source == CAMERA_SOURCE:
             wanted.add("Camera metadata")
         elif item.source == "signal-model":
             wanted |= {"Signal evidence", "Pixel-pattern model"}

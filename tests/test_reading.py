@@ -368,3 +368,14 @@ def test_really_signed_content_credentials_read_in_plain_words(tmp_path):
     unverified = reading_of(capture, tmp_path / "theirs.pem")
     assert unverified.verdict == "inconclusive" and "not on your trust list" in unverified.reading.headline
     assert any("the signature is intact" in p and "not on your trust list" in p for p in unverified.reading.key_points)
+
+
+def test_names_from_the_file_stay_one_short_line_in_the_headline():
+    sprawling = Evidence("metadata", "text:comfyui", "graph", "ai-generated", 0.95, True,
+                         {"generator": "ComfyUI", "checkpoints": ["C:\\models\\" + "x" * 300 + ".safetensors"],
+                          "samplers": [{"node": "KSampler", "seed": 1, "steps": 20}]})
+    headline = engine_analysis([sprawling]).reading.headline
+    assert len(headline) < 200 and "…" in headline
+    signer = credentials("trainedAlgorithmicMedia", "trusted", signer="Evil\nCorp\r\n" + "y" * 200)
+    headline = engine_analysis([c2pa(signer, "ai-generated", 0.97, True)]).reading.headline
+    assert "\n" not in headline and "\r" not in headline and len(headline) < 200

@@ -14,6 +14,8 @@ from typing import Any
 
 from models.evidence.c2pa_credentials import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES, source_type_code
 
+NAME_LIMIT = 60  # characters of a signer, tool or model name a sentence shows
+
 # c2pa action names (the part after "c2pa.") a reader knows by another word.
 _ACTION_WORDS = {
     "created": "created", "edited": "edited", "opened": "opened", "placed": "placed another image in it",
@@ -35,8 +37,14 @@ def is_credentials(details: dict[str, Any]) -> bool:
 
 def signer_name(details: dict[str, Any]) -> str:
     """Who signed, as a reader knows them (the certificate's name, else its issuer)."""
-    return str(details.get("signer_common_name") or details.get("signer_issuer") or details.get("signer")
-               or "an unnamed signer")
+    return short_name(details.get("signer_common_name") or details.get("signer_issuer") or details.get("signer")
+                      or "an unnamed signer")
+
+
+def short_name(value: Any, limit: int = NAME_LIMIT) -> str:
+    """A name taken from the file, fit for a sentence: one line, at most `limit` characters."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def declared_source(details: dict[str, Any]) -> str | None:
@@ -74,10 +82,10 @@ def tool_name(details: dict[str, Any]) -> str:
     not the user-agent string 'Adobe_Photoshop/23.3.1 adobe_c2pa/0.14.2 c2pa-rs/0.43.0'."""
     info = [i for i in details.get("claim_generator_info") or [] if isinstance(i, dict) and i.get("name")]
     if info:
-        return " ".join(str(info[0][k]) for k in ("name", "version") if info[0].get(k)).replace("_", " ")
-    generator = str(details.get("claim_generator") or "").split(" (")[0].strip()
+        return short_name(" ".join(str(info[0][k]) for k in ("name", "version") if info[0].get(k)).replace("_", " "))
+    generator = " ".join(str(details.get("claim_generator") or "").split(" (")[0].split())
     first = generator.split(" ")[0] if "/" in generator.split(" ")[0] else generator
-    return first.replace("/", " ").replace("_", " ")
+    return short_name(first.replace("/", " ").replace("_", " ")) if first else ""
 
 
 def signature_sentence(details: dict[str, Any]) -> str:

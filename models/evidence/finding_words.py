@@ -5,7 +5,7 @@ built from.  The measurements stay in the finding's own expert text."""
 
 from __future__ import annotations
 
-from models.evidence.credentials_words import credentials_lines, credentials_phrase, is_credentials
+from models.evidence.credentials_words import credentials_lines, credentials_phrase, is_credentials, short_name
 from models.evidence.recipe import generation_recipe
 from models.evidence.metadata_common import FORGEABLE
 from models.evidence.topics import CAMERA_SOURCE
@@ -24,12 +24,12 @@ def evidence_phrase(item: Evidence) -> str:
     if item.kind == "metadata":
         if item.source == CAMERA_SOURCE:
             return f"the file's camera metadata ({camera_name(details)}) points to a real photo, but is easily copied"
-        generator = str(details.get("generator") or "").split(" (")[0]
+        generator = short_name(str(details.get("generator") or "").split(" (")[0]) if details.get("generator") else ""
         recipe = generation_recipe([item])
         model = recipe.get("Model", "").split(",")[0]
         if recipe.get("Prompt") or recipe.get("Seed") or recipe.get("Steps"):
             settings = "the file carries AI generation settings" + (f" written by {generator}" if generator else "")
-            return settings + (f" (model {_short(model)})" if model else "")
+            return settings + (f" (model {short_name(_short(model), 48)})" if model else "")
         if "digital_source_type" in details:
             return "the file's metadata declares it AI-generated (IPTC digital source type)"
         if generator:
@@ -92,8 +92,8 @@ def camera_name(details: dict) -> str:
     """'Canon EOS R5' from make 'Canon' and model 'Canon EOS R5' (or model 'EOS R5'), as camera_exif names it."""
     make, model = str(details.get("make") or "").strip(), str(details.get("model") or "").strip()
     if make and model.lower().startswith(make.split()[0].lower()):
-        return model
-    return " ".join(x for x in (make, model) if x) or "a camera"
+        return short_name(model)
+    return short_name(" ".join(x for x in (make, model) if x) or "a camera")
 
 
 def _short(text: str, words: int = 6) -> str:
