@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from models.evidence.credentials_words import credentials_lines, credentials_phrase, is_credentials
 from models.evidence.examine import NOTABLE_SCORE
-from models.evidence.finding_words import evidence_phrase, file_limits, record_word
+from models.evidence.finding_words import evidence_phrase, file_limits, plain_finding, record_word
 from models.evidence.recipe import generation_recipe
 from models.evidence.topics import CAMERA_SOURCE
 from models.glossary import FIGURE_LABELS, HEADLINE_MAX_WORDS, verdict_word
@@ -198,26 +198,24 @@ def _signal_figure(facts: _Facts) -> dict:
 
 
 def _key_points(facts: _Facts, basis: str) -> list[str]:
+    """3-5 bullets, most telling first: the basis, the credentials, the recipe, the
+    camera, the pixels or the model, the area that stands out, then what was absent."""
+    evidence = facts.analysis.evidence
     points = [basis]
     if facts.credentials is not None:
         lines = credentials_lines(facts.credentials.details)
         points += [" ".join(lines[:2]), " ".join(lines[2:])]
-    else:
-        points.append("The file carries no Content Credentials (no signed record of its origin).")
-    recipe = generation_recipe(facts.analysis.evidence)
+    recipe = generation_recipe(evidence)
     if recipe:
         shown = [f"{k.lower()} {recipe[k]}" for k in ("Model", "Sampler", "Seed") if k in recipe]
         points.append("Generation settings recovered from the file" + (f": {'; '.join(shown)}." if shown else "."))
-    elif not any(e.kind == "metadata" and e.supports == "ai-generated" for e in facts.analysis.evidence):
-        points.append("The file's metadata holds no AI generation settings.")
+    points += [plain_finding(e) for e in evidence if e.kind == "metadata" and e.supports == "ai-generated"
+               and not e.decisive]
+    if facts.camera is not None and evidence_phrase(facts.camera).lower() not in basis.lower():
+        points.append(_sentence(evidence_phrase(facts.camera)))
     pixels = _pixel_point(facts)
     if pixels and "pixel" not in basis.lower():
         points.append(pixels)
-    if facts.camera is not None and evidence_phrase(facts.camera).lower() not in basis.lower():
-        points.append(_sentence(evidence_phrase(facts.camera)))
-    watermark = next((e for e in facts.analysis.evidence if e.kind == "watermark"), None)
-    if watermark is not None and not watermark.decisive and watermark.details.get("checked", True):
-        points.append("No known invisible watermark was found; most generators embed none, so this proves nothing.")
     if facts.model is not None and not (facts.model_decided and facts.analysis.verdict != "inconclusive"):
         points.append(_model_point(facts))
     if facts.standing_out:
@@ -227,6 +225,13 @@ def _key_points(facts: _Facts, basis: str) -> list[str]:
         points.append(f"Area {region.id or '1'}{more}: {line[0].lower()}{line[1:]}")
     elif facts.analysis.regions:
         points.append("No area of the image stands out from the rest.")
+    if facts.credentials is None:
+        points.append("The file carries no Content Credentials (no signed record of its origin).")
+    if not any(e.kind == "metadata" and e.supports == "ai-generated" for e in evidence):
+        points.append("The file's metadata holds no AI generation settings.")
+    points += [plain_finding(e) for e in evidence if e.kind == "watermark" and not e.decisive]
+    if facts.signal is None and facts.model is None and "pixel" not in basis.lower():
+        points.append("No pixel analysis was possible for this image.")
     unique = list(dict.fromkeys(p for p in points if p))
     return unique[:MAX_KEY_POINTS]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models.evidence.c2pa_credentials import C2paAction, C2paSummary
 from models.evidence.fusion import fuse
@@ -379,3 +381,28 @@ def test_names_from_the_file_stay_one_short_line_in_the_headline():
     signer = credentials("trainedAlgorithmicMedia", "trusted", signer="Evil\nCorp\r\n" + "y" * 200)
     headline = engine_analysis([c2pa(signer, "ai-generated", 0.97, True)]).reading.headline
     assert "\n" not in headline and "\r" not in headline and len(headline) < 200
+
+
+ITEMS = [c2pa(credentials("trainedAlgorithmicMedia", "trusted"), "ai-generated", 0.97, True),
+         c2pa(credentials("digitalCapture", "trusted"), "real", 0.95, True),
+         c2pa(credentials("digitalCapture", "no-trust-list"), "real", 0.4),
+         c2pa(credentials(None, "untrusted", edits=3)), c2pa(credentials("digitalCapture", "trusted", intact=False)),
+         COMFY, WATERMARK, NO_WATERMARK, CAMERA_EXIF,
+         Evidence("metadata", "text:parameters", "parameters in no known format", "ai-generated", 0.6, False,
+                  {"text": "x"})]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(ITEMS), max_size=5, unique_by=id),
+       st.sampled_from([None, ("ai-generated", 0.95), ("real", 0.04), ("neither", 0.5)]),
+       st.lists(st.sampled_from([ODD, Region(Box(0, 0, 9, 9), 0.2, "no clear anomaly", id="r2")]), max_size=2))
+def test_any_mix_of_evidence_reads_as_one_plain_sentence_agreeing_with_the_verdict(items, pixels, regions):
+    evidence = list(items) + ([signal(*pixels)] if pixels else [])
+    analysis = engine_analysis(evidence, regions)
+    reading = analysis.reading
+    assert reading.headline.startswith(VERDICT_SIGNS[analysis.verdict])
+    assert len(reading.headline.split()) <= HEADLINE_MAX_WORDS and "\n" not in reading.headline
+    assert 3 <= len(reading.key_points) <= 5
+    assert (reading.figure is None) == (reading.confidence in ("provenance", "strong") or pixels is None)
+    text = " ".join([reading.headline, reading.basis, reading.limits, *reading.key_points])
+    assert not any(term.lower() in text.lower() for term in BANNED_TERMS), text
