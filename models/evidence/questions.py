@@ -92,8 +92,8 @@ def _noise(region: Region, _: list[Evidence]) -> str:
               "picture often is"
         return (f"Its noise level (grain) is {times:.1f} times {direction} than the rest of the image at the same "
                 f"brightness ({levels}elsewhere), {_rarity(item)}, as {why}.")
-    return (f"Its noise level (grain) is in line with the rest of the image at the same brightness ({levels}"
-            f"elsewhere, {times:.1f} times {direction}), within what real photos show.")
+    return (f"Its noise level (grain) differs from the rest of the image no more than in real photos ({levels}"
+            f"elsewhere at the same brightness, {times:.1f} times {direction}).")
 
 
 def _sharpness(region: Region, _: list[Evidence]) -> str:
@@ -123,12 +123,13 @@ def _compression(region: Region, _: list[Evidence]) -> str:
     if _unusual(item):
         return f"It was compressed differently from the rest: {change}, {_rarity(item)}, as areas pasted from " \
                "another file often are."
-    return f"Its compression matches the rest of the image ({change}), so it was probably saved along with it."
+    return (f"Its compression differs from the rest no more than in real photos ({change}), so nothing suggests it "
+            "was saved separately.")
 
 
 def _repetition(region: Region, _: list[Evidence]) -> str:
     item = _cue(region, "periodic")
-    copies = "It looks for resampling patterns, not for copied objects; for cloned objects, " + ASK_THE_VLM + "."
+    copies = "The engine looks for resampling patterns, not for copied objects; for cloned objects, " + ASK_THE_VLM + "."
     if item is None:
         return "This area is too small to look for repeating patterns. " + copies
     meaning = period_meaning(float(item.details["frequency"]))
