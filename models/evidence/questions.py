@@ -109,8 +109,8 @@ def _sharpness(region: Region, _: list[Evidence]) -> str:
     if _unusual(item):
         return (f"The grain here is {times:.1f} times higher than elsewhere, which does not fit a smooth generated "
                 "blur; the area may come from a noisier picture.")
-    return ("Real lens blur keeps the camera's grain, and the grain here matches the rest of the image, as genuine "
-            f"bokeh does; the shape of the blur itself is for a vision-language model to judge ({ASK_THE_VLM}).")
+    return ("Real lens blur keeps the camera's grain, and the grain here differs from the rest no more than in real "
+            f"photos, as genuine bokeh does; the shape of the blur is for a vision-language model ({ASK_THE_VLM}).")
 
 
 def _compression(region: Region, _: list[Evidence]) -> str:
