@@ -22,6 +22,7 @@ from models.detector import Detector, DetectorUnavailable, RegionProgress
 from models.image_input import ImageInputError, LoadedImage, load_image
 from models.types import Region
 from zoomin_ui.service import SavedAnalysis, WorkbenchError, backend_info, finish_run
+from zoomin_ui.web.security import discard_refused_upload
 
 if TYPE_CHECKING:
     from storage import (
@@ -118,15 +119,20 @@ def take_in(store: CaseStore, files: Sequence[str | Path], analyst: str, *, case
     for index, file in enumerate(files):
         name = names[index] if names else Path(file).name
         try:
-            size = Path(file).stat().st_size
-            if size > max_bytes:
-                raise WorkbenchError(f"{name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB "
-                                     "upload limit", "too-large")
-            data = Path(file).read_bytes()
-        except OSError as exc:
-            raise WorkbenchError(f"{name}: cannot read the upload ({exc.strerror or exc})", "unreadable") from None
-        with store_errors():
-            images.append((load_image(data, name=name), name))
+            try:
+                size = Path(file).stat().st_size
+                if size > max_bytes:
+                    raise WorkbenchError(f"{name}: {size / 2**20:.1f} MB is over the {max_bytes / 2**20:.0f} MB "
+                                         "upload limit", "too-large")
+                data = Path(file).read_bytes()
+            except OSError as exc:
+                raise WorkbenchError(f"{name}: cannot read the upload ({exc.strerror or exc})",
+                                     "unreadable") from None
+            with store_errors():
+                images.append((load_image(data, name=name), name))
+        except WorkbenchError:
+            discard_refused_upload(file)  # a refused upload is not kept in the data folder
+            raise
     items = []
     with store_errors("not saved: "):
         for image, name in images:

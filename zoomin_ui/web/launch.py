@@ -1,7 +1,9 @@
 """`python app.py`: start the workbench on this machine.
 
 Safe by default: loopback only, no run history, uploads capped in size and
-checked by content, files served from the data folder alone.  Binding to any
+checked by content, files served from the exports folder alone (never the
+database, the evidence store or the keys), nothing but the login page
+before login.  Binding to any
 other address needs a login (--auth or ZOOMIN_AUTH); without one the app
 refuses to start."""
 
@@ -17,8 +19,11 @@ from zoomin_ui.web.security import (
     DEFAULT_HOST,
     MAX_UPLOAD,
     LaunchRefused,
+    LoginGate,
     check_bind,
+    private_paths,
     resolve_auth,
+    served_folders,
 )
 
 
@@ -54,7 +59,13 @@ def serve(host: str, port: int, auth: str | None, data_dir: str | None, backend:
         check_bind(host, login)
     except LaunchRefused as exc:
         raise click.ClickException(str(exc)) from None
+    from storage.private import private_folder
+
     home = data_home(data_dir)
+    try:
+        private_folder(home)  # 0700 before Gradio or the store put anything in it
+    except OSError as exc:
+        raise click.ClickException(f"cannot create the data folder {home}: {exc.strerror or exc}") from None
     # Before Gradio loads: its upload cache lives in the data folder too, and
     # nothing is reported to the network.
     os.environ.setdefault("GRADIO_TEMP_DIR", str(Path(home) / "web-uploads"))
@@ -68,7 +79,11 @@ def serve(host: str, port: int, auth: str | None, data_dir: str | None, backend:
         demo = build_app(home, backends=config)
     except WorkbenchError as exc:
         raise click.ClickException(str(exc)) from None
-    _, url, _ = demo.launch(server_name=host, server_port=port, auth=login, allowed_paths=[str(home)], css=PAGE_CSS,
+    from starlette.middleware import Middleware
+
+    _, url, _ = demo.launch(server_name=host, server_port=port, auth=login, allowed_paths=served_folders(home),
+                            blocked_paths=private_paths(home), css=PAGE_CSS,
+                            app_kwargs={"middleware": [Middleware(LoginGate)]} if login else None,
                             max_file_size=MAX_UPLOAD, run_history=False, footer_links=["gradio"],
                             show_error=False, ssr_mode=False, enable_monitoring=False, mcp_server=False,
                             pwa=False, inbrowser=False, quiet=True, prevent_thread_lock=True)
