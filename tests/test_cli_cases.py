@@ -8,6 +8,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from models.glossary import VERDICT_WORDS
 from models.sample_images import camera_like_photo, encode
 from zoomin_ui.cli import main
 
@@ -42,7 +43,8 @@ def test_analyze_save_records_cases_that_list_and_show(home, photos):
 
     added = run("analyze", str(photos / "photo-2.png"), "--save", "--case", "1", "--analyst", "bob")
     assert added.exit_code == 0 and "saved as case 1 (analysis 2)" in added.stderr
-    latest_verdict = added.stdout.split("Verdict:", 1)[1].split()[0].lower()
+    shown_word = added.stdout.splitlines()[1].split("  (")[0].strip()  # the summary leads with the verdict word
+    latest_verdict = next(v for v, word in VERDICT_WORDS.items() if word.upper() == shown_word)
 
     listed = run("cases", "list", "--json")
     assert listed.exit_code == 0

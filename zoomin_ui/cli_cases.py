@@ -193,7 +193,10 @@ def _render_analysis(analysis: AnalysisRecord) -> list[str]:
               f"by {analysis.started_by}")
     lines = [head]
     if analysis.verdict is not None:
-        lines.append(f"      verdict {analysis.verdict}, score {analysis.score:.2f}: {analysis.explanation}")
+        if analysis.reading is not None:  # the same headline as the page and the report
+            lines.append(f"      {analysis.reading.headline}")
+        lines.append(f"      measured: verdict {analysis.verdict}, ranking score {analysis.score:.2f}: "
+                     f"{analysis.explanation}")
     if analysis.error:
         lines.append(f"      {analysis.error}")
     for region in analysis.regions:
