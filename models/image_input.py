@@ -26,13 +26,16 @@ from PIL import Image, UnidentifiedImageError
 from models.image_metadata import (
     UNDO_ORIENTATION,
     find_xmp,
+    png_without_compressed_text,
     read_bit_depth,
     read_exif,
     read_orientation,
     read_text_chunks,
+    text_chunk_refused,
     upright,
     warning_notes,
 )
+from models.image_pixels import to_rgb8
 from models.safe_text import safe_text
 
 try:  # HEIC/HEIF through the maintained Pillow plugin; AVIF is built into Pillow >= 11.3.
@@ -146,8 +149,15 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None,
         # Pillow warns (on stderr) about damaged metadata; the analyst reads it in the notes instead.
         warnings.simplefilter("always")
         try:
-            image = _open(data, display_name, limit)
-            loaded = _decode(image, data, display_name, limit)
+            loaded = _load(data, data, display_name, limit)
+        except ImageInputError as exc:
+            readable = png_without_compressed_text(data) if text_chunk_refused(str(exc)) else None
+            if readable is None:
+                raise
+            # Pillow refuses a compressed text chunk that inflates past 1 MB (its
+            # decompression-bomb guard); the pixels are fine, so read them without it.
+            loaded = _load(data, readable[0], display_name, limit)
+            loaded.notes.append(readable[1])
         except MemoryError:
             raise ImageInputError(f"{display_name}: the image is too large to decode in the memory available "
                                   "(lower --max-pixels or use a machine with more memory)", "too-large") from None
@@ -155,6 +165,12 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None,
         loaded.notes.append("the file name holds bytes that are not UTF-8; they are shown as \ufffd")
     loaded.notes.extend(warning_notes(caught))
     return loaded
+
+
+def _load(data: bytes, decodable: bytes, name: str, limit: int) -> LoadedImage:
+    """The file's `data`, decoded from `decodable` (the same bytes, or a copy
+    without what Pillow refuses to read)."""
+    return _decode(_open(decodable, name, limit), data, decodable, name, limit)
 
 
 def _read_file(path: Path, name: str) -> bytes:
@@ -231,9 +247,9 @@ def _describe_content(data: bytes) -> str:
     return f"unrecognised content starting with bytes {data[:8].hex()}"
 
 
-def _decode(image: Image.Image, data: bytes, name: str, limit: int) -> LoadedImage:
+def _decode(image: Image.Image, data: bytes, decodable: bytes, name: str, limit: int) -> LoadedImage:
     notes: list[str] = []
-    frame_count, image = _count_frames(image, data, name, notes)
+    frame_count, image = _count_frames(image, decodable, name, notes)
     if frame_count > 1:
         notes.append(f"animated or multi-frame image with {frame_count} frames: only the first frame was analysed")
         image.seek(0)
@@ -266,7 +282,7 @@ def _decode(image: Image.Image, data: bytes, name: str, limit: int) -> LoadedIma
     if orientation != 1:
         image = upright(image, orientation)
         notes.append(f"EXIF orientation {orientation} applied: boxes are in the displayed orientation")
-    rgb = _to_rgb(image, mode, bit_depth, notes)
+    rgb = to_rgb8(image, mode, bit_depth, notes)
     return LoadedImage(
         name=name, data=data, sha256=hashlib.sha256(data).hexdigest(), format=fmt,
         mime=_MIME_BY_FORMAT.get(fmt, f"image/{fmt.lower()}"), mode=mode, rgb=rgb,
@@ -288,34 +304,3 @@ def _count_frames(image: Image.Image, data: bytes, name: str, notes: list[str]) 
             return 1, Image.open(io.BytesIO(data))
         except Exception as exc:
             raise ImageInputError(f"{name}: the image header is corrupt ({exc})", "corrupt") from None
-
-
-def _to_rgb(image: Image.Image, mode: str, bit_depth: int, notes: list[str]) -> np.ndarray:
-    if bit_depth > 8:
-        notes.append(f"{bit_depth}-bit samples reduced to 8 bits for analysis")
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
-        if mode == "F":
-            top = max(1.0, float(values.max(initial=1.0)))
-        gray = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
-        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
-    has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in image.info) \
-        or (mode in ("L", "RGB") and "transparency" in image.info)
-    if has_alpha:
-        rgba = image.convert("RGBA")
-        alpha = np.asarray(rgba)[:, :, 3]
-        transparent = float(np.mean(alpha < 255))
-        if transparent > 0:
-            notes.append(f"transparency flattened onto white ({transparent:.1%} of pixels are not opaque)")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        rgb_image = Image.alpha_composite(white, rgba).convert("RGB")
-    elif mode == "RGB":
-        rgb_image = image
-    else:
-        if mode == "CMYK":
-            notes.append("CMYK image converted to RGB")
-        elif mode == "P":
-            notes.append("palette image expanded to RGB")
-        rgb_image = image.convert("RGB")
-    return np.ascontiguousarray(np.asarray(rgb_image, dtype=np.uint8))

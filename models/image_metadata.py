@@ -10,6 +10,7 @@ a note, never an exception.
 from __future__ import annotations
 
 import math
+import struct
 import warnings
 
 import numpy as np
@@ -136,6 +137,39 @@ def read_bit_depth(image: Image.Image, data: bytes, fmt: str) -> int:
         except (TypeError, ValueError):  # a BitsPerSample of another type: the decoder managed anyway
             return 8
     return 8
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_TEXT_REFUSALS = ("Decompressed data too large for PngImagePlugin.MAX_TEXT_CHUNK", "Too much memory used in text chunks")
+
+
+def text_chunk_refused(message: str) -> bool:
+    """Whether Pillow refused the file for its text chunks, not for its pixels."""
+    return any(refusal in message for refusal in _TEXT_REFUSALS)
+
+
+def png_without_compressed_text(data: bytes) -> tuple[bytes, str] | None:
+    """The PNG without its compressed text chunks (zTXt, compressed iTXt), and a
+    note naming what was left unread; None when `data` is no PNG or holds none."""
+    if not data.startswith(_PNG_SIGNATURE):
+        return None
+    kept, dropped, position = [_PNG_SIGNATURE], [], len(_PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position:position + 8])
+        end = min(len(data), position + 12 + length)
+        body = data[position + 8:end - 4]
+        keyword = body.split(b"\0", 1)[0][:79]
+        compressed = kind == b"zTXt" or (kind == b"iTXt" and body[len(keyword) + 1:len(keyword) + 2] == b"\1")
+        if compressed:
+            dropped.append(safe_text(keyword.decode("latin-1")))
+        else:
+            kept.append(data[position:end])
+        position = end
+    if not dropped:
+        return None
+    names = ", ".join(repr(name) for name in dropped[:5]) + (f" and {len(dropped) - 5} more" * (len(dropped) > 5))
+    return b"".join(kept), (f"compressed text chunks {names} were not read: one inflates past the image library's "
+                            "1 MB limit (its guard against decompression bombs); the pixels were analysed")
 
 
 def warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:

@@ -62,6 +62,11 @@ def itxt_chunk(key: str, value: bytes) -> tuple[bytes, bytes]:
     return b"iTXt", key.encode("latin-1") + b"\0\0\0\0\0" + value
 
 
+def ztxt_chunk(key: str, value: bytes) -> tuple[bytes, bytes]:
+    """zTXt: `value` deflated (a few KB can inflate to many MB)."""
+    return b"zTXt", key.encode("latin-1") + b"\0\0" + zlib.compress(value, 9)
+
+
 def png_text(rgb: np.ndarray, **texts: str) -> bytes:
     return png_with_chunks(rgb, [text_chunk(k, v) for k, v in texts.items()])
 

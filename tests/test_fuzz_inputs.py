@@ -103,7 +103,8 @@ def hostile_png_text(rng: random.Random) -> bytes:
         key, value = rng.choice(_TEXT_KEYS), rng.choice(_HOSTILE_TEXT)
         raw = value.encode("utf-8", "surrogatepass")
         chunks.append(rng.choice([hostile.text_chunk(key, raw), hostile.itxt_chunk(key, raw),
-                                  hostile.itxt_chunk(key, raw + bytes([rng.randrange(0x80, 0x100)]))]))
+                                  hostile.itxt_chunk(key, raw + bytes([rng.randrange(0x80, 0x100)])),
+                                  hostile.ztxt_chunk(key, raw * rng.choice([1, 3]))]))
     return hostile.png_with_chunks(hostile.photo(seed=rng.randrange(4)), chunks)
 
 

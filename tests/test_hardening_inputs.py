@@ -7,6 +7,7 @@ and in a file name, and terminal escapes in titles."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -187,6 +188,18 @@ def test_a_tiff_whose_next_page_pointer_runs_past_the_end_gets_a_verdict(tmp_pat
     assert (image.width, image.height) == (64, 48) and any("only the first page" in n for n in image.notes)
     record = strict_lines(run("analyze", "--json", str(path)).stdout)[0]
     assert "verdict" in record and record["width"] == 64
+
+
+def test_a_text_chunk_past_pillows_inflate_limit_costs_that_chunk_not_the_image(tmp_path):
+    path = tmp_path / "big-workflow.png"
+    path.write_bytes(hostile.png_with_chunks(hostile.photo(seed=8), [
+        hostile.text_chunk("parameters", "a cat\nSteps: 20, Sampler: Euler a, Seed: 1"),
+        hostile.ztxt_chunk("workflow", b"{" * 3_000_000)]))
+    image = load_image(path)
+    assert image.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()  # the file as given
+    assert list(image.text_chunks) == ["parameters"] and any("'workflow' were not read" in n for n in image.notes)
+    record = strict_lines(run("analyze", "--json", str(path)).stdout)[0]
+    assert record["verdict"] == "ai-generated"  # the other chunk still speaks
 
 
 def test_bytes_that_are_not_utf8_in_the_title_and_the_file_name_are_saved(tmp_path):
