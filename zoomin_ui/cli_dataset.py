@@ -11,6 +11,7 @@ import click
 
 from models.registry import BACKENDS
 from models.safe_text import strict_dumps
+from zoomin_ui.terminal import echo
 
 
 def _model_flags(function):
@@ -112,7 +113,7 @@ def validate(file: str, no_files: bool) -> None:
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
     for problem in problems:
-        click.echo(f"{file}:{problem}", err=True)
+        echo(f"{file}:{problem}", err=True, keep_newlines=False)
     if problems:
         raise click.ClickException(f"{len(problems)} problem(s) in {rows} row(s)")
     click.echo(f"{file}: {rows} row(s), no problems")
@@ -139,7 +140,7 @@ def import_command(format_name: str, src: str, images: str, out: str) -> None:
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
     for entry, reason in result.skipped:
-        click.echo(f"skipped {entry}: {reason}", err=True)
+        echo(f"skipped {entry}: {reason}", err=True, keep_newlines=False)
     click.echo(f"{count} record(s) written to {out}; {len(result.skipped)} skipped")
 
 
@@ -181,5 +182,5 @@ def annotate(folder: str, labels: str, backend: str, out: str, retries: int, max
         raise click.ClickException(f"{out}: {exc}") from None
     first, *details = summary.lines()
     for line in details:
-        click.echo(line, err=True)
-    click.echo(first)
+        echo(line, err=True, keep_newlines=False)
+    echo(first, keep_newlines=False)
