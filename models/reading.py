@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.evidence.credentials_words import credentials_lines, credentials_phrase, is_credentials
+from models.evidence.credentials_words import credentials_lines, credentials_phrase, is_credentials, short_name
 from models.evidence.examine import NOTABLE_SCORE
 from models.evidence.finding_words import evidence_phrase, file_limits, plain_finding, record_word
 from models.evidence.recipe import generation_recipe
@@ -65,8 +65,13 @@ class _Facts:
 
     @property
     def model_name(self) -> str:
+        """The model's id ('Qwen/Qwen2.5-VL-7B-Instruct'); for weights loaded from a folder, the
+        folder's own name, never the path it was installed at."""
         source = self.model.source if self.model else ""
-        return source.split(":", 1)[1] if ":" in source and source.split(":", 1)[1] else "the vision-language model"
+        name = source.split(":", 1)[1].strip() if ":" in source else ""
+        if name.startswith(("/", "~", ".")) or "\\" in name or name.count("/") > 1:
+            name = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+        return short_name(name) if name else "the vision-language model"
 
 
 def read_analysis(analysis: Analysis) -> Reading:

@@ -406,3 +406,13 @@ def test_any_mix_of_evidence_reads_as_one_plain_sentence_agreeing_with_the_verdi
     assert (reading.figure is None) == (reading.confidence in ("provenance", "strong") or pixels is None)
     text = " ".join([reading.headline, reading.basis, reading.limits, *reading.key_points])
     assert not any(term.lower() in text.lower() for term in BANNED_TERMS), text
+
+
+@pytest.mark.parametrize("model_id, shown", [("Qwen/Qwen2.5-VL-7B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct"),
+                                             ("/home/ann/zoomin/runs/grpo", "grpo"), ("C:\\models\\sft-3b", "sft-3b")])
+def test_a_model_loaded_from_a_folder_is_named_without_its_install_path(model_id, shown):
+    model = Evidence("model", f"local:{model_id}", "the model's verdict: generated", "ai-generated", 0.5,
+                     details={"p_generated": None, "score_source": "fixed stand-in", "reasoning": ""})
+    analysis = Analysis("x.jpg", "0" * 64, 1000, "JPEG", 100, 100, "ai-generated", 0.75, [], [model], "", "local", "t")
+    headline = read_analysis(analysis).headline
+    assert f"model {shown};" in headline and "home" not in headline and "C:" not in headline
