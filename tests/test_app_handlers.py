@@ -401,5 +401,7 @@ def test_launch_is_loopback_with_history_off_and_files_from_the_data_folder(monk
     assert result.exit_code == 0, result.output
     assert "Running on http://127.0.0.1:7999" in result.output
     assert seen["auth"] == ("ann", "secret") and seen["server_name"] == "0.0.0.0"
-    assert seen["run_history"] is False and seen["allowed_paths"] == [str(tmp_path)]
+    # Only the exports are served; the database, the evidence store and the keys are blocked outright.
+    assert seen["run_history"] is False and seen["allowed_paths"] == [str(tmp_path / "exports")]
+    assert {str(tmp_path / name) for name in ("cases.sqlite3", "objects", "keys")} <= set(seen["blocked_paths"])
     assert seen["max_file_size"] == security.MAX_UPLOAD
