@@ -140,7 +140,8 @@ def read_bit_depth(image: Image.Image, data: bytes, fmt: str) -> int:
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_TEXT_REFUSALS = ("Decompressed data too large for PngImagePlugin.MAX_TEXT_CHUNK", "Too much memory used in text chunks")
+_TEXT_REFUSALS = ("Decompressed data too large for PngImagePlugin.MAX_TEXT_CHUNK",
+                  "Too much memory used in text chunks")
 
 
 def text_chunk_refused(message: str) -> bool:

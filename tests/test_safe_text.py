@@ -53,7 +53,8 @@ def test_terminal_safe_keeps_ordinary_text_and_layout():
     assert terminal_safe("Case 3: Hafenbrand\n  notes: zwei\tZeilen") == "Case 3: Hafenbrand\n  notes: zwei\tZeilen"
     assert terminal_safe("a\nb", keep_newlines=False) == "a\\nb"
     assert terminal_safe("\u202eabc\u2066\x7f\x85\u2028") == "\\u202eabc\\u2066\\x7f\\x85\\u2028"
-    assert terminal_safe("👩‍🚒 فاطمة") == "👩‍🚒 فاطمة"  # joiners and right-to-left script are text, not controls
+    # Joiners and right-to-left script are text, not controls.
+    assert terminal_safe("👩‍🚒 فاطمة") == "👩‍🚒 فاطمة"
 
 
 def test_a_computed_nan_is_written_as_null_and_noted():

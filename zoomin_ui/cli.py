@@ -88,8 +88,10 @@ def _parse_box(text: str) -> list[float]:
 @click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of folder arguments.")
 @click.option("--save", is_flag=True, help="Record each image and its analysis as a case (in ZOOMIN_HOME).")
 @click.option("--case", "case_id", type=int, default=None, help="With --save: add to this case, not a new one.")
-@click.option("--title", default=None, type=SAFE_TEXT, help="With --save: the new case's title (default: the file name).")
-@click.option("--analyst", default=None, type=SAFE_TEXT, help="With --save: who ran it (default: ZOOMIN_ANALYST or the OS user).")
+@click.option("--title", default=None, type=SAFE_TEXT,
+              help="With --save: the new case's title (default: the file name).")
+@click.option("--analyst", default=None, type=SAFE_TEXT,
+              help="With --save: who ran it (default: ZOOMIN_ANALYST or the OS user).")
 def analyze(paths: tuple[str, ...], as_json: bool, backend: str, max_regions: int, max_pixels: int | None,
             trust_anchors: str | None, boxes: tuple[str, ...], question: str | None, recursive: bool,
             save: bool, case_id: int | None, title: str | None, analyst: str | None, **model_options) -> None:

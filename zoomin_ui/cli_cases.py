@@ -54,7 +54,8 @@ def cases() -> None:
 
 @cases.command("list")
 @click.option("--json", "as_json", is_flag=True, help="A JSON array of cases (id, title, verdict, files, ...).")
-@click.option("--query", "-q", default="", type=SAFE_TEXT, help="Title or file name (substring), SHA-256 prefix, or case id.")
+@click.option("--query", "-q", default="", type=SAFE_TEXT,
+              help="Title or file name (substring), SHA-256 prefix, or case id.")
 @click.option("--verdict", type=click.Choice(["ai-generated", "real", "inconclusive"]), default=None)
 @click.option("--analyst", default=None, type=SAFE_TEXT, help="Cases this analyst changed.")
 @click.option("--page", type=click.IntRange(1), default=1, show_default=True)
