@@ -231,8 +231,8 @@ class VisionLanguageDetector(Detector):
         raw = _raw_output(scan.raw_output if scan else None, generation.text)
         answer = None
         if question:
-            answer = parsed.answer or ("(the model's answer holds no <answer> tag; its full output is kept in "
-                                       "raw_output)")
+            answer = parsed.answer or ("The model's reply held no answer in the form asked for; its full text is "
+                                       "kept with the analysis.")
         provenance = {
             "backend": self.name, **described,
             "parameters": asdict(self.settings),
