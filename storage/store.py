@@ -264,6 +264,11 @@ class CaseStore:
         case's hash chain, and find orphan stored files and stale temporary files."""
         return verify(self._db, self._blobs)
 
+    def chain_head(self, case_id: int) -> str:
+        """The newest link of the case's hash chain (what a report or a colleague can write down
+        to tell later whether the record was altered); "" for a case with no record yet."""
+        return self._db.read(lambda s: load_case(s, case_id).chain_head or "")
+
     def clean_leftovers(self, problems: list[VerifyProblem]) -> list[str]:
         """Remove the orphan and stale temporary files verify() found; returns their paths.
         Nothing else is ever removed: any other problem is evidence."""

@@ -71,6 +71,7 @@ def test_every_record_is_chained_and_a_fresh_case_verifies(store, tmp_path):
     assert links[0][1] == genesis(uid) and head == links[-1][2]
     assert all(later[1] == earlier[2] for earlier, later in zip(links, links[1:]))
     assert report_head in {h for _, _, h in links}
+    assert store.chain_head(case_id) == head
 
 
 def test_a_verdict_changed_in_the_database_is_named(store, tmp_path):
