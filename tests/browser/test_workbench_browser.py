@@ -1,8 +1,10 @@
-"""The analyst's whole path through the workbench in a real browser:
-upload, analyse, click a box, ask, override, add a box and re-run, set the
-verdict, export the PDF, restart the app and find the case again.  Asserts
-on what the page says, never on pixels; a screenshot of every step is kept
-under the test's tmp_path/screenshots."""
+"""The analyst's whole path through the workbench in a real browser at
+1366x768: upload, analyse (the verdict card above the fold), click a box
+(the zoom beside the image, no scrolling), ask, decide, add a box and re-run,
+set the verdict, export the PDF, restart the app and find the case again;
+then the verdict card, the zoom and the table at a 390 px phone width.
+Asserts on what the page says; a screenshot of every step is kept under the
+test's tmp_path/screenshots."""
 
 from __future__ import annotations
 
@@ -10,19 +12,22 @@ import hashlib
 import time
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
+from tests.browser.conftest import PHONE
 from tests.browser.harness import photo_with_planted_patch, save_photo
 from tests.browser.pages import (
     box_value,
     choose_option,
+    choose_tab,
     click_image_at,
     click_table_cell,
+    draw_box_in_editor,
     element_text,
     fill_text,
     image_source,
     open_workbench,
+    search_cases,
     table_rows,
+    technical_detail,
     upload,
     wait_for_analysis,
     wait_for_box_value,
@@ -37,32 +42,6 @@ pytestmark = pytest.mark.browser
 
 ANALYST = "Dana Browser"
 COLUMNS = {"number": 0, "label": 1, "score": 2, "status": 3, "source": 4}
-
-
-def _draw_box_in_editor(page, left: float, top: float, right: float, bottom: float) -> None:
-    """Drag a new box in the box editor, at fractions of its canvas, and name
-    it if the editor asks for a label."""
-    editor = page.locator("#box-editor")
-    editor.scroll_into_view_if_needed()
-    create = editor.get_by_role("button", name="Create box")
-    if create.count():
-        create.first.click()
-    canvas = editor.locator("canvas").first
-    frame = canvas.bounding_box()
-    assert frame, "the box editor shows no canvas"
-    page.mouse.move(frame["x"] + frame["width"] * left, frame["y"] + frame["height"] * top)
-    page.mouse.down()
-    page.mouse.move(frame["x"] + frame["width"] * right, frame["y"] + frame["height"] * bottom, steps=8)
-    page.mouse.up()
-    ok = editor.get_by_role("button", name="OK")
-    try:
-        ok.first.wait_for(state="visible", timeout=2_000)
-    except PlaywrightTimeout:  # this editor does not ask for labels
-        return
-    label = editor.locator("input[type=text], textarea").first
-    if label.count():
-        label.fill("analyst box")
-    ok.first.click()
 
 
 def test_full_analyst_flow(start_app, browser_page, screenshots, sample_photo):
@@ -87,18 +66,28 @@ def test_full_analyst_flow(start_app, browser_page, screenshots, sample_photo):
     rows = table_rows(page, "#regions-table")
     assert rows and all(row[COLUMNS["label"]] for row in rows), rows
     assert rows[0][COLUMNS["number"]] == "1" and rows[0][COLUMNS["source"]] == "model"
-    assert "Not analysed" not in verdict
+    scores = [float(row[COLUMNS["score"]]) for row in rows]
+    assert scores == sorted(scores, reverse=True), "the table is sorted by score"
+    word = box_value(page, "#verdict-word")
+    assert word in ("AI-generated", "Likely real", "Can't tell") and box_value(page, "#verdict-headline")
+    assert _above_the_fold(page, "#verdict-card"), "the verdict card is above the fold at 1366x768"
+    assert "Verdict: " in technical_detail(page), "the technical detail is folded beneath the card"
     screenshots.take(page, "analysed")
 
-    # 3. A click inside the planted patch (which the scan boxes) opens the zoom panel.
+    # 3. A click inside the planted patch (which the scan boxes) opens the zoom beside the image, no scrolling.
     assert not zoom_panel_open(page)
+    page.evaluate("window.scrollTo(0, 0)")
     centre_x = (sample_photo.planted.x1 + sample_photo.planted.x2) / 2
     centre_y = (sample_photo.planted.y1 + sample_photo.planted.y2) / 2
     click_image_at(page, "#image-view", centre_x, centre_y, sample_photo.width, sample_photo.height)
     wait_for_zoom_panel(page)
+    assert _above_the_fold(page, "#zoom-crop img") and _beside(page, "#image-view", "#zoom-crop")
     page.wait_for_function("() => document.querySelectorAll('#zoom-maps img').length >= 3")
-    wait_for_element_text(page, "#region-explanation", rows[0][COLUMNS["label"]])
-    assert len(box_value(page, "#region-explanation")) > len(rows[0][COLUMNS["label"]]) + 20
+    wait_for_element_text(page, "#region-explanation", "Region 1")
+    assert len(box_value(page, "#region-explanation")) > 40
+    chosen = page.eval_on_selector('#regions-table [data-testid="cell-0-1"]', "c => getComputedStyle(c.closest('td') || c).backgroundColor")
+    other = page.eval_on_selector('#regions-table [data-testid="header-1"]', "c => getComputedStyle(c).backgroundColor")
+    assert chosen != other, "the chosen region's row is highlighted"
     screenshots.take(page, "zoomed")
 
     # 4. Reprompt: the backend answers about this region; the answer is kept with it,
@@ -111,6 +100,7 @@ def test_full_analyst_flow(start_app, browser_page, screenshots, sample_photo):
     screenshots.take(page, "answered")
     click_table_cell(page, "#regions-table", 0, 1)
     kept = wait_for_element_text(page, "#answer-view", question)
+    assert box_value(page, "#question-box") == "", "a question box starts empty for the region chosen"
     assert answer.strip() in kept, (answer, kept)
 
     # 5. Override the region: the decision shows as its status in the table.
@@ -127,7 +117,7 @@ def test_full_analyst_flow(start_app, browser_page, screenshots, sample_photo):
 
     # 6. Add a box in the editor (top-left, away from the planted patch), save, re-run stage 2.
     model_rows = table_rows(page, "#regions-table")
-    _draw_box_in_editor(page, 0.08, 0.1, 0.3, 0.35)
+    draw_box_in_editor(page, 0.2, 0.1, 0.4, 0.35)
     page.locator("#save-boxes-btn").click()
     with_added = wait_for_table_rows(page, "#regions-table", minimum=len(model_rows) + 1)
     assert [row[:3] for row in with_added[:len(model_rows)]] == [row[:3] for row in model_rows]  # kept on record
@@ -142,6 +132,7 @@ def test_full_analyst_flow(start_app, browser_page, screenshots, sample_photo):
     screenshots.take(page, "rerun")
 
     # 7. The case's final verdict, then the PDF report as a real download.
+    choose_tab(page, "3 Conclude & export")
     choose_option(page, "#final-verdict", "ai-generated")
     final_note = "composited: upscaled patch, confirmed by the analyst"
     fill_text(page, "#final-note", final_note)
@@ -161,9 +152,7 @@ def test_full_analyst_flow(start_app, browser_page, screenshots, sample_photo):
     # 8. Restart the app on the same data folder: the case is found and reopens as it was.
     server.restart()
     open_workbench(page, server.url, ANALYST)
-    fill_text(page, "#case-search", sample_photo.path.name)
-    page.keyboard.press("Enter")
-    cases = wait_for_table_rows(page, "#case-list")
+    cases = search_cases(page, sample_photo.path.name)
     matching = [index for index, row in enumerate(cases) if sample_photo.path.name in " ".join(row)]
     assert matching, cases
     assert "ai-generated" in " ".join(cases[matching[0]])
@@ -173,11 +162,64 @@ def test_full_analyst_flow(start_app, browser_page, screenshots, sample_photo):
     wait_for_analysis(page)
     reopened = wait_for_table_rows(page, "#regions-table")
     assert len(reopened) == len(with_added), reopened  # the latest analysis: the re-run on the corrected boxes
-    assert f"analysis {after_id}" in element_text(page, "#verdict-view")
+    assert f"analysis {after_id}" in technical_detail(page)
     assert photo_sha[:12] in element_text(page, "#file-info")
+    choose_tab(page, "3 Conclude & export")
     assert box_value(page, "#final-note") == final_note
     screenshots.take(page, "reopened-after-restart")
     assert browser_page.dialogs == []
+
+
+def _box(page, selector: str) -> dict[str, float]:
+    box = page.locator(selector).first.bounding_box()
+    assert box, f"{selector} is not on the page"
+    return box
+
+
+def _above_the_fold(page, selector: str) -> bool:
+    """Wholly inside the window as it is, without scrolling."""
+    box, window = _box(page, selector), page.viewport_size
+    return box["y"] >= 0 and box["y"] + box["height"] <= window["height"] + 1 and box["x"] + box["width"] <= \
+        window["width"] + 1
+
+
+def _beside(page, left: str, right: str) -> bool:
+    """`right` to the right of `left`, their heights overlapping."""
+    a, b = _box(page, left), _box(page, right)
+    return b["x"] >= a["x"] + a["width"] - 1 and b["y"] < a["y"] + a["height"] and a["y"] < b["y"] + b["height"]
+
+
+@pytest.mark.parametrize("viewport", [PHONE])
+def test_verdict_card_zoom_and_table_fit_a_phone(start_app, browser_page, screenshots, sample_photo, viewport):
+    page = browser_page.page
+    server = start_app()
+    open_workbench(page, server.url, ANALYST)
+    upload(page, sample_photo.path)
+    wait_for_element_text(page, "#status-message", "press Analyse")
+    page.locator("#analyse-btn").click()
+    wait_for_analysis(page)
+    screenshots.take(page, "phone-analysed")
+    click_table_cell(page, "#regions-table", 0, 1)
+    wait_for_zoom_panel(page)
+    screenshots.take(page, "phone-zoomed")
+    width = viewport["width"]
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= width + 1, "nothing wider than the phone"
+    for selector in ("#verdict-card", "#verdict-word", "#verdict-headline", "#zoom-crop", "#regions-table",
+                     "#backend-choice"):
+        box = _box(page, selector)
+        assert box["x"] >= -1 and box["x"] + box["width"] <= width + 1, (selector, box)
+    # The table scrolls sideways inside its own box rather than squeezing its words.
+    header = _box(page, '#regions-table [data-testid="header-1"]')
+    assert header["width"] >= 120, header
+    assert box_value(page, "#verdict-word") in ("AI-generated", "Likely real", "Can't tell")
+    choose_tab(page, "1 Analyse")  # the evidence dropdown opens within the screen, its item whole
+    page.locator("#evidence-choice input").first.click()
+    option = page.locator("ul.options li, [role=option]").first
+    option.wait_for(state="visible")
+    box = option.bounding_box()
+    assert box["x"] >= -1 and box["x"] + box["width"] <= width + 1, box
+    assert sample_photo.path.stem in option.inner_text()
+    screenshots.take(page, "phone-dropdown")
 
 
 def test_second_analysis_waits_with_its_queue_position(start_app, browser_page, chromium_browser, tmp_path):
