@@ -130,7 +130,8 @@ def _decided_by_model(facts: _Facts) -> Reading:
 def _decided_by_pixels(facts: _Facts) -> Reading:
     word, ai = verdict_word(facts.analysis.verdict), facts.analysis.verdict == "ai-generated"
     looks = "AI-like" if ai else "typical of camera photos"
-    headline = f"{word}, on pixel patterns alone: the pattern model finds the image {looks}; no file record confirms it."
+    headline = (f"{word}, on pixel patterns alone: the pattern model finds the image {looks}; "
+                "no file record confirms it.")
     basis = (f"The pixel-pattern model, trained on camera photos and AI images, finds this image {looks}, "
              "clearly enough to decide on its own. No Content Credentials, generator settings or watermark decide.")
     if facts.camera is not None and not ai:

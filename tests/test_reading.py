@@ -108,8 +108,10 @@ PATHS = {
     "signal between": (lambda: engine_analysis([NO_WATERMARK, signal("neither", 0.6)]), "inconclusive", ("pixel",)),
     "signal real but a region stands out": (lambda: engine_analysis([signal("real", 0.03)], [ODD]),
                                             "inconclusive", ("r1",)),
-    "nothing at all": (lambda: engine_analysis([]), "inconclusive", ("no record of where it came from", "no pixel analysis")),
-    "vlm answer": (lambda: vlm_analysis("<think>The hands have six fingers.</think><verdict>generated</verdict>"), "ai-generated", ("vision-language model",)),
+    "nothing at all": (lambda: engine_analysis([]), "inconclusive",
+                       ("no record of where it came from", "no pixel analysis")),
+    "vlm answer": (lambda: vlm_analysis("<think>The hands have six fingers.</think><verdict>generated</verdict>"),
+                   "ai-generated", ("vision-language model",)),
     "vlm parse failure": (lambda: vlm_analysis("I cannot say."), "inconclusive", ("vision-language model",)),
 }
 VERDICT_SIGNS = {"ai-generated": "AI-generated", "real": "Likely real", "inconclusive": "Can't tell"}
@@ -306,7 +308,8 @@ COMFY_API_GRAPH = {
 
 @pytest.mark.parametrize("chunks, expected", [
     ({"prompt": __import__("json").dumps(COMFY_API_GRAPH)},
-     {"Generator": "ComfyUI", "Prompt": "a harbour at dawn, fishing boats, mist", "Negative prompt": "lowres, watermark",
+     {"Generator": "ComfyUI", "Prompt": "a harbour at dawn, fishing boats, mist",
+      "Negative prompt": "lowres, watermark",
       "Model": "sd_xl_base_1.0.safetensors", "Sampler": "euler", "Steps": "28", "Seed": "8675309",
       "Size": "1024x768"}),
     ({"parameters": "a harbour at dawn\nNegative prompt: blurry\nSteps: 30, Sampler: DPM++ 2M, CFG scale: 5, "

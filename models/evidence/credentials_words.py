@@ -153,11 +153,14 @@ def credentials_phrase(details: dict[str, Any]) -> str:
         return f"Content Credentials claim a camera capture, but {who} is {_unverified(details)}"
     edits = edit_count(details)
     recorded = f"{edits} edit{'s' if edits != 1 else ''} recorded, none with AI" if edits else "no AI use recorded"
-    return f"signed by {who} ({'on your trust list' if trusted else _unverified(details)}), signature intact, {recorded}"
+    trust = "on your trust list" if trusted else _unverified(details)
+    return f"signed by {who} ({trust}), signature intact, {recorded}"
 
 
 def _unverified(details: dict[str, Any]) -> str:
-    return "not on your trust list" if details.get("trust_status") == "untrusted" else "not verified, as no trust list is set up"
+    if details.get("trust_status") == "untrusted":
+        return "not on your trust list"
+    return "not verified, as no trust list is set up"
 
 
 def _actions(details: dict[str, Any]) -> list[dict[str, Any]]:

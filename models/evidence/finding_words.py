@@ -77,8 +77,8 @@ def plain_finding(item: Evidence) -> str:
                 if details.get("contradicted") else ""
             return as_sentence(evidence_phrase(item)) + copied
         if item.source == CAMERA_SOURCE:
-            return (f"The file names a camera ({camera_name(details)}) but records no exposure settings, which software that "
-                    "invents or copies metadata often leaves out.")
+            return (f"The file names a camera ({camera_name(details)}) but records no exposure settings, which "
+                    "software that invents or copies metadata often leaves out.")
         if details.get("editor"):
             return f"The file says it was edited with {details['editor']}; that says nothing about AI either way."
         if item.supports == "ai-generated" and item.decisive:

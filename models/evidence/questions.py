@@ -129,7 +129,7 @@ def _compression(region: Region, _: list[Evidence]) -> str:
 
 def _repetition(region: Region, _: list[Evidence]) -> str:
     item = _cue(region, "periodic")
-    copies = "The engine looks for resampling patterns, not for copied objects; for cloned objects, " + ASK_THE_VLM + "."
+    copies = f"The engine looks for resampling patterns, not for copied objects; for cloned objects, {ASK_THE_VLM}."
     if item is None:
         return "This area is too small to look for repeating patterns. " + copies
     meaning = period_meaning(float(item.details["frequency"]))
