@@ -51,9 +51,21 @@ def zoom_region(store: CaseStore, analysis_id: int, region_id: int, with_maps: b
     context = zoom_context(chosen.record.box, image.width, image.height, margin=CONTEXT_MARGIN,
                            min_side=MIN_CONTEXT)
     pixels = np.ascontiguousarray(image.rgb[context.pixel_slices()])
-    crop = zoom_crop(Image.fromarray(pixels), Box(0, 0, pixels.shape[1], pixels.shape[0]), margin=0.0,
-                     min_side=1, out_side=ZOOM_SIDE)
-    return ZoomView(chosen, crop, signal_map_images(pixels) if with_maps else (), region_text(chosen))
+    return ZoomView(chosen, _enlarged(pixels), signal_map_images(pixels) if with_maps else (), region_text(chosen))
+
+
+def _enlarged(pixels: np.ndarray) -> Image.Image:
+    """The crop at ZOOM_SIDE: enlarged pixel for pixel (nearest, models.overlay.zoom_crop), or, for a
+    region larger than the panel, shrunk by area averaging (cv2: ~20x faster than Lanczos on a
+    1000-pixel crop, which a box click cannot wait for)."""
+    height, width = pixels.shape[:2]
+    if max(height, width) <= ZOOM_SIDE:
+        return zoom_crop(Image.fromarray(pixels), Box(0, 0, width, height), margin=0.0, min_side=1,
+                         out_side=ZOOM_SIDE)
+    factor = ZOOM_SIDE / max(height, width)
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return Image.fromarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA))
+
 
 
 def signal_map_images(rgb: np.ndarray) -> tuple[tuple[Image.Image, str], ...]:
