@@ -56,6 +56,7 @@ CHAINED_ROWS: dict[type, str] = {EvidenceFileRow: "evidence_files", AnalysisRow:
 # How a verify message names a record of each table.
 RECORD_NAMES = {"evidence_files": "evidence file", "analyses": "analysis", "regions": "region",
                 "region_questions": "question", "audit_events": "audit event"}
+_HEADS = "zoomin_chain_heads"
 _JSON_COLUMNS = {"parameters", "software", "timings", "evidence", "notes", "raw_output", "before", "after"}
 
 
@@ -112,7 +113,9 @@ def _link_new_records(session: Session, _context: Any, _instances: Any) -> None:
                 if (type(row) in CHAINED_ROWS and is_linkable(row)) or isinstance(row, ReportRow)]
     if not pending:
         return
-    heads: dict[int, tuple[CaseRow, str, int]] = {}
+    # Kept for the transaction: its first flush for a case reads the head (and, on
+    # PostgreSQL, takes the case's row lock, held until the transaction ends).
+    heads: dict[int, tuple[CaseRow, str, int]] = session.info.setdefault(_HEADS, {})
     with session.no_autoflush:
         for row in pending:
             case_id = _case_of(session, row)
@@ -130,6 +133,12 @@ def _link_new_records(session: Session, _context: Any, _instances: Any) -> None:
         for case, head, length in heads.values():
             if case.chain_length != length:
                 case.chain_head, case.chain_length = head, length
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_heads(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the transaction itself, not one of its flushes
+        session.info.pop(_HEADS, None)
 
 
 def _head(session: Session, case_id: int) -> tuple[CaseRow, str, int]:

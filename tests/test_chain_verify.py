@@ -4,6 +4,7 @@ temporary files; migration 0005 chains an existing store once."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -185,3 +186,58 @@ def test_migration_0005_chains_an_existing_store_once_and_says_so(tmp_path, data
         execute(store, "UPDATE region_questions SET answer = 'yes'")
         [message] = chain_problems(store)
         assert "question 1 (link" in message
+
+
+KILLED_MID_WRITE = """
+import sys, time
+from pathlib import Path
+from storage.blobs import BlobStore
+blobs = BlobStore(Path(sys.argv[1]))
+with blobs._staged_file() as (handle, staged):
+    handle.write(b"half an upload")
+    handle.flush()
+    print(staged, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_temp_file_left_by_kill_9_is_found_and_cleaned(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    with CaseStore.open(tmp_path / "home") as store:
+        build_case(store, tmp_path)
+        child = subprocess.Popen([sys.executable, "-c", KILLED_MID_WRITE, str(store.home)], stdout=subprocess.PIPE,
+                                 cwd=os.getcwd(), env={**os.environ, "PYTHONPATH": os.getcwd()})
+        left = child.stdout.readline().decode().strip()
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+        child.stdout.close()
+        assert os.path.basename(left).startswith("incoming-") and os.path.exists(left)
+        assert store.verify() == []  # too young to call stale: it might be a write in progress
+        os.utime(left, (OLD, OLD))
+        assert [(p.kind, p.path) for p in store.verify()] == [("stale-temp", left)]
+
+
+def test_zoomin_verify_names_the_break_and_cleans_leftovers(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from zoomin_ui.cli import main
+
+    monkeypatch.setenv("ZOOMIN_HOME", str(tmp_path / "home"))
+    with CaseStore.open(tmp_path / "home") as store:
+        build_case(store, tmp_path)
+        stale = store.home / "tmp" / "incoming-old"
+        stale.parent.mkdir(exist_ok=True)
+        stale.write_bytes(b"x")
+        os.utime(stale, (OLD, OLD))
+    result = CliRunner().invoke(main, ["verify", "--clean"])
+    assert result.exit_code == 0 and f"removed {stale}" in result.stderr and not stale.exists()
+    assert "stale-temp" in result.stdout
+    with CaseStore.open(tmp_path / "home") as store:
+        execute(store, "UPDATE analyses SET verdict = 'real'")
+    result = CliRunner().invoke(main, ["verify"])
+    assert result.exit_code == 1 and "chain: case 1: the case record was altered: analysis 1" in result.stdout
+    problems = json.loads(CliRunner().invoke(main, ["verify", "--json"]).stdout)
+    assert [p["kind"] for p in problems] == ["chain"]
