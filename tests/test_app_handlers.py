@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from models.evidence.engine import EvidenceEngine
+from models.overlay import score_colour
 from models.sample_images import camera_like_photo, encode, paste_resampled_patch
 from models.types import Analysis, Box, Region
 from storage import BackendInfo
@@ -179,6 +180,25 @@ def test_analysis_shows_the_scan_boxes_before_the_verdict_with_one_progress(hand
     assert final.state.analysis_id and final.editor is None, "the folded editor is not drawn"
     opened = event(handlers, handlers.open_editor, final.state)
     assert opened.editor["boxes"][0]["label"] == "1" and opened.editor_fold["open"] is True
+    first = handlers.store.get_analysis(final.state.analysis_id).current_regions()[0]
+    assert opened.editor["boxes"][0]["color"] == score_colour(first.score), "the editor's colours are the viewer's"
+
+
+def test_analyse_all_runs_every_item_not_yet_analysed(handlers, photo, tmp_path):
+    second = tmp_path / "second.jpg"
+    second.write_bytes(encode(camera_like_photo(300, 400, seed=5), "JPEG"))
+    uploaded = event(handlers, handlers.upload, [str(photo), str(second)], "alice", ViewState())
+    steps = []
+    drawn = event(handlers, handlers.analyse_all, "evidence", "alice", uploaded.state,
+                  progress=lambda value, desc=None: steps.append((value, desc)))
+    assert drawn[-1].status == "Analysed 2 of 2 evidence item(s) of case 1"
+    assert [d for _, d in steps] == ["item 1 of 2: both stages", "item 2 of 2: both stages", "done"]
+    assert drawn[0].analyse_btn["interactive"] is False and drawn[-1].analyse_btn["interactive"] is True
+    assert all(not caption.endswith("not analysed") for _, caption in drawn[-1].evidence_strip)
+    again = event(handlers, handlers.analyse_all, "evidence", "alice", drawn[-1].state,
+                  progress=lambda value, desc=None: None)
+    assert again[-1].status == "Every evidence item of this case is analysed already"
+    assert len(handlers.store.get_case(1).analyses) == 2
 
 
 def test_the_region_table_is_sorted_by_score_and_marks_the_chosen_row(handlers, photo):

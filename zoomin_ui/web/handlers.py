@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from models.detector import RegionProgress
-from zoomin_ui import workbench
+from zoomin_ui import runs, workbench
 from zoomin_ui.service import WorkbenchError
 from zoomin_ui.web import exports, rendering
 from zoomin_ui.web.region_handlers import RegionHandlers
@@ -134,47 +134,56 @@ class Handlers(RegionHandlers):
         if evidence_id is None:
             raise WorkbenchError("upload an image or open a case first", "empty")
         state = replace(state.on_evidence(evidence_id, None, "Analysing…"), running=True)
-        yield from self._analyse_one(evidence_id, backend, name, state, progress, 0, 1)
+        yield from self._analyse_one(evidence_id, backend, name, state, progress)
 
     def analyse_all(self, backend: str, analyst: str, state: ViewState,
                     progress: gr.Progress = gr.Progress()) -> Iterator[ViewState]:  # noqa: B008
-        """Every evidence item of the case not analysed yet, one after another in the backend's queue."""
+        """Every evidence item of the case not analysed yet, one after another
+        in the backend's queue (runs.analyse_each: a bad file fails alone)."""
         name = require_analyst(analyst)
         if state.case_id is None:
             raise WorkbenchError("open or create a case first", "empty")
         detail = workbench.case_detail(self.store, state.case_id)
-        todo = [f.id for f in detail.evidence_files if workbench.latest_analysis(detail, f.id) is None]
+        todo = sum(workbench.latest_analysis(detail, f.id) is None for f in detail.evidence_files)
         if not todo:
             yield replace(state, status="Every evidence item of this case is analysed already")
             return
+        progress(0.0, desc=f"item 1 of {todo}: both stages")
+        yield replace(state, running=True, status=f"Analysing {todo} evidence item(s)…")
         failed = []
-        for index, evidence_id in enumerate(todo):
-            state = replace(state.on_evidence(evidence_id, None, f"Analysing item {index + 1} of {len(todo)}…"),
-                            running=True)
-            try:
-                for state in self._analyse_one(evidence_id, backend, name, state, progress, index, len(todo)):
-                    yield state
-            except WorkbenchError as exc:  # one bad file fails alone; the rest go on
-                failed.append(f"item {index + 1}: {exc}")
-                state = replace(state, running=False, scan=())
-        done = f"Analysed {len(todo) - len(failed)} of {len(todo)} evidence item(s) of case {state.case_id}"
-        yield replace(state, status=done + (f"; failed: {'; '.join(failed)}" if failed else ""))
+        for outcome in runs.analyse_each(self.store, self.detectors.get(backend), state.case_id, name,
+                                         only_unanalysed=True):
+            if not outcome.ok:
+                failed.append(f"{outcome.name}: {outcome.error}")
+            shown = outcome.analysis_id if outcome.ok else None
+            state = replace(state.on_evidence(outcome.evidence_file_id, shown), running=outcome.index < outcome.total,
+                            status=f"Item {outcome.index} of {outcome.total} ({outcome.name}): "
+                                   f"{outcome.verdict if outcome.ok else 'failed'}")
+            done = outcome.index / outcome.total
+            progress(done, desc=f"item {min(outcome.index + 1, outcome.total)} of {outcome.total}: both stages"
+                     if outcome.index < outcome.total else "done")
+            yield state
+        summary = f"Analysed {todo - len(failed)} of {todo} evidence item(s) of case {state.case_id}"
+        yield replace(state, running=False, status=summary + (f"; failed: {'; '.join(failed)}" if failed else ""))
 
-    def _analyse_one(self, evidence_id: int, backend: str, name: str, state: ViewState, progress: gr.Progress,
-                     index: int, count: int) -> Iterator[ViewState]:
-        step = _Steps(progress, index, count)
+    def _analyse_one(self, evidence_id: int, backend: str, name: str, state: ViewState, progress: gr.Progress
+                     ) -> Iterator[ViewState]:
+        step = _Steps(progress)
         step(0.0, "decoding the image")
         yield state
         workbench.evidence_image(self.store, evidence_id)
         step(0.15, f"stage 1: signal maps and scan ({backend} backend)")
         detector = self.detectors.get(backend)
-        scanned = workbench.scan_evidence(self.store, detector, evidence_id, name)
-        yield replace(state, scan=scanned.regions,
-                      status=f"Scan found {len(scanned.regions)} region(s); examining them…")
-        step(0.5, f"stage 2: {len(scanned.regions)} region(s) to examine")
-        saved = workbench.examine_scanned(self.store, detector, scanned, on_region=step.regions())
-        step(1.0, "done")
-        yield state.on_analysis(saved.analysis_id, f"Analysis {saved.analysis_id} done: {saved.analysis.verdict}")
+        # Closed between the stages (the page left), the run is recorded failed at once.
+        for result in runs.analyse_in_steps(self.store, detector, evidence_id, name, on_region=step.regions()):
+            if isinstance(result, workbench.ScannedRun):
+                yield replace(state, scan=result.regions,
+                              status=f"Scan found {len(result.regions)} region(s); examining them…")
+                step(0.5, f"stage 2: {len(result.regions)} region(s) to examine")
+            else:
+                step(1.0, "done")
+                yield state.on_analysis(result.analysis_id, f"Analysis {result.analysis_id} done: "
+                                        f"{result.analysis.verdict}")
 
     def rerun(self, backend: str, analyst: str, editor: dict[str, Any] | None, state: ViewState,
               progress: gr.Progress = gr.Progress()) -> ViewState:  # noqa: B008 (Gradio's idiom)
@@ -182,7 +191,7 @@ class Handlers(RegionHandlers):
         name = require_analyst(analyst)
         if state.analysis_id is None:
             raise WorkbenchError("analyse the image first", "empty")
-        step = _Steps(progress, 0, 1)
+        step = _Steps(progress)
         step(0.05, "saving the editor's boxes, then stage 2 on them")
         done = rerun_with_editor_boxes(self.store, self.detectors.get(backend), state.analysis_id,
                                        self.editor_boxes(editor, state), name,
@@ -226,15 +235,14 @@ class Handlers(RegionHandlers):
 
 
 class _Steps:
-    """The one progress indicator: item `index` of `count` fills its share of
-    the bar, its stages in order (decode, scan, then one step per region)."""
+    """The one progress indicator of a run, moving through its stages in
+    order: decoding, the scan, then one step per region examined."""
 
-    def __init__(self, progress: gr.Progress, index: int, count: int):
-        self.progress, self.index, self.count = progress, index, count
+    def __init__(self, progress: gr.Progress):
+        self.progress = progress
 
     def __call__(self, fraction: float, what: str) -> None:
-        prefix = f"item {self.index + 1} of {self.count}: " if self.count > 1 else ""
-        self.progress((self.index + fraction) / self.count, desc=prefix + what)
+        self.progress(fraction, desc=what)
 
     def regions(self) -> RegionProgress:
         def report(done: int, total: int) -> None:
