@@ -25,7 +25,7 @@ from storage import bundle_format as fmt
 from storage import bundle_schema as schema
 from storage.bundle_signature import check_signature, refuse_unverified, signature_member
 from storage.audit import load_case, record
-from storage.blobs import BlobStore, Stored
+from storage.blobs import BlobStore, Stored, is_sha256
 from storage.cases import case_detail
 from storage.database import Database
 from storage.errors import StoreError
@@ -61,6 +61,8 @@ def export_bundle(db: Database, blobs: BlobStore, case_id: int, destination: Pat
         "format": fmt.BUNDLE_FORMAT, "version": fmt.BUNDLE_VERSION, "schema_revision": head_revision(),
         "zoomin_version": __version__, "exported_at": utc_now().isoformat(), "exported_by": analyst,
         "case_uid": detail.summary.uid, "case_id": detail.id,
+        # The case record's chain head here: what case.json describes, for the receiver's record.
+        "case_chain_head": db.read(lambda session: load_case(session, case_id).chain_head),
         "files": {name: {"sha256": sha, "size": size} for name, (sha, size) in sorted(files.items())},
     }, indent=1, sort_keys=True).encode("utf-8")
     manifest_sha256 = hashlib.sha256(manifest).hexdigest()
@@ -151,8 +153,11 @@ def import_bundle(db: Database, blobs: BlobStore, source: Path, analyst: str,
             if signer.status in ("unsigned", "unknown") and not accept_unverified:
                 raise refuse_unverified(signer)
             stored: list[Stored] = []
+            sender_head = manifest.raw.get("case_chain_head")
             imported = {"signature": signer.status, "signer_fingerprint": signer.fingerprint,
-                        "signer": signer.describe()}
+                        "signer": signer.describe(),
+                        "sender_chain_head": sender_head if isinstance(sender_head, str) and is_sha256(sender_head)
+                        else None}
             if repairs:
                 imported["repairs"] = repairs.describe("case.json")
             try:

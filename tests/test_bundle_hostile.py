@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import text
 
 from exports.report import export_case_report
 from models.sample_images import camera_like_photo, encode
@@ -367,6 +368,10 @@ def test_two_installations_that_trust_each_other_exchange_cases(tmp_path):
         assert at_bob.title == "From Alice" and at_alice.title == "From Bob"
         event = bob.get_case(at_bob.id).history[-1]
         assert event.after["signature"] == "trusted" and event.after["signer_fingerprint"] == alice_key.fingerprint
+        with alice._db.engine.connect() as connection:  # the head the sender's record had when it exported
+            exported_from = connection.execute(text(
+                "SELECT chain_prev FROM audit_events WHERE action = 'case-exported'")).scalar_one()
+        assert event.after["sender_chain_head"] == exported_from
         assert "Alice" in bob.bundle_signer(tmp_path / "from-alice.zip").describe()
         assert alice.verify() == [] and bob.verify() == []
 
