@@ -196,3 +196,17 @@ def test_a_refused_upload_is_deleted_at_once(tmp_path, monkeypatch):
     assert not refused.exists() and not refused.parent.exists() and not too_big.exists()
     assert elsewhere.read_bytes() == b"keep me"
     assert not discard_refused_upload(uploads)  # never the folder itself
+
+
+def test_a_refused_bundle_upload_is_deleted_at_once(tmp_path, monkeypatch):
+    from zoomin_ui.web.exports import import_case_bundle
+
+    uploads = tmp_path / "home" / "web-uploads"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    (uploads / "f00d").mkdir(parents=True)
+    hostile = uploads / "f00d" / "case.zip"
+    hostile.write_bytes(b"PK\x03\x04 not really a zip")
+    with CaseStore.open(tmp_path / "home") as store:
+        with pytest.raises(WorkbenchError, match="not a readable zip"):
+            import_case_bundle(store, hostile, "alice")
+    assert not hostile.exists()

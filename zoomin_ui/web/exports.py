@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from zoomin_ui.download_names import export_destination, unused_folder_removed
 from zoomin_ui.service import WorkbenchError
+from zoomin_ui.web.security import discard_refused_upload
 from zoomin_ui.workbench import exports_folder, store_errors
 
 if TYPE_CHECKING:
@@ -49,7 +50,11 @@ def import_case_bundle(store: CaseStore, bundle: str | Path, analyst: str) -> Ca
     source = Path(bundle)
     if not source.is_file():
         raise WorkbenchError("choose a case bundle (.zip) to import", "empty")
-    if source.stat().st_size > MAX_BUNDLE_BYTES:
-        raise WorkbenchError(f"{source.name} is larger than a case bundle may be", "too-large")
-    with store_errors(f"{source.name}: "):
-        return store.import_bundle(source, analyst)
+    try:
+        if source.stat().st_size > MAX_BUNDLE_BYTES:
+            raise WorkbenchError(f"{source.name} is larger than a case bundle may be", "too-large")
+        with store_errors(f"{source.name}: "):
+            return store.import_bundle(source, analyst)
+    except WorkbenchError:
+        discard_refused_upload(source)  # a refused bundle is not kept in the data folder
+        raise
