@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +37,36 @@ from storage.tables import (
 STALE_AFTER_S = 15 * 60
 
 
-def check_chains(session: Session) -> list[VerifyProblem]:
+def check_chains(session: Session, batch: int = 200) -> list[VerifyProblem]:
     problems = []
-    for case in session.scalars(select(CaseRow).order_by(CaseRow.id)):
-        problems += _check_case(session, case)
+    case_ids = list(session.scalars(select(CaseRow.id).order_by(CaseRow.id)))
+    for start in range(0, len(case_ids), batch):
+        chunk = case_ids[start:start + batch]
+        records, reports = _records(session, chunk)
+        for case in session.scalars(select(CaseRow).where(CaseRow.id.in_(chunk)).order_by(CaseRow.id)):
+            problems += _check_case(case, records.get(case.id, []), reports.get(case.id, []))
+        session.expunge_all()  # a read: nothing to keep, and a large store must not pile up in memory
     return problems
 
 
-def _records(session: Session, case_id: int) -> list[Any]:
-    analyses = select(AnalysisRow.id).where(AnalysisRow.case_id == case_id)
-    regions = select(RegionRow.id).where(RegionRow.analysis_id.in_(analyses))
-    return [*session.scalars(select(EvidenceFileRow).where(EvidenceFileRow.case_id == case_id)),
-            *session.scalars(select(AnalysisRow).where(AnalysisRow.case_id == case_id)),
-            *session.scalars(select(RegionRow).where(RegionRow.analysis_id.in_(analyses))),
-            *session.scalars(select(RegionQuestionRow).where(RegionQuestionRow.region_id.in_(regions))),
-            *session.scalars(select(AuditEventRow).where(AuditEventRow.case_id == case_id))]
+def _records(session: Session, case_ids: list[int]) -> tuple[dict[int, list[Any]], dict[int, list[ReportRow]]]:
+    """Every chained record and report of these cases, by case."""
+    records: dict[int, list[Any]] = defaultdict(list)
+    for table in (EvidenceFileRow, AnalysisRow, AuditEventRow):
+        for row in session.scalars(select(table).where(table.case_id.in_(case_ids))):
+            records[row.case_id].append(row)
+    in_cases = AnalysisRow.case_id.in_(case_ids)
+    for row, case_id in session.execute(select(RegionRow, AnalysisRow.case_id)
+                                        .join(AnalysisRow, RegionRow.analysis_id == AnalysisRow.id).where(in_cases)):
+        records[case_id].append(row)
+    for row, case_id in session.execute(select(RegionQuestionRow, AnalysisRow.case_id)
+                                        .join(RegionRow, RegionQuestionRow.region_id == RegionRow.id)
+                                        .join(AnalysisRow, RegionRow.analysis_id == AnalysisRow.id).where(in_cases)):
+        records[case_id].append(row)
+    reports: dict[int, list[ReportRow]] = defaultdict(list)
+    for report in session.scalars(select(ReportRow).where(ReportRow.case_id.in_(case_ids))):
+        reports[report.case_id].append(report)
+    return records, reports
 
 
 def _name(row: Any) -> str:
@@ -62,8 +78,7 @@ def _name(row: Any) -> str:
     return f"{label} {row.id}"
 
 
-def _check_case(session: Session, case: CaseRow) -> list[VerifyProblem]:
-    rows = _records(session, case.id)
+def _check_case(case: CaseRow, rows: list[Any], reports: list[ReportRow]) -> list[VerifyProblem]:
     linked = sorted((r for r in rows if r.chain_seq is not None), key=lambda r: (r.chain_seq, type(r).__name__))
     breaks: list[str] = []
     previous, expected_seq = genesis(case.uid), 1
@@ -90,7 +105,7 @@ def _check_case(session: Session, case: CaseRow) -> list[VerifyProblem]:
         breaks.append(f"the chain ends at link {last} but the case recorded {case.chain_length} links: "
                       "the newest records were deleted")
     heads = {genesis(case.uid), *(r.chain_hash for r in linked)}
-    for report in session.scalars(select(ReportRow).where(ReportRow.case_id == case.id)):
+    for report in sorted(reports, key=lambda r: r.id):
         if report.chain_head is not None and report.chain_head not in heads:
             breaks.append(f"report {report.id} '{report.file_name}' describes a case record that is no longer "
                           "in the chain")
