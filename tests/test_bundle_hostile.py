@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from exports.report import export_case_report
@@ -379,3 +381,27 @@ def test_two_installations_that_trust_each_other_exchange_cases(tmp_path):
         assert bob.bundle_signer(tmp_path / "from-alice.zip").status == "unknown"
     key_file = alice_home / "keys" / "installation-ed25519.pem"
     assert key_file.stat().st_mode & 0o777 == 0o600 and (alice_home / "keys").stat().st_mode & 0o777 == 0o700
+
+
+# ---------------------------------------------------------------------- the depth measure itself
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.text(alphabet=st.sampled_from('ab"\\[]{}:,\n')),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+                     max_leaves=20)
+
+
+def _depth(value) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_nesting_is_measured_exactly_whatever_the_strings_hold(value):
+    """Brackets, quotes and backslashes inside strings never count; the measure never under-counts."""
+    from storage.bundle_schema import nesting_depth
+
+    assert nesting_depth(json.dumps(value), limit=10_000) == _depth(value)
