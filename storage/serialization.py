@@ -82,7 +82,13 @@ def _convert(kind: Any, data: Any, where: str) -> Any:
     if kind is Box:
         return Box.from_list(data)
     if kind is Evidence:
-        return Evidence.from_dict(_expect(dict, data, where))
+        values = _expect(dict, data, where)
+        for name in ("kind", "source", "finding"):
+            _convert(str, values.get(name), f"{where}.{name}")
+        for name, value_type in (("supports", str), ("strength", float), ("decisive", bool), ("details", dict)):
+            if values.get(name) is not None:
+                _convert(value_type, values[name], f"{where}.{name}")
+        return Evidence.from_dict(values)
     if kind is datetime:
         stamp = datetime.fromisoformat(_expect(str, data, where))
         if stamp.tzinfo is None:

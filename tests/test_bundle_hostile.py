@@ -204,6 +204,9 @@ def test_records_that_do_not_fit_are_refused_before_anything_is_written(tmp_path
     assert refused(tmp_path / "home", hostile, message).code == "bad-bundle"
 
 
+ATTEMPTS = 60
+
+
 def test_the_report_builder_only_ever_sees_validated_records(tmp_path, sender):
     """Random type and value mutations of case.json: each is refused at import, or it imports and the
     report exports (the failure mode was 'imports fine, then crashes zoomin report')."""
@@ -217,13 +220,13 @@ def test_the_report_builder_only_ever_sees_validated_records(tmp_path, sender):
         elif isinstance(value, list):
             for index, item in enumerate(value[:3]):
                 walk(item, (*path, index))
-        if path[:2] == ("case", "analyses") or path[:2] == ("case", "summary") or path[:2] == ("case", "notes"):
+        if path[:1] == ("case",) and len(path) > 1:
             paths.append(path)
     walk(original, ())
     replacements = [{}, [], "", None, True, -1, 10**30, 1e308, "x" * 600, [1, 2, 3, 4], {"a": {}}]
     chooser = random.Random(12)
     imported = 0
-    for attempt in range(40):
+    for attempt in range(ATTEMPTS):
         path, value = chooser.choice(paths), chooser.choice(replacements)
 
         def mutate(case, path=path, value=value):
@@ -241,7 +244,7 @@ def test_the_report_builder_only_ever_sees_validated_records(tmp_path, sender):
             imported += 1
             report = export_case_report(store, case.id, tmp_path / f"fuzz-{attempt}.pdf", "dave")
             assert report.path.read_bytes().startswith(b"%PDF"), (path, value)
-    assert 0 < imported < 40  # most mutations are refused; the harmless rest still make a report
+    assert 0 < imported < ATTEMPTS  # most mutations are refused; the harmless rest still make a report
 
 
 # ---------------------------------------------------------------------- evidence
