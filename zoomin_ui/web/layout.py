@@ -68,8 +68,8 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
             with gr.Row(equal_height=True):
                 c["verdict_word"] = _text("verdict-word", "Tool verdict", elem_classes=["verdict-word"],
                                           scale=1, min_width=150)
-                c["verdict_headline"] = _text("verdict-headline", "In plain words", lines=2, scale=4,
-                                              min_width=200)
+                c["verdict_headline"] = _text("verdict-headline", "In plain words", lines=2, max_lines=6,
+                                              scale=4, min_width=200)
                 c["verdict_figure"] = _text("verdict-figure", "Figure", visible=False, scale=1, min_width=110)
             with gr.Accordion("Technical detail: the expert explanation and provenance", open=False,
                               elem_id="technical-detail"):
