@@ -1,10 +1,12 @@
 """Exporting a case to one zip and importing it into another installation.
 
 Export writes the zip under a temporary name and renames it into place, so
-a full disk never leaves a half-written bundle under the real name.  Import
-checks everything first (storage.bundle_format), stages the files inside the
-data folder, stores them, then inserts every row in one transaction: any
-failure leaves the database as it was and takes back the files it added.
+a full disk never leaves a half-written bundle under the real name, and
+signs it with this installation's key (storage.bundle_signature).  Import
+checks everything first (storage.bundle_format, storage.bundle_schema),
+stages the files inside the data folder, stores them, then inserts every
+row in one transaction: any failure leaves the database as it was and takes
+back the files it added.
 """
 
 from __future__ import annotations
@@ -119,9 +121,11 @@ def _copy_checked(blobs: BlobStore, archive: zipfile.ZipFile, name: str, sha256:
 
 def import_bundle(db: Database, blobs: BlobStore, source: Path, analyst: str,
                   limits: fmt.BundleLimits | None = None, accept_unverified: bool = False) -> int:
-    """Import a bundle as a new case; returns its id.  Everything is checked
-    (members, manifest, hashes, every record, the signature) before a byte is
-    unpacked; evidence must then decode as the image its record describes."""
+    """Import a bundle as a new case; returns its id.  The members, the manifest,
+    case.json's hash, every record and the signature are checked before a byte
+    is unpacked; each evidence file must then decode as the image its record
+    describes; an unsigned or untrusted bundle is refused last (unless
+    `accept_unverified`), so that a damaged one says what is wrong with it."""
     limits = limits or fmt.BundleLimits()
     with fmt.open_bundle(source) as archive:
         members = fmt.check_members(archive, limits)
