@@ -52,6 +52,7 @@ from tests.browser.pages import (
     upload,
     wait_for_element_text,
     wait_for_image,
+    wait_for_region_rows,
     wait_for_table_rows,
     wait_for_zoom_panel,
 )
@@ -75,7 +76,7 @@ def one_run(page, url: str, photo, sha_prefix: str, previous_case: int | None) -
     wait_for_element_text(page, "#file-info", sha_prefix, timeout=60_000)
     wait_until_idle(page)
     page.locator("#analyse-btn").click()
-    wait_for_table_rows(page, "#regions-table", timeout=60_000)
+    wait_for_region_rows(page, timeout=60_000)
     wait_for_image(page, "#image-view", before, timeout=60_000)
     boxes_shown = time.perf_counter() - start
     page.wait_for_function(_CARD_JS, arg=list(VERDICT_WORDS), timeout=60_000)

@@ -117,7 +117,8 @@ def test_upload_shows_hash_size_and_format_at_once(handlers, photo, tmp_path):
     assert shown.file_info.count("SHA-256 ") == 2
     assert [value for _, value in shown.evidence_choice["choices"]] == [1, 2]
     assert shown.state.case_id == 1 and shown.image is not None and shown.upload is None
-    assert [caption for _, caption in shown.evidence_strip] == ["composite.png: not analysed", "small.jpg: not analysed"]
+    assert [caption for _, caption in shown.evidence_strip] == ["composite.png: not analysed",
+                                                                "small.jpg: not analysed"]
     switched = event(handlers, handlers.choose_evidence, 2, shown.state)
     assert switched.state.evidence_file_id == 2 and switched.image.size == (400, 300)
 

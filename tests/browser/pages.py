@@ -80,6 +80,15 @@ def wait_for_table_rows(page, selector: str, minimum: int = 1, timeout: float = 
     return table_rows(page, selector)
 
 
+def wait_for_region_rows(page, timeout: float = 30_000) -> list[list[str]]:
+    """Until the regions table lists regions (numbered rows, not the row saying why it is empty)."""
+    page.wait_for_function(
+        f"""() => {{ const root = document.querySelector('#regions-table');
+                    return !!root && ({_ROWS_JS})(root).some(cells => /^\\d+$/.test(cells[0])); }}""",
+        timeout=timeout)
+    return table_rows(page, "#regions-table")
+
+
 def click_table_cell(page, selector: str, row: int, column: int = 0) -> None:
     page.locator(f"{selector} [data-testid=cell-{row}-{column}]").first.click()
 

@@ -33,6 +33,7 @@ from tests.browser.pages import (
     wait_for_box_value,
     wait_for_element_text,
     wait_for_image,
+    wait_for_region_rows,
     wait_for_table_rows,
     wait_for_zoom_panel,
     zoom_panel_open,
@@ -60,9 +61,9 @@ def test_full_analyst_flow(start_app, browser_page, screenshots, sample_photo):
     # 2. Analyse: numbered boxes and their table, then the verdict.
     before = image_source(page, "#image-view")
     page.locator("#analyse-btn").click()
-    rows = wait_for_table_rows(page, "#regions-table")
+    rows = wait_for_region_rows(page)
     wait_for_image(page, "#image-view", before)
-    verdict = wait_for_analysis(page)
+    wait_for_analysis(page)
     rows = table_rows(page, "#regions-table")
     assert rows and all(row[COLUMNS["label"]] for row in rows), rows
     assert rows[0][COLUMNS["number"]] == "1" and rows[0][COLUMNS["source"]] == "model"
@@ -85,7 +86,8 @@ def test_full_analyst_flow(start_app, browser_page, screenshots, sample_photo):
     page.wait_for_function("() => document.querySelectorAll('#zoom-maps img').length >= 3")
     wait_for_element_text(page, "#region-explanation", "Region 1")
     assert len(box_value(page, "#region-explanation")) > 40
-    chosen = page.eval_on_selector('#regions-table [data-testid="cell-0-1"]', "c => getComputedStyle(c.closest('td') || c).backgroundColor")
+    chosen = page.eval_on_selector('#regions-table [data-testid="cell-0-1"]',
+                                   "c => getComputedStyle(c.closest('td') || c).backgroundColor")
     other = page.eval_on_selector('#regions-table [data-testid="header-1"]', "c => getComputedStyle(c).backgroundColor")
     assert chosen != other, "the chosen region's row is highlighted"
     screenshots.take(page, "zoomed")

@@ -19,7 +19,6 @@ from tests.browser.pages import (
     checked_option,
     choose_option,
     choose_tab,
-    click_image_at,
     click_table_cell,
     draw_box_in_editor,
     element_text,

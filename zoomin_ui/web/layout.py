@@ -101,7 +101,8 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
                         c["case_title"] = gr.Textbox(label="Case title (Enter to rename)", elem_id="case-title",
                                                      interactive=False)
                         c["evidence_strip"] = gr.Gallery(label="The case's evidence items", columns=4, height=140,
-                                                         allow_preview=False, buttons=[], format="jpeg", object_fit="contain",
+                                                         allow_preview=False, buttons=[], format="jpeg",
+                                                         object_fit="contain",
                                                          elem_id="evidence-strip")
                         c["evidence_choice"] = gr.Dropdown([], label="Evidence item", elem_id="evidence-choice")
                         c["file_info"] = _text("file-info", "Evidence files (SHA-256, size, format)", lines=2)
