@@ -108,3 +108,23 @@ def test_zoom_context_grows_small_boxes_to_min_side_inside_the_image():
     assert zoom_context(Box(0, 0, 4, 4), 200, 100, margin=0.0, min_side=20) == Box(0, 0, 12, 12)
     big = Box(10, 10, 110, 60)
     assert zoom_context(big, 200, 100, margin=0.1, min_side=20) == big.expand(0.1, 200, 100)
+
+
+def test_a_box_number_sits_inside_the_box_even_at_the_top_edge():
+    """Above the box it would be hidden by a viewer's caption or toolbar at the image's top edge."""
+    box = Box(100, 0, 220, 120)
+    drawn = _pixels(draw_boxes(_grey(), [OverlayBox(box, 1, 0.9)]))
+    tag = drawn[1:12, 101:104].reshape(-1, 3)  # the tag's fill, left of its white digit
+    assert (np.abs(tag.astype(int) - score_colour(0.9)).max(axis=1) < 10).all()
+    assert (drawn[2:12, 104:116] == 255).all(axis=2).any(), "the white digit on it"
+    above_box_right = drawn[0:3, 240:260]
+    assert (above_box_right == 200).all()
+
+
+def test_the_chosen_box_is_drawn_thicker_with_a_white_halo():
+    box = Box(100, 80, 220, 200)
+    plain = _pixels(draw_boxes(_grey(), [OverlayBox(box, 1, 0.2)]))
+    chosen = _pixels(draw_boxes(_grey(), [OverlayBox(box, 1, 0.2, highlighted=True)]))
+    outline = np.abs(chosen.astype(int) - score_colour(0.2)).max(axis=2) < 10
+    assert outline.sum() > (np.abs(plain.astype(int) - score_colour(0.2)).max(axis=2) < 10).sum()
+    assert (chosen[140, 90:100] == 255).all(axis=1).any(), "a white halo just outside the box"
