@@ -114,7 +114,7 @@ def test_a_box_number_sits_inside_the_box_even_at_the_top_edge():
     """Above the box it would be hidden by a viewer's caption or toolbar at the image's top edge."""
     box = Box(100, 0, 220, 120)
     drawn = _pixels(draw_boxes(_grey(), [OverlayBox(box, 1, 0.9)]))
-    tag = drawn[1:12, 101:104].reshape(-1, 3)  # the tag's fill, left of its white digit
+    tag = drawn[1:12, 100:103].reshape(-1, 3)  # the tag's fill, left of its white digit
     assert (np.abs(tag.astype(int) - score_colour(0.9)).max(axis=1) < 10).all()
     assert (drawn[2:12, 104:116] == 255).all(axis=2).any(), "the white digit on it"
     above_box_right = drawn[0:3, 240:260]
