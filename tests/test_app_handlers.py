@@ -196,6 +196,8 @@ def test_analyse_all_runs_every_item_not_yet_analysed(handlers, photo, tmp_path)
     assert [d for _, d in steps] == ["item 1 of 2: both stages", "item 2 of 2: both stages", "done"]
     assert drawn[0].analyse_btn["interactive"] is False and drawn[-1].analyse_btn["interactive"] is True
     assert all(not caption.endswith("not analysed") for _, caption in drawn[-1].evidence_strip)
+    shown = event(handlers, handlers.pick_evidence, drawn[-1].state, gr.SelectData(None, {"index": 0, "value": None}))
+    assert shown.state.evidence_file_id == 1 and shown.state.analysis_id is not None, "a thumbnail shows its item"
     again = event(handlers, handlers.analyse_all, "evidence", "alice", drawn[-1].state,
                   progress=lambda value, desc=None: None)
     assert again[-1].status == "Every evidence item of this case is analysed already"
