@@ -235,7 +235,7 @@ def test_a_click_inside_a_box_opens_the_zoom_panel_smallest_box_winning(handlers
     outer = event(handlers, handlers.click_image, state, click(handlers, state, box.x2 - 5, box.y2 - 5), parts=REGION)
     assert outer.state.region_id == region_id and "Region 1 " in outer.region_text
     missed = event(handlers, handlers.click_image, outer.state, click(handlers, state, 2, 2), parts=REGION)
-    assert missed.status.startswith("No box at") and missed.zoom_panel["visible"] is False
+    assert missed.status.startswith("No box at") and missed.zoom_panel["visible"] == "hidden"
 
 
 def test_the_decision_form_shows_the_chosen_regions_own_decision(handlers, photo, tmp_path):
@@ -252,7 +252,7 @@ def test_the_decision_form_shows_the_chosen_regions_own_decision(handlers, photo
     other.write_bytes(encode(paste_resampled_patch(camera_like_photo(600, 800, seed=3), Box(100, 100, 300, 300)),
                              "PNG"))
     second = analysed(handlers, other)
-    assert second.decision is None and second.decision_note == "" and second.zoom_panel["visible"] is False
+    assert second.decision is None and second.decision_note == "" and second.zoom_panel["visible"] == "hidden"
     chosen = event(handlers, handlers.pick_region, second.state, row(rows(second.regions)[0]), parts=REGION)
     assert chosen.decision is None and chosen.decision_note == ""
 

@@ -108,7 +108,8 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
                         c["file_info"] = _text("file-info", "Evidence files (SHA-256, size, format)", lines=2)
                     with gr.Tab("2 Review regions", id="review", elem_id="tab-review", render_children=True) as tab_r:
                         gr.Markdown(REVIEW_HINT, elem_id="review-hint")
-                        with gr.Column(visible=False, elem_id="zoom-panel") as c["zoom_panel"]:
+                        # "hidden": mounted but not shown, so a box click need not build the panel.
+                        with gr.Column(visible="hidden", elem_id="zoom-panel") as c["zoom_panel"]:
                             c["zoom_crop"] = gr.Image(label="Zoomed region", type="pil", format="png", height=250,
                                                       interactive=False, buttons=["download", "fullscreen"],
                                                       elem_id="zoom-crop")
