@@ -223,7 +223,8 @@ def test_provenance_is_said_in_plain_words_per_topic(store, detector, tmp_path):
     topics = {t.topic: t for t in provenance_topics(store.get_analysis(saved.analysis_id).evidence)}
     assert list(topics) == ["Content Credentials (C2PA)", "Generator metadata", "Invisible watermark",
                             "Camera metadata"]
-    assert "points to AI generation" in topics["Generator metadata"].plain
+    assert "AI generation settings" in topics["Generator metadata"].plain
+    assert "strength" not in topics["Generator metadata"].plain  # the weights stay in the raw details
     assert "parameters" in topics["Generator metadata"].raw
     assert topics["Content Credentials (C2PA)"].plain.startswith("No Content Credentials")
 

@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from models.evidence.finding_words import plain_finding
 from models.evidence.topics import provenance_topic
 from models.types import Evidence
 
@@ -38,13 +39,9 @@ def _topic(item: Evidence) -> str:
 
 
 def _plain(items: Sequence[Evidence]) -> str:
-    sentences = []
-    for item in items:
-        leaning = {"ai-generated": "points to AI generation", "real": "points to a real photo",
-                   "neither": "does not decide either way"}[item.supports]
-        weight = "decisive" if item.decisive else f"strength {item.strength:.2f}"
-        sentences.append(f"{item.finding} ({leaning}; {weight})")
-    return "\n".join(sentences)
+    """The plain sentence per finding (the report's words too); the expert finding
+    and its weight stay in the raw details folded beneath."""
+    return "\n".join(plain_finding(item) for item in items)
 
 
 def provenance_topics(evidence: Sequence[Evidence]) -> list[ProvenanceTopic]:
