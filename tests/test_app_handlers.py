@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from models.evidence.engine import EvidenceEngine
-from models.overlay import score_colour
+from models.overlay import ANALYST_COLOUR, score_colour
 from models.sample_images import camera_like_photo, encode, paste_resampled_patch
 from models.types import Analysis, Box, Region
 from storage import BackendInfo
@@ -293,6 +293,24 @@ def test_rerun_examines_the_boxes_the_editor_shows(handlers, photo):
     assert "analyst" in [r[4] for r in rows(rerun.regions)], "the analyst's box stays the analyst's"
     rotated = event(handlers, handlers.save_boxes, {**value, "orientation": 1}, "carol", rerun.state)
     assert rotated.status.startswith("Error: the box editor's picture is rotated")
+
+
+def test_a_tool_box_the_analyst_moved_is_drawn_in_the_analyst_style(handlers, photo):
+    """Failure 10: a moved box keeps the analyst's style (as the legend and the report say),
+    while the table still says the tool drew it."""
+    done = analysed(handlers, photo)
+    opened = event(handlers, handlers.open_editor, done.state)
+    value = dict(opened.editor)
+    first = dict(value["boxes"][0])
+    assert first["color"] != ANALYST_COLOUR
+    first.update(xmin=first["xmin"] + 12, xmax=first["xmax"] + 12)
+    value["boxes"] = [first, *value["boxes"][1:]]
+    saved = event(handlers, handlers.save_boxes, value, "carol", opened.state)
+    assert "moved" in saved.status
+    reopened = event(handlers, handlers.open_editor, saved.state)
+    moved = next(b for b in reopened.editor["boxes"] if b["label"] == first["label"])
+    assert moved["color"] == ANALYST_COLOUR
+    assert [r[4] for r in rows(reopened.regions) if r[0] == int(first["label"])] == ["model, moved by carol"]
 
 
 def test_final_verdict_pdf_and_bundle_and_switching_cases_clears_them(handlers, photo, home, tmp_path):

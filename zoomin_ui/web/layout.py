@@ -33,8 +33,8 @@ PAGE_CSS = (Path(__file__).with_name("page.css")).read_text(encoding="utf-8")
 
 INTRO = "**ZoomIn Workbench**: is this image AI-generated, where, and why? Nothing leaves this machine."
 REVIEW_HINT = "Click a numbered box on the image, or a row of the table, to zoom in."
-LEGEND = ("Regions, highest score first. Box colour: green low, amber, red high score; dashed blue: drawn by "
-          "an analyst. Click a row to zoom.")
+LEGEND = ("Regions, highest score first. Box colour: green low, amber, red high score; dashed blue: drawn "
+          "or moved by an analyst. Click a row to zoom.")
 
 
 def _text(elem_id: str, label: str, lines: int = 1, **kwargs: Any) -> gr.Textbox:

@@ -64,7 +64,7 @@ def _scaled(box: Box, scale: float) -> Box:
 def overlay_regions(base: Image.Image, scale: float, regions: Sequence[NumberedRegion],
                     chosen: int | None = None) -> Image.Image:
     """The current boxes, numbered; the chosen region's box highlighted."""
-    return draw_boxes(base, [OverlayBox(_scaled(n.record.box, scale), n.number, n.record.score, drawn_by(n),
+    return draw_boxes(base, [OverlayBox(_scaled(n.record.box, scale), n.number, n.record.score, box_style(n),
                                         highlighted=n.record.id == chosen) for n in regions])
 
 
@@ -77,6 +77,12 @@ def overlay_scan(base: Image.Image, scale: float, regions: Sequence[Region]) -> 
 def drawn_by(region: NumberedRegion) -> Literal["model", "analyst"]:
     """Who drew the box, as the store records it (kept through moves, decisions and re-runs)."""
     return "analyst" if region.record.source == "analyst" else "model"
+
+
+def box_style(region: NumberedRegion) -> Literal["model", "analyst"]:
+    """How the box is drawn: in the analyst's style once an analyst drew or moved it (as
+    the legend and the report say); who drew it stays `drawn_by`."""
+    return "analyst" if drawn_by(region) == "analyst" or region.record.moved_by else "model"
 
 
 def source_words(region: NumberedRegion) -> str:
@@ -190,7 +196,7 @@ def editor_value(base: Image.Image, scale: float, regions: Sequence[NumberedRegi
     boxes = []
     for n in regions:
         box = _scaled(n.record.box, scale)
-        colour = box_colour(OverlayBox(box, n.number, n.record.score, drawn_by(n)))
+        colour = box_colour(OverlayBox(box, n.number, n.record.score, box_style(n)))
         boxes.append({"xmin": round(box.x1), "ymin": round(box.y1), "xmax": round(box.x2), "ymax": round(box.y2),
                       "label": str(n.number), "color": colour})
     return {"image": base, "boxes": boxes}
