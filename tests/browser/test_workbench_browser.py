@@ -213,6 +213,14 @@ def test_verdict_card_zoom_and_table_fit_a_phone(start_app, browser_page, screen
     # The table scrolls sideways inside its own box rather than squeezing its words.
     header = _box(page, '#regions-table [data-testid="header-1"]')
     assert header["width"] >= 120, header
+    # ... and each body column is as wide as its header (Gradio's own narrow widths broke
+    # "undecided" into three lines under a header that no longer lined up).
+    widths = page.evaluate("""() => { const t = document.querySelector('#regions-table');
+        const w = e => Math.round(e.getBoundingClientRect().width);
+        return [[...t.querySelectorAll('th')].map(w), [...t.querySelectorAll('.virtual-row .body-cell')].map(w)]; }""")
+    heads, cells = widths
+    assert len(cells) >= len(heads) and all(abs(h - c) <= 2 for h, c in zip(heads, cells)), widths
+    assert min(cells[:len(heads)]) >= 28 and cells[3] >= 90, widths
     assert box_value(page, "#verdict-word") in ("AI-generated", "Likely real", "Can't tell")
     choose_tab(page, "1 Analyse")  # the evidence dropdown opens within the screen, its item whole
     page.locator("#evidence-choice input").first.click()
