@@ -295,6 +295,29 @@ def test_rerun_examines_the_boxes_the_editor_shows(handlers, photo):
     assert rotated.status.startswith("Error: the box editor's picture is rotated")
 
 
+def test_the_card_unfolds_why_what_would_settle_it_and_the_recovered_recipe(handlers, tmp_path):
+    """Issue 11 items 1 and 4 on the page: basis, limits, key evidence and the recipe, long prompt folded."""
+    from PIL import PngImagePlugin
+
+    prompt = "a lighthouse at dusk, " * 30
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", f"{prompt}\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1234, "
+                                "Size: 512x512, Model: v1-5-pruned-emaonly")
+    path = tmp_path / "generated.png"
+    path.write_bytes(encode(camera_like_photo(512, 512, seed=2), "PNG", pnginfo=info))
+    before = event(handlers, handlers.upload, [str(path)], "alice", ViewState())
+    assert before.verdict_why.startswith("Nothing to explain yet")
+    *_, done = event(handlers, handlers.analyse, None, "evidence", "alice", before.state,
+                     progress=lambda value, desc=None: None)
+    reading = handlers.store.get_analysis(done.state.analysis_id).reading
+    text = done.verdict_why
+    assert done.verdict_word["value"] == "AI-generated"
+    assert f"Why: {reading.basis}" in text and f"What it cannot tell: {reading.limits}" in text
+    assert "Generation recipe recovered from the file:" in text and "Seed: 1234" in text
+    shown = next(line for line in text.splitlines() if line.startswith("Prompt: "))
+    assert shown.endswith("…") and len(shown) < 220, "a long prompt is folded on the page"
+
+
 def test_a_tool_box_the_analyst_moved_is_drawn_in_the_analyst_style(handlers, photo):
     """Failure 10: a moved box keeps the analyst's style (as the legend and the report say),
     while the table still says the tool drew it."""

@@ -16,7 +16,7 @@ from models.types import Analysis, Reading
 
 _WIDTH = 100
 PROMPT_SHOWN = 200  # characters of a prompt shown; --json keeps it whole
-_FOLDED_FIELDS = ("Prompt", "Negative prompt")
+FOLDED_FIELDS = ("Prompt", "Negative prompt")
 
 
 def _human_size(size: int) -> str:
@@ -53,7 +53,7 @@ def render_reading(reading: Reading, verdict: str) -> list[str]:
     if reading.recipe:
         lines.append("  Generation recipe recovered from the file:")
         for name, value in reading.recipe.items():
-            shown = fold(value) if name in _FOLDED_FIELDS else value
+            shown = fold(value) if name in FOLDED_FIELDS else value
             lines.append(_wrap(f"{name}: {shown}", 4, 4))
     return lines
 

@@ -124,6 +124,11 @@ def _verdict_figure(frame: Frame) -> Any:
     return gr.update(value=f"{card.figure:.2f}", label=card.figure_label or "Figure", visible=True)
 
 
+def _verdict_why(frame: Frame) -> str:
+    text = "" if frame.state.running else rendering.reading_text(frame.analysis)
+    return text or "Nothing to explain yet: analyse the image first."
+
+
 def _technical(frame: Frame) -> str:
     return rendering.verdict_text(frame.analysis)
 
@@ -245,6 +250,7 @@ _DRAWERS: dict[str, Callable[[Frame], Any]] = {
     "verdict_word": _verdict_word,
     "verdict_headline": _verdict_headline,
     "verdict_figure": _verdict_figure,
+    "verdict_why": _verdict_why,
     "verdict": _technical,
     "provenance": _provenance,
     "provenance_raw": _provenance_raw,

@@ -71,6 +71,8 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
                 c["verdict_headline"] = _text("verdict-headline", "In plain words", lines=2, max_lines=6,
                                               scale=4, min_width=200)
                 c["verdict_figure"] = _text("verdict-figure", "Figure", visible=False, scale=1, min_width=110)
+            with gr.Accordion("Why, key evidence and what would settle it", open=False, elem_id="reading-detail"):
+                c["verdict_why"] = _text("verdict-why", "Details in plain words", lines=3, max_lines=16)
             with gr.Accordion("Technical detail: the expert explanation and provenance", open=False,
                               elem_id="technical-detail"):
                 c["verdict"] = _text("verdict-view", "Tool verdict, explained", lines=5)

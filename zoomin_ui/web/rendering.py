@@ -24,6 +24,7 @@ from models.image_input import LoadedImage
 from models.overlay import OverlayBox, box_colour, draw_boxes
 from models.types import Box, Region
 from models.region_words import region_line
+from zoomin_ui.summary import FOLDED_FIELDS, fold
 from zoomin_ui.web.regions import DECISION_NAMES, NumberedRegion, region_as_detected
 
 if TYPE_CHECKING:
@@ -152,6 +153,23 @@ def verdict_card(analysis: AnalysisRecord | None, running: bool = False) -> Verd
     figure = reading.figure if reading else None
     return VerdictCard(verdict_word(analysis.verdict), _CARD_CLASSES.get(analysis.verdict, "verdict-unsure"),
                        headline, figure, reading.figure_label if reading else "")
+
+
+def reading_text(analysis: AnalysisRecord | None) -> str:
+    """Under the card, in plain words: why, what the tool cannot tell (and what would
+    settle it), the key evidence and a recovered generation recipe (long prompts folded,
+    as the CLI folds them; the case file keeps them whole)."""
+    reading = analysis.reading if analysis is not None and analysis.status == "done" else None
+    if reading is None:
+        return ""
+    lines = [f"Why: {reading.basis}", f"What it cannot tell: {reading.limits}"]
+    points = [point for point in reading.key_points if point != reading.basis]
+    if points:
+        lines += ["", "Key evidence:", *[f"• {point}" for point in points]]
+    if reading.recipe:
+        lines += ["", "Generation recipe recovered from the file:"]
+        lines += [f"{name}: {fold(value) if name in FOLDED_FIELDS else value}" for name, value in reading.recipe.items()]
+    return "\n".join(lines)
 
 
 def verdict_text(analysis: AnalysisRecord | None) -> str:

@@ -78,9 +78,9 @@ class ViewState:
 # Every output of the page, in the order the events list them (layout.py
 # names a component for each).
 PAGE = ("state", "status", "notice", "case_title", "file_info", "evidence_choice", "evidence_strip", "upload",
-        "analyse_btn", "analyse_all_btn", "verdict_word", "verdict_headline", "verdict_figure", "verdict",
-        "provenance", "provenance_raw", "image", "regions", "zoom_panel", "zoom_crop", "zoom_maps", "region_text",
-        "answer", "question", "decision", "decision_note", "editor_fold", "editor", "compare", "final_verdict",
+        "analyse_btn", "analyse_all_btn", "verdict_word", "verdict_headline", "verdict_figure", "verdict_why",
+        "verdict", "provenance", "provenance_raw", "image", "regions", "zoom_panel", "zoom_crop", "zoom_maps",
+        "region_text", "answer", "question", "decision", "decision_note", "editor_fold", "editor", "compare", "final_verdict",
         "final_note", "case_list", "pdf_file", "bundle_file", "tabs")
 # A box click or a table row: the chosen region, its highlight, its zoom and its decision form.
 REGION = ("state", "status", "image", "regions", "zoom_panel", "zoom_crop", "zoom_maps", "region_text", "answer",
