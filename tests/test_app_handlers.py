@@ -284,7 +284,7 @@ def test_rerun_examines_the_boxes_the_editor_shows(handlers, photo):
     done = analysed(handlers, photo)
     opened = event(handlers, handlers.open_editor, done.state)
     value = dict(opened.editor)
-    value["boxes"] = [*opened.editor["boxes"], {"xmin": 20, "ymin": 20, "xmax": 220, "ymax": 180, "label": ""}]
+    value["boxes"] = [*opened.editor["boxes"], {"xmin": 20, "ymin": 60, "xmax": 220, "ymax": 220, "label": ""}]
     rerun = event(handlers, handlers.rerun, "evidence", "carol", value, opened.state,
                   progress=lambda value, desc=None: None)
     before, after = rerun.compare[0][1:]
@@ -316,6 +316,22 @@ def test_the_card_unfolds_why_what_would_settle_it_and_the_recovered_recipe(hand
     assert "Generation recipe recovered from the file:" in text and "Seed: 1234" in text
     shown = next(line for line in text.splitlines() if line.startswith("Prompt: "))
     assert shown.endswith("…") and len(shown) < 220, "a long prompt is folded on the page"
+
+
+def test_the_editor_keeps_a_band_above_the_picture_for_the_numbers_of_top_edge_boxes(handlers, photo):
+    """Failure 10 in the editor: it draws a box's number above the box, so the picture
+    gets a blank band on top; saving the editor untouched changes nothing."""
+    from zoomin_ui.web.regions import editor_margin
+
+    done = analysed(handlers, photo)
+    opened = event(handlers, handlers.open_editor, done.state)
+    value = opened.editor
+    shown = done.image
+    band = editor_margin(shown.width)
+    assert value["image"].size == (shown.width, shown.height + band) and band >= 32
+    assert all(box["ymin"] >= band for box in value["boxes"]), "every number has room above its box"
+    saved = event(handlers, handlers.save_boxes, dict(value), "carol", opened.state)
+    assert "no box changed" in saved.status
 
 
 def test_a_tool_box_the_analyst_moved_is_drawn_in_the_analyst_style(handlers, photo):

@@ -21,6 +21,7 @@ from zoomin_ui.web.regions import (
     EditedBox,
     apply_box_edits,
     editor_boxes,
+    editor_margin,
     numbered_regions,
     override_region,
     rerun_with_editor_boxes,
@@ -51,11 +52,13 @@ def analysed(store, detector, tmp_path):
 
 
 def _editor_value(analysis, scale: float, *, orientation: int = 0, size: tuple[int, int] = (1024, 768)):
-    """The box editor's value as the page's editor returns it: display pixels, rounded, labelled by number."""
-    boxes = [{"xmin": round(n.record.box.x1 * scale), "ymin": round(n.record.box.y1 * scale),
-              "xmax": round(n.record.box.x2 * scale), "ymax": round(n.record.box.y2 * scale),
+    """The box editor's value as the page's editor returns it: display pixels, rounded, labelled by number,
+    on a picture with the blank band above it that keeps a top-edge box's number readable."""
+    band = editor_margin(round(size[0] * scale))
+    boxes = [{"xmin": round(n.record.box.x1 * scale), "ymin": round(n.record.box.y1 * scale) + band,
+              "xmax": round(n.record.box.x2 * scale), "ymax": round(n.record.box.y2 * scale) + band,
               "label": str(n.number)} for n in numbered_regions(analysis)]
-    picture = Image.new("RGB", (round(size[0] * scale), round(size[1] * scale)))
+    picture = Image.new("RGB", (round(size[0] * scale), round(size[1] * scale) + band))
     return {"image": picture, "boxes": boxes, "orientation": orientation}
 
 
@@ -130,7 +133,7 @@ def test_boxes_that_lost_their_numbers_but_did_not_move_change_nothing(store, an
     value = _editor_value(analysis, 0.5)
     for box in value["boxes"]:
         box["label"] = ""
-    value["boxes"].append({"xmin": 10, "ymin": 10, "xmax": 100, "ymax": 80, "label": ""})
+    value["boxes"].append({"xmin": 10, "ymin": 50, "xmax": 100, "ymax": 120, "label": ""})
     changes = apply_box_edits(store, analysis.id, editor_boxes(value, 1024, 768, 0.5), "bob", tolerance=2.5)
     assert (len(changes.added), changes.moved, changes.deleted) == (1, (), ())
     after = store.get_analysis(analysis.id).current_regions()
@@ -139,10 +142,13 @@ def test_boxes_that_lost_their_numbers_but_did_not_move_change_nothing(store, an
 
 def test_editor_pictures_as_arrays_boxes_outside_and_slips_of_the_mouse(analysed):
     _, analysis = analysed
-    value = {"image": np.zeros((384, 512, 3), np.uint8), "boxes": [
-        {"xmin": 10, "ymin": 10, "xmax": 10, "ymax": 40, "label": ""},  # no width: a slip, left out
-        {"xmin": 5, "ymin": 5, "xmax": 60, "ymax": 40, "label": "analyst box"}]}
-    assert editor_boxes(value, 1024, 768, 0.5) == [EditedBox(None, Box(10, 10, 120, 80))]
+    band = editor_margin(512)
+    value = {"image": np.zeros((384 + band, 512, 3), np.uint8), "boxes": [
+        {"xmin": 10, "ymin": 10 + band, "xmax": 10, "ymax": 40 + band, "label": ""},  # no width: a slip, left out
+        {"xmin": 5, "ymin": 5 + band, "xmax": 60, "ymax": 40 + band, "label": "analyst box"},
+        {"xmin": 100, "ymin": band - 20, "xmax": 160, "ymax": band + 30, "label": ""}]}  # reaching into the band
+    assert editor_boxes(value, 1024, 768, 0.5) == [EditedBox(None, Box(10, 10, 120, 80)),
+                                                   EditedBox(None, Box(200, 0, 320, 60))]
     outside = {"image": None, "boxes": [{"xmin": 900, "ymin": 10, "xmax": 990, "ymax": 40, "label": "1"}]}
     with pytest.raises(WorkbenchError, match="outside"):
         editor_boxes(outside, 1024, 768, 0.5)

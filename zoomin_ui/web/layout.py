@@ -149,8 +149,9 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
                                                       elem_id="case-list")
         with gr.Accordion("Edit boxes (move, resize, add, delete), then re-run stage 2", open=False,
                           elem_id="box-editor-fold") as c["editor_fold"]:
-            c["editor"] = image_annotator(label="Box editor", image_type="pil", sources=[], disable_edit_boxes=True,
-                                          show_clear_button=False, show_remove_button=True,
+            # No caption over the picture: it would cover the band that keeps top-edge numbers readable.
+            c["editor"] = image_annotator(label="Box editor", show_label=False, image_type="pil", sources=[],
+                                          disable_edit_boxes=True, show_clear_button=False, show_remove_button=True,
                                           show_share_button=False, show_download_button=False,
                                           height=560, elem_id="box-editor")
             with gr.Row():

@@ -170,6 +170,13 @@ def _moved(old: Box, new: Box, tolerance: float) -> bool:
     return any(abs(a - b) > tolerance for a, b in zip(old.to_list(), new.to_list()))
 
 
+def editor_margin(shown_width: int) -> int:
+    """Display pixels of blank band above the picture in the box editor: the editor draws
+    each box's number above its top edge, so a box at the image's top edge would have its
+    number cut off.  About 1/30 of the width, since the editor shrinks the picture to fit."""
+    return max(32, round(shown_width / 30))
+
+
 def editor_boxes(value: dict[str, Any] | None, width: int, height: int, scale: float) -> list[EditedBox] | None:
     """The box editor's value as boxes in image pixels (None: no value).
 
@@ -184,7 +191,8 @@ def editor_boxes(value: dict[str, Any] | None, width: int, height: int, scale: f
     if int(value.get("orientation") or 0) % 4:
         raise WorkbenchError("the box editor's picture is rotated: boxes are saved on the image as it is; "
                              "reload the editor (no box was changed)", "invalid")
-    shown, expected = _picture_size(value.get("image")), (round(width * scale), round(height * scale))
+    margin = editor_margin(round(width * scale))
+    shown, expected = _picture_size(value.get("image")), (round(width * scale), round(height * scale) + margin)
     if shown is not None and any(abs(a - b) > 1 for a, b in zip(shown, expected)):
         raise WorkbenchError(f"the box editor holds a {shown[0]}x{shown[1]} picture, not this image as shown "
                              f"({expected[0]}x{expected[1]}): reload the editor (no box was changed)", "invalid")
@@ -195,10 +203,11 @@ def editor_boxes(value: dict[str, Any] | None, width: int, height: int, scale: f
             box = Box(*(float(item[k]) / scale for k in ("xmin", "ymin", "xmax", "ymax")))
         except (KeyError, TypeError, ValueError):
             continue
+        box = Box(box.x1, box.y1 - margin / scale, box.x2, box.y2 - margin / scale)  # the band above the picture
         if box.x1 >= width or box.y1 >= height or box.x2 <= 0 or box.y2 <= 0:
             raise WorkbenchError(f"a box at {[round(v) for v in box.to_list()]} lies outside the {width}x{height} "
                                  "image: reload the editor (no box was changed)", "invalid")
-        edited.append(EditedBox(int(label) if label.isdigit() else None, box))
+        edited.append(EditedBox(int(label) if label.isdigit() else None, box.clip(width, height)))
     return edited
 
 

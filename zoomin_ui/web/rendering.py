@@ -25,7 +25,7 @@ from models.overlay import OverlayBox, box_colour, draw_boxes
 from models.types import Box, Region
 from models.region_words import region_line
 from zoomin_ui.summary import FOLDED_FIELDS, fold
-from zoomin_ui.web.regions import DECISION_NAMES, NumberedRegion, region_as_detected
+from zoomin_ui.web.regions import DECISION_NAMES, NumberedRegion, editor_margin, region_as_detected
 
 if TYPE_CHECKING:
     from storage import AnalysisRecord, CaseSummary
@@ -210,14 +210,19 @@ def _score(value: float | None) -> str:
 def editor_value(base: Image.Image, scale: float, regions: Sequence[NumberedRegion]) -> dict[str, Any]:
     """The box editor's value: its boxes carry only coordinates, a label and a
     colour, so the region's number is the label (ids and scores stay in the
-    store) and the colour is the viewer's for the same box."""
+    store) and the colour is the viewer's for the same box.  The picture has a
+    blank band above it (regions.editor_margin), so the number the editor draws
+    above a box at the image's top edge stays readable."""
+    margin = editor_margin(base.width)
+    picture = Image.new("RGB", (base.width, base.height + margin), (236, 236, 236))
+    picture.paste(base.convert("RGB"), (0, margin))
     boxes = []
     for n in regions:
         box = _scaled(n.record.box, scale)
         colour = box_colour(OverlayBox(box, n.number, n.record.score, box_style(n)))
-        boxes.append({"xmin": round(box.x1), "ymin": round(box.y1), "xmax": round(box.x2), "ymax": round(box.y2),
-                      "label": str(n.number), "color": colour})
-    return {"image": base, "boxes": boxes}
+        boxes.append({"xmin": round(box.x1), "ymin": round(box.y1) + margin, "xmax": round(box.x2),
+                      "ymax": round(box.y2) + margin, "label": str(n.number), "color": colour})
+    return {"image": picture, "boxes": boxes}
 
 
 def seen_before_text(name: str, sightings: Sequence[Any]) -> list[str]:
