@@ -44,7 +44,12 @@ def open_detector(backend: str = "evidence", **options: Any) -> Detector:
 def analyze_file(detector: Detector, file: str, max_pixels: int | None = None,
                  boxes: Sequence[Sequence[float]] = (), question: str | None = None) -> Analysis:
     """Analyse one file.  With `boxes`, skip the scan and examine those boxes only."""
-    image = _load(file, max_pixels)
+    return analyze_image(detector, _load(file, max_pixels), file, boxes, question)
+
+
+def analyze_image(detector: Detector, image: LoadedImage, file: str, boxes: Sequence[Sequence[float]] = (),
+                  question: str | None = None) -> Analysis:
+    """`analyze_file` for an image already read (a batch worker handed its bytes)."""
     return _run(detector, image, _analyst_regions(image, file, boxes), question)
 
 
@@ -117,6 +122,29 @@ def analyze_and_save(store: CaseStore, detector: Detector, file: str, analyst: s
     """Analyse one file and record it: the file as evidence (in case `case_id`,
     or a new case), the run as `running` before the detector starts, its result
     when it ends.  A file that cannot be read saves nothing."""
+    started = start_saved_run(store, backend_info(detector), file, analyst, case_id=case_id, title=title,
+                              max_pixels=max_pixels, boxes=boxes, question=question, parameters=parameters)
+    return finish_run(store, detector, started.image, started.regions, question, started.run_id, started.case_id,
+                      started.evidence_file_id)
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """A file taken in as evidence and its run recorded `running`; the detector has not run yet."""
+
+    image: LoadedImage
+    regions: list[Region]
+    run_id: int
+    case_id: int
+    evidence_file_id: int
+
+
+def start_saved_run(store: CaseStore, backend: BackendInfo, file: str, analyst: str, *, case_id: int | None = None,
+                    title: str | None = None, max_pixels: int | None = None,
+                    boxes: Sequence[Sequence[float]] = (), question: str | None = None,
+                    parameters: dict[str, Any] | None = None) -> StartedRun:
+    """The first half of `analyze_and_save`, so a batch's one writer can record
+    the run before a worker process runs the detector on it."""
     from storage import StoreError
 
     image = _load(file, max_pixels)
@@ -128,12 +156,10 @@ def analyze_and_save(store: CaseStore, detector: Detector, file: str, analyst: s
         else:
             intake = store.add_evidence_file(case_id, image, analyst, original_name=name)
         settings = {**(parameters or {}), "boxes": [list(map(float, b)) for b in boxes], "question": question}
-        run = store.start_analysis(intake.record.case_id, intake.record.id, backend_info(detector), analyst,
-                                   settings)
+        run = store.start_analysis(intake.record.case_id, intake.record.id, backend, analyst, settings)
     except StoreError as exc:
         raise WorkbenchError(f"{file}: not saved: {exc}", exc.code) from None
-    return finish_run(store, detector, image, regions, question, run.id, intake.record.case_id,
-                       intake.record.id)
+    return StartedRun(image, regions, run.id, intake.record.case_id, intake.record.id)
 
 
 def rerun_analysis(store: CaseStore, detector: Detector, analysis_id: int, analyst: str) -> SavedAnalysis:
