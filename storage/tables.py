@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -98,6 +100,8 @@ class CaseRow(Base):
     # The newest link of the case's hash chain and how many links it has.
     chain_head: Mapped[str | None] = mapped_column(String(64))
     chain_length: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Whether the analysts released the case's decisions as training data (off until they do; audited).
+    training_allowed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class EvidenceFileRow(Chained, Base):
@@ -212,3 +216,70 @@ class ReportRow(Base):
     created_at: Mapped[datetime]
     # The case's chain head when the report was recorded: the record it describes.
     chain_head: Mapped[str | None] = mapped_column(String(64))
+
+
+# Perceptual hashes cut into this many 16-bit bands, each an indexed integer column: two hashes
+# within Hamming distance 15 share at least one band exactly (pigeonhole), so a lookup fetches
+# candidates by band equality and checks the exact distance (storage/similarity.py).
+HASH_BANDS = 16
+BAND_COLUMNS = tuple(f"band_{n:02d}" for n in range(HASH_BANDS))
+
+
+class HashListRow(Base):
+    """A hash list another organisation shared, as imported (who, when, from which file)."""
+
+    __tablename__ = "hash_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    file_name: Mapped[str] = mapped_column(String(1000))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    entries: Mapped[int] = mapped_column(Integer)
+    imported_by: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime]
+
+
+class HashListEntryRow(Base):
+    """One line of a shared list: the list's own words, never this newsroom's decision."""
+
+    __tablename__ = "hash_list_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("hash_lists.id"), index=True)
+    line: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(40), default="")
+    label: Mapped[str] = mapped_column(String(500), default="")
+    listed_on: Mapped[str] = mapped_column(String(40), default="")
+
+
+class PerceptualHashRow(Base):
+    """A perceptual hash of a stored evidence file (or of a shared list's entry): derived from
+    the file, so it is an index, not part of the case record, and `zoomin cases reindex`
+    can compute it again."""
+
+    __tablename__ = "perceptual_hashes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evidence_file_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_files.id"), index=True)
+    list_entry_id: Mapped[int | None] = mapped_column(ForeignKey("hash_list_entries.id"), index=True)
+    algorithm: Mapped[str] = mapped_column(String(20))
+    # Which part of the picture: "full", or a sub-window such as "w80-tl" (models/similarity/).
+    window: Mapped[str] = mapped_column(String(20))
+    hash: Mapped[str] = mapped_column(String(64))
+    quality: Mapped[int] = mapped_column(Integer)
+    band_00: Mapped[int] = mapped_column(Integer, index=True)
+    band_01: Mapped[int] = mapped_column(Integer, index=True)
+    band_02: Mapped[int] = mapped_column(Integer, index=True)
+    band_03: Mapped[int] = mapped_column(Integer, index=True)
+    band_04: Mapped[int] = mapped_column(Integer, index=True)
+    band_05: Mapped[int] = mapped_column(Integer, index=True)
+    band_06: Mapped[int] = mapped_column(Integer, index=True)
+    band_07: Mapped[int] = mapped_column(Integer, index=True)
+    band_08: Mapped[int] = mapped_column(Integer, index=True)
+    band_09: Mapped[int] = mapped_column(Integer, index=True)
+    band_10: Mapped[int] = mapped_column(Integer, index=True)
+    band_11: Mapped[int] = mapped_column(Integer, index=True)
+    band_12: Mapped[int] = mapped_column(Integer, index=True)
+    band_13: Mapped[int] = mapped_column(Integer, index=True)
+    band_14: Mapped[int] = mapped_column(Integer, index=True)
+    band_15: Mapped[int] = mapped_column(Integer, index=True)
