@@ -1,5 +1,6 @@
-"""Builds Qwen2.5-VL checkpoints with random weights, so tests and benchmarks
-exercise the real loading and generation code without downloading anything.
+"""Builds Qwen2.5-VL, Qwen3-VL and Qwen3.5 checkpoints with random weights, so
+tests and benchmarks exercise the real loading and generation code without
+downloading anything (tests/tiny_families.py holds the newer families' recipes).
 
 The tokenizer is a byte-level BPE trained on the spot by the `tokenizers`
 library and carries Qwen's special tokens and chat template, so the processor
@@ -49,7 +50,8 @@ real generated fake authentic artifact artefact noise blur edge hair eyes teeth 
 """
 
 
-def build_tokenizer(vocab_size: int = 600, corpus: list[str] | None = None):
+def build_tokenizer(vocab_size: int = 600, corpus: list[str] | None = None, chat_template: str | None = None,
+                    extra_tokens: tuple[str, ...] = ()):
     """A byte-level BPE tokenizer with Qwen's special tokens and chat template,
     trained on `corpus` (default: a few lines of prompt-like text)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -58,14 +60,15 @@ def build_tokenizer(vocab_size: int = 600, corpus: list[str] | None = None):
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(QWEN_SPECIAL_TOKENS),
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[*QWEN_SPECIAL_TOKENS, *extra_tokens],
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tokenizer.train_from_iterator(corpus or [_TRAINING_TEXT] * 4, trainer=trainer)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        additional_special_tokens=[t for t in QWEN_SPECIAL_TOKENS if t not in ("<|im_end|>", "<|endoftext|>")],
+        additional_special_tokens=[t for t in (*QWEN_SPECIAL_TOKENS, *extra_tokens)
+                                   if t not in ("<|im_end|>", "<|endoftext|>")],
     )
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = chat_template or CHAT_TEMPLATE
     return fast
 
 

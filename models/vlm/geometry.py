@@ -1,11 +1,12 @@
 """Where the model's boxes are: from its resized input grid back to the pixels
 of the image as displayed, and the crops that stage 2 zooms into.
 
-Qwen2.5-VL's processor resizes every image to whole 28 px cells between a
-minimum and a maximum pixel count (transformers' `smart_resize`), and the
-model writes boxes in absolute pixels of that resized image.  The resize
-keeps the aspect ratio only approximately, so the way back uses one scale per
-axis, never one for both.
+The processor resizes every image to whole cells of its family (28 px for
+Qwen2.5-VL, 32 px for Qwen3-VL and Qwen3.5; families.py) between a minimum
+and a maximum pixel count (transformers' `smart_resize`).  Qwen2.5-VL writes
+boxes in absolute pixels of that resized image, Qwen3-VL and Qwen3.5 in
+0-1000 of each axis.  The resize keeps the aspect ratio only approximately,
+so the way back uses one scale per axis, never one for both.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from PIL import Image
 from torchvision.ops import nms
 
 from models.types import Box
-from models.vlm.settings import MIN_IMAGE_PIXELS, QWEN_CELL
+from models.vlm.families import DEFAULT_FAMILY, ModelFamily
+from models.vlm.settings import MIN_IMAGE_PIXELS
 
 MIN_BOX_SIDE = 2.0
 """Boxes thinner than this many displayed pixels are dropped as degenerate."""
@@ -28,30 +30,37 @@ DUPLICATE_IOU = 0.5
 """Boxes overlapping an earlier (more prominent) box at least this much are the same region."""
 
 
-def model_input_size(width: int, height: int, max_pixels: int, min_pixels: int = MIN_IMAGE_PIXELS,
-                     cell: int = QWEN_CELL) -> tuple[int, int]:
-    """(width, height) the processor resizes a width x height image to."""
+def model_input_size(width: int, height: int, max_pixels: int, family: ModelFamily = DEFAULT_FAMILY
+                     ) -> tuple[int, int]:
+    """(width, height) the family's processor resizes a width x height image to."""
     from transformers.models.qwen2_vl.image_processing_qwen2_vl import smart_resize
 
     if max(width, height) / max(1, min(width, height)) > 200:
         raise ValueError(f"the image's aspect ratio ({width}x{height}) is beyond the model's limit of 200:1")
-    resized_height, resized_width = smart_resize(height, width, factor=cell, min_pixels=min_pixels,
-                                                 max_pixels=max_pixels)
+    resized_height, resized_width = smart_resize(height, width, factor=family.cell, min_pixels=family.min_pixels,
+                                                 max_pixels=max(max_pixels, family.min_pixels))
     return int(resized_width), int(resized_height)
 
 
 @dataclass(frozen=True)
 class ModelGrid:
-    """The displayed image (original_*) and the resized image the model saw (model_*)."""
+    """The displayed image (original_*), the resized image the model saw (model_*) and
+    the units the model writes boxes in (its family's convention)."""
 
     original_width: int
     original_height: int
     model_width: int
     model_height: int
+    units: str = "pixels"          # "pixels" (of the resized input) or "normalized-1000"
 
     @classmethod
-    def for_image(cls, width: int, height: int, max_pixels: int) -> "ModelGrid":
-        return cls(width, height, *model_input_size(width, height, max_pixels))
+    def for_image(cls, width: int, height: int, max_pixels: int, family: ModelFamily = DEFAULT_FAMILY
+                  ) -> "ModelGrid":
+        return cls(width, height, *model_input_size(width, height, max_pixels, family), units=family.box_units)
+
+    def seen_as(self, width: int, height: int) -> "ModelGrid":
+        """The same grid with the input size the model actually saw."""
+        return ModelGrid(self.original_width, self.original_height, width, height, self.units)
 
     @property
     def scale_x(self) -> float:
@@ -86,12 +95,23 @@ class ModelGrid:
         return Box(left, top, right, bottom)
 
     def to_model(self, box: Box) -> tuple[float, float, float, float]:
-        """A displayed-pixel box in the model's input pixels (what the prompt shows the model)."""
-        return (box.x1 / self.scale_x, box.y1 / self.scale_y, box.x2 / self.scale_x, box.y2 / self.scale_y)
+        """A displayed-pixel box in the model's own convention (what prompts and training answers show)."""
+        if self.units == "normalized-1000":
+            fx, fy = 1000.0 / self.original_width, 1000.0 / self.original_height
+        else:
+            fx, fy = 1.0 / self.scale_x, 1.0 / self.scale_y
+        return (box.x1 * fx, box.y1 * fy, box.x2 * fx, box.y2 * fy)
 
     def to_model_ints(self, box: Box) -> list[int]:
         x1, y1, x2, y2 = self.to_model(box)
         return [int(round(x1)), int(round(y1)), int(round(x2)), int(round(y2))]
+
+    def answer_units(self, boxes: list[tuple[float, float, float, float]], setting: str = "auto") -> str:
+        """The units to read one answer's boxes in: the setting when given; a 0-1000 family's
+        own convention; for an absolute-pixel family, what the numbers say (guess_units)."""
+        if setting != "auto":
+            return setting
+        return self.units if self.units != "pixels" else self.guess_units(boxes)
 
     def guess_units(self, boxes: list[tuple[float, float, float, float]]) -> str:
         """Which units a model used for a whole answer (Qwen2.5-VL: its input pixels;
@@ -118,9 +138,10 @@ def resize_for_model(rgb: np.ndarray, grid: ModelGrid) -> Image.Image:
     return image.resize((grid.model_width, grid.model_height), Image.Resampling.BICUBIC)
 
 
-def zoom_crop(rgb: np.ndarray, box: Box, margin: float, zoom_size: int) -> tuple[Image.Image, Box]:
+def zoom_crop(rgb: np.ndarray, box: Box, margin: float, zoom_size: int, family: ModelFamily = DEFAULT_FAMILY
+              ) -> tuple[Image.Image, Box]:
     """The region with `margin` context around it, from the full-resolution pixels,
-    resized so its longest side is about `zoom_size` (whole 28 px cells).
+    resized so its longest side is about `zoom_size` (whole cells of the family).
     Returns the crop and the displayed-pixel box it covers."""
     height, width = rgb.shape[:2]
     context = box.expand(margin, width, height)
@@ -128,7 +149,7 @@ def zoom_crop(rgb: np.ndarray, box: Box, margin: float, zoom_size: int) -> tuple
     crop = Image.fromarray(np.ascontiguousarray(rgb[rows, cols]))
     longest = max(crop.size)
     target = (max(1, round(crop.size[0] * zoom_size / longest)), max(1, round(crop.size[1] * zoom_size / longest)))
-    cells = model_input_size(*target, max_pixels=max(MIN_IMAGE_PIXELS, zoom_size * zoom_size))
+    cells = model_input_size(*target, max_pixels=max(MIN_IMAGE_PIXELS, zoom_size * zoom_size), family=family)
     return crop.resize(cells, Image.Resampling.BICUBIC), context
 
 

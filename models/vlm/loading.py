@@ -1,4 +1,5 @@
-"""Loading a Qwen2.5-VL checkpoint: the one function the backend, the command
+"""Loading a vision-language checkpoint of a supported family (families.py:
+Qwen2.5-VL, Qwen3-VL, Qwen3.5, read from its config.json): the one function the backend, the command
 line, the tests and the benchmark all use.
 
 From a Hugging Face id (served from the local cache; fetched only when the
@@ -22,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from models.detector import DetectorUnavailable
-from models.vlm.adapter import adapter_base_model, is_adapter_folder, merge_adapter, processor_folder
+from models.vlm.adapter import (adapter_base_model, check_adapter_family, is_adapter_folder, merge_adapter,
+                                processor_folder)
+from models.vlm.families import DEFAULT_FAMILY, ModelFamily, UnknownFamily, for_checkpoint
 from models.vlm.fingerprint import weights_fingerprint
 from models.vlm.settings import LoadSettings, default_model_id
 
@@ -49,6 +52,7 @@ class LoadedModel:
     dtype: str
     load_seconds: float
     parameters: int
+    family: ModelFamily = DEFAULT_FAMILY
     # Generation mutates per-call state on the model (Qwen2.5-VL keeps its
     # rope offsets on the module), so one generate at a time per model.
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -61,7 +65,8 @@ class LoadedModel:
         from models.vlm.fingerprint import software_versions
 
         return {
-            "model_id": self.model_id, "model_folder": str(self.folder), "revision": self.revision,
+            "model_id": self.model_id, "model_family": self.family.name,
+            "model_folder": str(self.folder), "revision": self.revision,
             "weights_sha256": self.weights_sha256, "quantization": self.quantization_label,
             "quantized_modules_skipped": NOT_QUANTIZED if self.quantization != "none" else [],
             "device": self.device, "dtype": self.dtype, "parameters": self.parameters,
@@ -139,7 +144,11 @@ def _load(settings: LoadSettings) -> LoadedModel:
 
     start = time.perf_counter()
     adapter = Path(settings.model).expanduser().resolve() if is_adapter_folder(settings.model) else None
-    folder, revision = locate_weights(adapter_base_model(adapter) if adapter else settings.model, settings.revision)
+    base = adapter_base_model(adapter) if adapter else settings.model
+    folder, revision = locate_weights(base, settings.revision)
+    family = checkpoint_family(folder)
+    if adapter:
+        check_adapter_family(adapter, family, base)
     dtype = getattr(torch, settings.dtype)
     options: dict[str, Any] = {"dtype": dtype, "device_map": settings.device, "local_files_only": True}
     if settings.quantization == "4bit":
@@ -162,8 +171,8 @@ def _load(settings: LoadSettings) -> LoadedModel:
     except ImportError as exc:
         raise DetectorUnavailable(f"a package the model needs is missing: {exc}") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DetectorUnavailable(f"{folder} is not a usable Qwen2.5-VL checkpoint: {type(exc).__name__}: {exc}"
-                                  ) from None
+        raise DetectorUnavailable(f"{folder} is not a usable {family.title} checkpoint: {type(exc).__name__}: "
+                                  f"{exc}") from None
     model.eval()
     fingerprint = weights_fingerprint(folder)
     if adapter:  # base and adapter together identify the weights
@@ -174,7 +183,15 @@ def _load(settings: LoadSettings) -> LoadedModel:
     return LoadedModel(model=model, processor=processor, model_id=settings.model, folder=folder, revision=revision,
                        weights_sha256=fingerprint, quantization=settings.quantization, device=settings.device,
                        dtype=settings.dtype, load_seconds=seconds,
-                       parameters=sum(p.numel() for p in model.parameters()))
+                       parameters=sum(p.numel() for p in model.parameters()), family=family)
+
+
+def checkpoint_family(folder: Path) -> ModelFamily:
+    """The checkpoint's family, or DetectorUnavailable naming the supported ones."""
+    try:
+        return for_checkpoint(folder)
+    except UnknownFamily as exc:
+        raise DetectorUnavailable(f"{folder}: {exc}") from None
 
 
 def _out_of_memory(settings: LoadSettings, exc: BaseException) -> str:
@@ -198,7 +215,7 @@ def locate_weights(model: str, revision: str | None = None) -> tuple[Path, str |
         return folder, revision
     if looks_like_path(model):
         raise DetectorUnavailable(f"no model folder at {model}: pass --model with a folder that holds a "
-                                  "Qwen2.5-VL checkpoint (config.json, *.safetensors, the processor files), "
+                                  "Qwen2.5-VL, Qwen3-VL or Qwen3.5 checkpoint (config.json, *.safetensors, the processor files), "
                                   "or a Hugging Face id")
     from huggingface_hub import snapshot_download
 

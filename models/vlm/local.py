@@ -6,9 +6,11 @@ prompts.py).  After each query the KV cache of its prompt is kept per image;
 the next query about that image reuses the cached tokens it shares (the full
 image's vision features included: those tokens are not encoded again), and
 only the new images (the zoomed crops, all in one batch) go through the
-vision encoder.  Qwen2.5-VL's multimodal rotary positions depend only on
-the tokens before them, so the reused prefix is exact; tests compare it
-against a full recomputation.
+vision encoder.  Qwen2.5-VL's and Qwen3-VL's multimodal rotary positions
+depend only on the tokens before them, so the reused prefix is exact; tests
+compare it against a full recomputation.  A family whose cache cannot be cut
+back to the shared prefix (Qwen3.5's linear-attention state) recomputes it:
+its entry says so (families.py, prefix_cache_reusable).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _END_TOKENS = ("<|im_end|>", "<|endoftext|>")
 class LocalTransport:
     def __init__(self, loaded: LoadedModel, max_image_pixels: int):
         self.loaded = loaded
+        self.family = loaded.family
         self.max_image_pixels = max_image_pixels
         self._prefixes: OrderedDict[str, tuple[torch.Tensor, Any]] = OrderedDict()
 
@@ -41,7 +44,8 @@ class LocalTransport:
     def generate(self, request: GenerationRequest) -> Generation:
         processor, model = self.loaded.processor, self.loaded.model
         images = request.images
-        text = processor.apply_chat_template(chat_messages(request), tokenize=False, add_generation_prompt=True)
+        text = processor.apply_chat_template(chat_messages(request), tokenize=False, add_generation_prompt=True,
+                                             **self.family.template_options())
         size = {"shortest_edge": processor.image_processor.size["shortest_edge"],
                 "longest_edge": max(self.max_image_pixels, processor.image_processor.size["shortest_edge"])}
         inputs = processor(text=[text], images=images or None, return_tensors="pt", size=size).to(model.device)
@@ -92,7 +96,7 @@ class LocalTransport:
 
     def _reusable_prefix(self, key: str | None, input_ids: torch.Tensor) -> tuple[int, Any]:
         """(tokens reused, a private copy of their cache) for this query."""
-        if key is None or key not in self._prefixes:
+        if key is None or key not in self._prefixes or not self.family.prefix_cache_reusable:
             return 0, None
         kept_ids, kept_cache = self._prefixes[key]
         self._prefixes.move_to_end(key)
@@ -133,7 +137,7 @@ class LocalTransport:
                                                           return_dict=True)
 
     def _keep_prefix(self, key: str | None, input_ids: torch.Tensor, cache: Any, prompt_length: int) -> None:
-        if key is None or cache is None:
+        if key is None or cache is None or not self.family.prefix_cache_reusable:
             return
         if cache.get_seq_length() > prompt_length:
             cache.crop(prompt_length - cache.get_seq_length())

@@ -63,8 +63,27 @@ class ScanParse:
     notes: list[str] = field(default_factory=list)
 
 
+def split_reasoning(text: str) -> tuple[str, str | None]:
+    """(reasoning, answer) of a thinking model's output: `<think>…</think>` before the answer,
+    or reasoning ended by a bare `</think>` (Qwen3 -Thinking and Qwen3.5 templates open the
+    block in the prompt).  The answer is None when the thinking never ended (cut off)."""
+    end = text.find("</think>")
+    opened = text.lstrip().startswith("<think>")
+    if end < 0:
+        return (text.lstrip()[len("<think>"):], None) if opened else ("", text)
+    reasoning = text[:end].strip()
+    return (reasoning[len("<think>"):].strip() if reasoning.startswith("<think>") else reasoning,
+            text[end + len("</think>"):])
+
+
 def parse_scan(text: str) -> ScanParse:
-    """The regions in a stage-1 answer, in the first format that yields any."""
+    """The regions in a stage-1 answer, in the first format that yields any; a thinking
+    model's reasoning before the answer is set aside (its numbers are not boxes)."""
+    _, answer = split_reasoning(text)
+    if answer is None:
+        return ScanParse([], "none", problem="the model was still reasoning (<think> with no </think>) when the "
+                                             "token limit cut its answer off; raise --max-new-tokens")
+    text = answer
     items, truncated = _json_items(text)
     boxes = [box for box in (_box_from_json(item) for item in items) if box is not None]
     if boxes:
@@ -211,6 +230,8 @@ class ExamineParse:
 def parse_examine(text: str) -> ExamineParse:
     """The verdict, reasoning, per-region findings and answer in a stage-2 answer."""
     reasoning = _tag(text, "think")
+    if reasoning is None and "</think>" in text:  # the template opened the block in the prompt
+        reasoning = split_reasoning(text)[0]
     if reasoning is None:
         reasoning = re.sub(r"<(verdict|regions|answer)>.*?(</\1>|$)", " ", text, flags=re.S | re.I)
     parsed = ExamineParse(verdict=None, reasoning=" ".join(reasoning.split()), findings=_findings(text),

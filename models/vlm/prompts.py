@@ -3,7 +3,8 @@ ask exactly the same questions.
 
 The wording follows the locate-then-examine protocol (ZoomIn, arXiv
 2510.04225): query 1 asks for suspicious regions as structured boxes in the
-pixels of the image the model sees; query 2 shows each region zoomed in next
+model family's own convention (pixels of the image it sees for Qwen2.5-VL,
+0-1000 for Qwen3-VL and Qwen3.5: families.py); query 2 shows each region zoomed in next
 to the full image and asks for `<think>…</think>` reasoning, a finding per
 region and `<verdict>real|generated</verdict>`.  The system text and the full
 image come first and are identical in both queries, so a backend that keeps
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from models.types import Evidence
+from models.vlm.families import DEFAULT_FAMILY, ModelFamily
 
 SYSTEM = ("You are a forensic image analyst. You decide whether a photograph was generated or edited by AI, "
           "and you point to the visual evidence: anatomy, text and symbols, geometry and perspective, lighting "
@@ -35,18 +37,19 @@ def evidence_context(items: Sequence[Evidence]) -> str:
             "for context; judge the pixels yourself:\n" + "\n".join(lines))
 
 
-def scan_request(width: int, height: int, max_regions: int) -> str:
+def scan_request(width: int, height: int, max_regions: int, family: ModelFamily = DEFAULT_FAMILY) -> str:
     return (f"Stage 1 (locate). Scan the whole image for regions that show signs of AI generation or AI editing. "
-            f"Name at most {max_regions} regions, most suspicious first. Give each as a bounding box in pixels of "
-            f"this {width}x{height} image, with a short label and the reason. Answer with JSON only:\n"
+            f"Name at most {max_regions} regions, most suspicious first. Give each as a bounding box "
+            f"{family.box_words(width, height)}, with a short label and the reason. Answer with JSON only:\n"
             '[{"bbox_2d": [x1, y1, x2, y2], "label": "short label", "reason": "what looks wrong"}]\n'
             "If nothing looks suspicious, answer [].")
 
 
-def region_caption(index: int, model_box: Sequence[int], label: str, reason: str) -> str:
+def region_caption(index: int, model_box: Sequence[int], label: str, reason: str,
+                   family: ModelFamily = DEFAULT_FAMILY) -> str:
     flagged = f" flagged as '{label}'" if label else ""
     why = f" ({reason})" if reason else ""
-    return f"Region {index}: box {list(model_box)} in the full image{flagged}{why}. Zoomed view:"
+    return f"Region {index}: box {list(model_box)}{family.caption_units()} in the full image{flagged}{why}. Zoomed view:"
 
 
 def examine_request(region_count: int, question: str | None = None) -> str:

@@ -25,6 +25,7 @@ from models.types import Analysis, Evidence, Region
 from models.vlm import prompts
 from models.vlm.conversation import (Generation, GenerationRequest, ImagePart, TextPart, Transport,
                                      TransportError, Turn)
+from models.vlm.families import DEFAULT_FAMILY
 from models.vlm.geometry import ModelGrid, coarse_grid, merge_duplicates, resize_for_model, zoom_crop
 from models.vlm.parsing import parse_examine, parse_scan
 from models.vlm.regions import examined_regions, proposed_region
@@ -57,6 +58,8 @@ class VisionLanguageDetector(Detector):
         self.trust_anchors = trust_anchors  # for the evidence engine's Content Credentials check
         self.transport = transport
         self.settings = settings
+        # geometry, prompt wording and box units follow the model's family (families.py)
+        self.family = getattr(transport, "family", DEFAULT_FAMILY)
         self.load_seconds = load_seconds
         self._load_unreported = load_seconds > 0
         self._scans: OrderedDict[str, ScanRecord] = OrderedDict()
@@ -87,13 +90,14 @@ class VisionLanguageDetector(Detector):
     # ------------------------------------------------------------------ the shared prefix
 
     def _prefix(self, image: LoadedImage, context: str) -> tuple[list[Turn], ModelGrid, str]:
-        grid = ModelGrid.for_image(image.width, image.height, self.settings.max_image_pixels)
+        grid = ModelGrid.for_image(image.width, image.height, self.settings.max_image_pixels, self.family)
         parts: list[TextPart | ImagePart] = [
             TextPart(prompts.IMAGE_INTRO.format(width=grid.model_width, height=grid.model_height) + "\n"),
             ImagePart(resize_for_model(image.rgb, grid))]
         if context:
             parts.append(TextPart("\n" + context + "\n"))
-        key = hashlib.sha256(f"{image.sha256}|{self.settings.max_image_pixels}|{context}".encode()).hexdigest()
+        key = hashlib.sha256(f"{image.sha256}|{self.settings.max_image_pixels}|{self.family.name}|{context}"
+                             .encode()).hexdigest()
         return [Turn("system", (TextPart(prompts.SYSTEM),)), Turn("user", tuple(parts))], grid, key
 
     def _ask(self, turns: list[Turn], extra: Sequence[TextPart | ImagePart], stage: str, key: str,
@@ -119,13 +123,13 @@ class VisionLanguageDetector(Detector):
         turns, grid, key = self._prefix(image, context)
         start = time.perf_counter()
         generation = self._ask(turns, [TextPart(prompts.scan_request(grid.model_width, grid.model_height,
-                                                                     self.settings.max_regions))], "scan", key)
+                                                                     self.settings.max_regions, self.family))],
+                               "scan", key)
         timings["scan"] = time.perf_counter() - start
         timings.update({f"scan_{k}": v for k, v in generation.timings.items()})
         grid = self._grid_seen(grid, generation)
         parsed = parse_scan(generation.text)
-        units = self.settings.box_units if self.settings.box_units != "auto" else \
-            grid.guess_units([b.coords for b in parsed.boxes])
+        units = grid.answer_units([b.coords for b in parsed.boxes], self.settings.box_units)
         mapped = [(box, grid.to_original(box.coords, units)) for box in parsed.boxes]
         usable = [(proposal, box) for proposal, box in mapped if box is not None]
         keep = merge_duplicates([box for _, box in usable], self.settings.max_regions)
@@ -151,8 +155,7 @@ class VisionLanguageDetector(Detector):
     def _grid_seen(self, grid: ModelGrid, generation: Generation) -> ModelGrid:
         """The grid the model actually saw (a server or processor may resize on its own)."""
         if generation.input_image_sizes and generation.input_image_sizes[0] != (grid.model_width, grid.model_height):
-            width, height = generation.input_image_sizes[0]
-            return ModelGrid(grid.original_width, grid.original_height, width, height)
+            return grid.seen_as(*generation.input_image_sizes[0])
         return grid
 
     def _fallback_regions(self, image: LoadedImage) -> tuple[list[Region], str]:
@@ -205,9 +208,11 @@ class VisionLanguageDetector(Detector):
             regions, _ = self._fallback_regions(image)
         extra: list[TextPart | ImagePart] = []
         for index, region in enumerate(regions, 1):
-            crop, _ = zoom_crop(image.rgb, region.box, self.settings.crop_margin, self.settings.zoom_size)
+            crop, _ = zoom_crop(image.rgb, region.box, self.settings.crop_margin, self.settings.zoom_size,
+                                self.family)
             extra += [TextPart(prompts.region_caption(index, grid.to_model_ints(region.box), region.label,
-                                                      region.explanation) + "\n"), ImagePart(crop), TextPart("\n")]
+                                                      region.explanation, self.family) + "\n"),
+                      ImagePart(crop), TextPart("\n")]
         extra.append(TextPart(prompts.examine_request(len(regions), question)))
         start = time.perf_counter()
         generation = self._ask(turns, extra, "examine", key, verdict_words=("generated", "real"))
@@ -235,6 +240,7 @@ class VisionLanguageDetector(Detector):
                                        "kept with the analysis.")
         provenance = {
             "backend": self.name, **described,
+            "model_family": self.family.name, "box_convention": self.family.box_convention,
             "parameters": asdict(self.settings),
             "regions_source": scan.source if scan else "analyst",
             "scan_parse": {"format": scan.parse_format, "box_units": scan.box_units} if scan else None,

@@ -1,0 +1,179 @@
+"""The vision-language model families the backend speaks, one declarative entry each.
+
+Everything that differs between Qwen2.5-VL, Qwen3-VL and Qwen3.5 lives here,
+so loading, prompting, parsing, geometry, annotation, training and evaluation
+ask the family instead of assuming one:
+
+  Qwen2.5-VL  14 px patches merged 2x2 (28 px cells); boxes in absolute pixels of
+              the resized input ("absolute-resized").
+  Qwen3-VL    16 px patches merged 2x2 (32 px cells); boxes relative, 0-1000 on each
+              axis ("relative-1000"); a larger minimum image (256x256).
+  Qwen3.5     the Qwen3-VL vision side and processor; boxes 0-1000; the language side
+              mixes linear (gated delta-net) and full attention layers, whose
+              recurrent state cannot be cut back to a shared prefix; it thinks by
+              default, so the chat template is asked not to.
+
+Facts checked in transformers 5.24 (models/qwen2_5_vl, qwen3_vl, qwen3_5 config and
+processor defaults), the checkpoints' preprocessor_config.json, and the Qwen3-VL
+grounding cookbook ("relative coordinates ranging from 0 to 1000").
+A checkpoint's family is read from its config.json (model_type, architectures);
+a server's from the model name it serves, or named outright (--family).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+BoxConvention = Literal["absolute-resized", "relative-1000"]
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    name: str                          # the id users type (--family)
+    title: str                         # how reports and messages name it
+    model_types: tuple[str, ...]       # config.json "model_type" values
+    architectures: tuple[str, ...]     # config.json "architectures" values
+    model_class: str                   # the transformers class AutoModelForImageTextToText picks
+    processor_class: str
+    patch_size: int
+    merge_size: int
+    min_pixels: int                    # the processor's default bounds (size.shortest_edge / longest_edge)
+    max_pixels: int
+    box_convention: BoxConvention
+    name_pattern: str                  # a served model's name that belongs to this family (case-insensitive)
+    prefix_cache_reusable: bool        # stage 2 may continue from stage 1's KV cache exactly
+    thinks_by_default: bool = False    # its chat template opens a <think> block unless told not to
+    chat_template_options: tuple[tuple[str, object], ...] = ()   # passed to apply_chat_template
+    mixture_of_experts: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def cell(self) -> int:
+        """Pixels per side of one visual token: patches merged merge_size x merge_size."""
+        return self.patch_size * self.merge_size
+
+    @property
+    def box_units(self) -> str:
+        """The geometry's name for the units this family writes boxes in."""
+        return "pixels" if self.box_convention == "absolute-resized" else "normalized-1000"
+
+    def box_words(self, width: int, height: int) -> str:
+        """How a prompt asks for (and shows) boxes in this family's convention."""
+        if self.box_convention == "absolute-resized":
+            return f"in pixels of this {width}x{height} image"
+        return ("in coordinates relative to the image from 0 to 1000 on each axis ((0, 0) is the top-left "
+                "corner, (1000, 1000) the bottom-right)")
+
+    def caption_units(self) -> str:
+        return "" if self.box_convention == "absolute-resized" else " (0-1000)"
+
+    def template_options(self) -> dict[str, object]:
+        return dict(self.chat_template_options)
+
+
+QWEN2_5_VL = ModelFamily(
+    name="qwen2.5-vl", title="Qwen2.5-VL", model_types=("qwen2_5_vl",),
+    architectures=("Qwen2_5_VLForConditionalGeneration",), model_class="Qwen2_5_VLForConditionalGeneration",
+    processor_class="Qwen2_5_VLProcessor", patch_size=14, merge_size=2, min_pixels=56 * 56,
+    max_pixels=28 * 28 * 1280, box_convention="absolute-resized", name_pattern=r"qwen2[._-]?5[._-]?vl",
+    prefix_cache_reusable=True)
+
+QWEN3_VL = ModelFamily(
+    name="qwen3-vl", title="Qwen3-VL", model_types=("qwen3_vl",),
+    architectures=("Qwen3VLForConditionalGeneration",), model_class="Qwen3VLForConditionalGeneration",
+    processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256,
+    max_pixels=4096 * 4096, box_convention="relative-1000", name_pattern=r"qwen3[._-]?vl(?![._-]?\d+b[._-]?a\d)",
+    prefix_cache_reusable=True,
+    notes=("the -Thinking checkpoints write their reasoning before the answer, ended by </think>",))
+
+QWEN3_VL_MOE = ModelFamily(
+    name="qwen3-vl-moe", title="Qwen3-VL (mixture of experts)", model_types=("qwen3_vl_moe",),
+    architectures=("Qwen3VLMoeForConditionalGeneration",), model_class="Qwen3VLMoeForConditionalGeneration",
+    processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256,
+    max_pixels=4096 * 4096, box_convention="relative-1000", name_pattern=r"qwen3[._-]?vl[._-]?\d+b[._-]?a\d",
+    prefix_cache_reusable=True, mixture_of_experts=True,
+    notes=("the experts are fused weight tensors, which bitsandbytes leaves unquantized: 4-bit shrinks the "
+           "attention layers only",))
+
+_QWEN3_5_COMMON = dict(
+    processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256, max_pixels=4096 * 4096,
+    box_convention="relative-1000", prefix_cache_reusable=False, thinks_by_default=True,
+    chat_template_options=(("enable_thinking", False),))
+
+QWEN3_5 = ModelFamily(
+    name="qwen3.5", title="Qwen3.5", model_types=("qwen3_5",), architectures=("Qwen3_5ForConditionalGeneration",),
+    model_class="Qwen3_5ForConditionalGeneration", name_pattern=r"qwen3[._-]5(?![._-]?\d+b[._-]?a\d)",
+    notes=("linear-attention layers keep a recurrent state that cannot be cut back to the shared prefix, so "
+           "stage 2 recomputes the prompt",), **_QWEN3_5_COMMON)
+
+QWEN3_5_MOE = ModelFamily(
+    name="qwen3.5-moe", title="Qwen3.5 (mixture of experts)", model_types=("qwen3_5_moe",),
+    architectures=("Qwen3_5MoeForConditionalGeneration",), model_class="Qwen3_5MoeForConditionalGeneration",
+    name_pattern=r"qwen3[._-]5[._-]?\d+b[._-]?a\d", mixture_of_experts=True,
+    notes=("the experts are fused weight tensors, which bitsandbytes leaves unquantized",), **_QWEN3_5_COMMON)
+
+FAMILIES: tuple[ModelFamily, ...] = (QWEN2_5_VL, QWEN3_VL, QWEN3_VL_MOE, QWEN3_5, QWEN3_5_MOE)
+DEFAULT_FAMILY = QWEN2_5_VL
+FAMILY_NAMES: tuple[str, ...] = tuple(f.name for f in FAMILIES)
+
+
+class UnknownFamily(ValueError):
+    """A checkpoint or model name of no supported family; the message names the supported ones."""
+
+
+def supported() -> str:
+    return ", ".join(f"{f.title} ({f.name})" for f in FAMILIES)
+
+
+def by_name(name: str) -> ModelFamily:
+    wanted = name.strip().lower()
+    for family in FAMILIES:
+        if wanted in (family.name, family.title.lower()):
+            return family
+    raise UnknownFamily(f"unknown model family {name!r}; the supported families are {supported()}")
+
+
+def from_config(config: dict) -> ModelFamily:
+    """The family of a checkpoint's config.json contents (model_type first, then architectures)."""
+    model_type = str(config.get("model_type") or "")
+    architectures = [str(a) for a in config.get("architectures") or []]
+    for family in FAMILIES:
+        if model_type in family.model_types or any(a in family.architectures for a in architectures):
+            return family
+    shown = model_type or ", ".join(architectures) or "no model_type"
+    raise UnknownFamily(f"the checkpoint is a {shown} model, which this backend does not speak; "
+                        f"the supported families are {supported()}")
+
+
+def for_checkpoint(folder: str | Path) -> ModelFamily:
+    """The family of the checkpoint in `folder` (its config.json)."""
+    path = Path(folder) / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UnknownFamily(f"cannot read {path}: {exc}") from None
+    if not isinstance(config, dict):
+        raise UnknownFamily(f"{path} is not a JSON object")
+    return from_config(config)
+
+
+def for_model_name(model: str) -> ModelFamily | None:
+    """The family a served model's name says (e.g. "Qwen/Qwen3-VL-8B-Instruct"), None when it says none."""
+    lowered = model.lower()
+    matches = [f for f in FAMILIES if re.search(f.name_pattern, lowered)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def for_remote(model: str, named: str | None = None) -> ModelFamily:
+    """A server's family: as named (--family), else from its model name, else a clear error."""
+    if named:
+        return by_name(named)
+    family = for_model_name(model)
+    if family is None:
+        raise UnknownFamily(f"cannot tell the model family of {model!r} from its name: pass --family "
+                            f"({', '.join(FAMILY_NAMES)}) so its boxes are read in the right convention")
+    return family
