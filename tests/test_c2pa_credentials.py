@@ -136,12 +136,12 @@ def test_ai_declaration_from_trusted_signer_is_decisive(fx):
     assert item.details["validation_state"] == "Trusted"
 
 
-def test_ai_declaration_without_trust_list_is_decisive_but_says_so(fx):
+def test_ai_declaration_from_an_unlisted_signer_is_decisive_but_says_so(fx):
     item = _only(read_content_credentials(load_image(fx.ai)))
     assert (item.supports, item.decisive) == ("ai-generated", True)
     assert 0.85 <= item.strength < 0.97
-    assert "no trust list" in item.finding
-    assert item.details["trusted"] is None
+    assert "does NOT chain to the C2PA trust list" in item.finding
+    assert item.details["trusted"] is False
 
 
 def test_capture_from_trusted_signer_is_decisive_real(fx):
@@ -156,7 +156,7 @@ def test_capture_from_unverified_signer_is_not_decisive(fx, anchors):
     item = _only(read_content_credentials(load_image(fx.capture), trust))
     assert (item.supports, item.decisive) == ("real", False)
     assert 0.2 <= item.strength <= 0.6
-    assert item.details["trust_status"] == ("untrusted" if anchors == "stranger" else "no-trust-list")
+    assert item.details["trust_status"] == "untrusted"  # the official list is always checked
     assert "anyone can sign" in item.finding
 
 
@@ -227,7 +227,7 @@ def test_truncated_app11_segment_does_not_raise(fx):
 
 def test_unreadable_trust_anchor_file_is_a_note(fx, tmp_path):
     item = _only(read_content_credentials(load_image(fx.ai), tmp_path / "missing.pem"))
-    assert item.decisive and item.details["trust_status"] == "no-trust-list"
+    assert item.decisive and item.details["trust_status"] == "untrusted"
     assert any("trust anchor file" in e for e in item.details["errors"])
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from models.evidence.c2pa_credentials import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES, source_type_code
+from models.evidence.c2pa_store import TAMPER_CODES
+from models.evidence.source_types import source_words
 
 NAME_LIMIT = 60  # characters of a signer, tool or model name a sentence shows
 
@@ -23,11 +25,6 @@ _ACTION_WORDS = {
     "converted": "converted", "transcoded": "re-encoded", "published": "published", "repackaged": "repackaged",
     "drawing": "drawn on", "orientation": "rotated", "removed": "something removed", "redacted": "redacted",
     "unknown": "an unrecorded change",
-}
-_SOURCE_WORDS = {
-    "trainedAlgorithmicMedia": "made with AI", "algorithmicMedia": "made by an algorithm",
-    "compositeWithTrainedAlgorithmicMedia": "AI content added", "compositeSynthetic": "synthetic content added",
-    "digitalCapture": "captured by a camera", "computationalCapture": "captured by a phone camera",
 }
 
 
@@ -53,7 +50,14 @@ def declared_source(details: dict[str, Any]) -> str | None:
     ai = codes & AI_SOURCE_TYPES
     if ai:
         return "ai-composite" if all(c.startswith("composite") for c in ai) else "ai"
+    if set(details.get("ingredient_source_types") or []) & AI_SOURCE_TYPES:
+        return "ai-composite"  # an ingredient's own credentials declare AI
     return "capture" if codes & CAPTURE_SOURCE_TYPES else None
+
+
+def tampered(details: dict[str, Any]) -> bool:
+    """The file, an assertion or the claim changed after the active manifest was signed."""
+    return bool(details.get("tampered")) or any(c in TAMPER_CODES for c in details.get("failure_codes") or [])
 
 
 def action_summary(details: dict[str, Any], limit: int = 8) -> str:
@@ -62,7 +66,7 @@ def action_summary(details: dict[str, Any], limit: int = 8) -> str:
     for action in _actions(details):
         name = str(action.get("action") or "?").removeprefix("c2pa.")
         text = _ACTION_WORDS.get(name, name.replace("_", " "))
-        source = _SOURCE_WORDS.get(source_type_code(action.get("digital_source_type")) or "")
+        source = source_words(action.get("digital_source_type"))
         if source:
             text += f" ({source})"
         words.append(text)
@@ -93,15 +97,24 @@ def signature_sentence(details: dict[str, Any]) -> str:
     if not details.get("readable", True) and not details.get("integrity_ok"):
         return "Content Credentials are present but could not be read, so nothing in them can be checked."
     who = signer_name(details)
-    if not details.get("integrity_ok"):
+    if not details.get("integrity_ok") and (tampered(details) or not details.get("failed_at")):
         return (f"Signed by {who}, but the signature no longer matches the file: it was changed after signing, "
                 "so its record cannot be relied upon.")
+    if not details.get("integrity_ok"):
+        state = str(details.get("store_state") or "invalid")
+        return (f"Signed by {who}; the file's own signature is intact, but the Content Credentials are {state} "
+                f"as a whole (failed at {'; '.join(map(str, details['failed_at'][:3]))}), so their record cannot "
+                "be relied upon.")
+    organisation = details.get("signer_organisation")
+    listed = f" (the trust list names {short_name(organisation)})" if organisation and organisation != who else ""
+    expired = " The C2PA trust list in use is past its next update; install a newer one." \
+        if details.get("trust_list_expired") else ""
     trust = {
-        "trusted": f"{who} is on your trust list",
+        "trusted": f"{who} is on your trust list{listed}",
         "untrusted": f"{who} is not on your trust list, so who signed it is not confirmed",
         "no-trust-list": "no trust list is set up, so who signed it is not confirmed",
     }.get(str(details.get("trust_status")), "whether the signer is trusted is unknown")
-    return f"Signed by {who}; the signature is intact; {trust}."
+    return f"Signed by {who}; the signature is intact; {trust}.{expired}"
 
 
 def credentials_lines(details: dict[str, Any]) -> list[str]:
@@ -125,6 +138,13 @@ def credentials_lines(details: dict[str, Any]) -> list[str]:
     actions = action_summary(details)
     if actions:
         lines.append(f"Recorded actions: {actions}.")
+    marks = [short_name(w) for w in details.get("watermarks") or []]
+    if marks:
+        lines.append(f"The signer says it embedded an invisible watermark ({', '.join(marks[:3])}).")
+    named = [short_name(n) for i in details.get("identities") or [] if isinstance(i, dict) for n in i.get("names") or []]
+    if details.get("identities"):
+        lines.append("An identity assertion (CAWG) vouches for the claim" + (f": {', '.join(named[:3])}." if named
+                                                                             else "."))
     titles = [str(t) for t in details.get("ingredient_titles") or []]
     count = int(details.get("ingredient_count") or 0)
     if titles:
@@ -140,8 +160,10 @@ def credentials_phrase(details: dict[str, Any]) -> str:
     who = signer_name(details)
     if not details.get("readable", True) and not details.get("integrity_ok"):
         return "Content Credentials are present but unreadable"
+    if not details.get("integrity_ok") and (tampered(details) or not details.get("failed_at")):
+        return f"the file was altered after it was signed (its Content Credentials from {who} no longer match)"
     if not details.get("integrity_ok"):
-        return f"Content Credentials signed by {who} no longer match the file"
+        return f"Content Credentials signed by {who} are {details.get('store_state') or 'invalid'} as a whole"
     trusted = details.get("trust_status") == "trusted"
     source = declared_source(details)
     if source in ("ai", "ai-composite"):
