@@ -59,7 +59,7 @@ def test_readable_summary(folder):
 
 
 def test_exit_status_is_non_zero_only_when_nothing_was_analysed(folder):
-    failed = run("analyze", str(folder / "broken.jpg"), str(folder / "missing.png"), "--json")
+    failed = run("analyze", str(folder / "broken.jpg"), str(folder / "missing.png"), "--json", "--ordered")
     assert failed.exit_code == 1
     assert [json.loads(line)["error_code"] for line in failed.stdout.splitlines()] == ["not-an-image", "not-found"]
     mixed = run("analyze", str(folder / "broken.jpg"), str(folder / "good.jpg"))

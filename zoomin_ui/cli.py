@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,18 +14,17 @@ from models import __version__
 from models.detector import DetectorUnavailable
 from models.registry import BACKENDS
 from models.safe_text import strict_dumps
+from models.vlm.families import FAMILY_NAMES
 from zoomin_ui import service
-from zoomin_ui.cli_cases import cases, open_save_store, resolve_analyst, verify
+from zoomin_ui.cli_analyze import batch_options, run_analyze
+from zoomin_ui.cli_cases import cases, verify
 from zoomin_ui.cli_keys import keys
+from zoomin_ui.cli_trust import trust
 from zoomin_ui.cli_dataset import dataset, eval_command
 from zoomin_ui.cli_report import report
 from zoomin_ui.cli_train import train
 from zoomin_ui.summary import render_analysis
 from zoomin_ui.terminal import SAFE_TEXT, TerminalSafeGroup, echo, terminal_safe
-
-
-def _debug() -> bool:
-    return os.environ.get("ZOOMIN_DEBUG", "") not in ("", "0")
 
 
 @click.group(cls=TerminalSafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,6 +78,9 @@ def _parse_box(text: str) -> list[float]:
 @click.option("--base-url", default=None,
               help="remote: OpenAI-compatible base URL, e.g. http://host:8000/v1 (or ZOOMIN_REMOTE_BASE_URL).")
 @click.option("--api-key", default=None, help="remote: API key (default: ZOOMIN_REMOTE_API_KEY or OPENAI_API_KEY).")
+@click.option("--family", type=click.Choice(FAMILY_NAMES), default=None,
+              help="remote: the served model's family (qwen3-vl boxes are 0-1000, qwen2.5-vl's pixels); "
+                   "default: read from the model name (or ZOOMIN_REMOTE_FAMILY).")
 @click.option("--max-new-tokens", type=click.IntRange(1, 32768), default=None,
               help="vlm/remote: at most this many tokens per answer (default 512).")
 @click.option("--evidence-context/--no-evidence-context", default=None,
@@ -92,9 +93,12 @@ def _parse_box(text: str) -> list[float]:
               help="With --save: the new case's title (default: the file name).")
 @click.option("--analyst", default=None, type=SAFE_TEXT,
               help="With --save: who ran it (default: ZOOMIN_ANALYST or the OS user).")
+@batch_options
 def analyze(paths: tuple[str, ...], as_json: bool, backend: str, max_regions: int, max_pixels: int | None,
             trust_anchors: str | None, boxes: tuple[str, ...], question: str | None, recursive: bool,
-            save: bool, case_id: int | None, title: str | None, analyst: str | None, **model_options) -> None:
+            save: bool, case_id: int | None, title: str | None, analyst: str | None, jobs: int | None,
+            ordered: bool, resume: str | None, concurrency: int | None, ray_address: str | None,
+            **model_options) -> None:
     """Analyse images (files or folders): verdict, score, regions and the evidence behind them."""
     if question and not boxes:
         raise click.UsageError("--question needs the region(s) it is about: give them with --box")
@@ -105,55 +109,30 @@ def analyze(paths: tuple[str, ...], as_json: bool, backend: str, max_regions: in
     if trust_anchors:
         options["trust_anchors"] = trust_anchors
     options.update(_model_options(backend, model_options))
-    try:
-        detector = service.open_detector(backend, **options)
-    except service.WorkbenchError as exc:
-        raise click.ClickException(str(exc)) from None
-
     files = list(_expand(paths, recursive))
     if not files:
         raise click.ClickException("no image files found in the given folder(s)")
-    progress = _progress(files, enabled=len(files) > 1)
-    emit = getattr(progress, "write", click.echo)  # tqdm.write keeps the bar below the output
-    store = open_save_store(case_id) if save else None
-    analysed = 0
-    for file in progress:
-        saved = None
-        try:
-            if store is None:
-                analysis = service.analyze_file(detector, file, max_pixels=max_pixels, boxes=parsed_boxes,
-                                                question=question)
-            else:
-                saved = service.analyze_and_save(
-                    store, detector, file, resolve_analyst(analyst), case_id=case_id, title=title,
-                    max_pixels=max_pixels, boxes=parsed_boxes, question=question,
-                    parameters={"max_regions": max_regions, "max_pixels": max_pixels})
-                analysis = saved.analysis
-        except service.WorkbenchError as exc:
-            _report_error(file, str(exc), exc.code, as_json)
-            continue
-        except DetectorUnavailable as exc:  # a model backend failed mid-run (server down, out of memory)
-            _report_error(file, str(exc), "backend", as_json)
-            continue
-        except Exception as exc:  # a bug must cost one file, not the batch
-            if _debug():
-                traceback.print_exc()
-            _report_error(file, f"analysis failed: internal error ({type(exc).__name__}: {exc})", "internal",
-                          as_json)
+    outcomes = run_analyze(files, backend, options, jobs=jobs, ordered=ordered, resume=resume,
+                           concurrency=concurrency, ray_address=ray_address, max_pixels=max_pixels,
+                           boxes=parsed_boxes, question=question,
+                           save=(case_id, title, analyst, {"max_regions": max_regions, "max_pixels": max_pixels})
+                           if save else None)
+    analysed = failed = 0
+    for outcome, emit in outcomes:
+        if outcome.analysis is None:
+            failed += 1
+            _report_error(outcome.file, outcome.error, outcome.code, as_json)
             continue
         analysed += 1
-        record = analysis.to_dict() | ({"case_id": saved.case_id, "analysis_id": saved.analysis_id} if saved else {})
-        emit(strict_dumps(record) if as_json else terminal_safe(render_analysis(analysis)) + "\n")
-        if saved and not as_json:
-            click.echo(f"saved as case {saved.case_id} (analysis {saved.analysis_id})", err=True)
-    if store is not None:
-        store.close()
-    if analysed == 0:
+        emit(strict_dumps(outcome.record()) if as_json else terminal_safe(render_analysis(outcome.analysis)) + "\n")
+        if outcome.analysis_id and not as_json:
+            click.echo(f"saved as case {outcome.case_id} (analysis {outcome.analysis_id})", err=True)
+    if analysed == 0 and failed:  # everything skipped by --resume is not a failure
         sys.exit(1)
 
 
 _MODEL_OPTIONS = {"vlm": {"model", "quant", "device", "max_new_tokens", "evidence_context"},
-                  "remote": {"model", "base_url", "api_key", "max_new_tokens", "evidence_context"}}
+                  "remote": {"model", "base_url", "api_key", "family", "max_new_tokens", "evidence_context"}}
 
 
 def _model_options(backend: str, given: dict) -> dict:
@@ -164,14 +143,6 @@ def _model_options(backend: str, given: dict) -> dict:
         flags = ", ".join("--" + name.replace("_", "-") for name in misplaced)
         raise click.UsageError(f"{flags} cannot be used with --backend {backend}")
     return chosen
-
-
-def _progress(files: list[str], enabled: bool):
-    if not enabled:
-        return files
-    from tqdm import tqdm
-
-    return tqdm(files, desc="analysing", unit="image", file=sys.stderr, disable=None)
 
 
 def _report_error(file: str, message: str, code: str, as_json: bool) -> None:
@@ -257,6 +228,7 @@ def pull(model_id: str, revision: str | None) -> None:
 main.add_command(cases)
 main.add_command(verify)
 main.add_command(keys)
+main.add_command(trust)
 main.add_command(report)
 main.add_command(dataset)
 main.add_command(eval_command)

@@ -1,7 +1,9 @@
 """The two vision-language backends as the registry builds them from options.
 
-"vlm":    a Qwen2.5-VL checkpoint run here (transformers, bitsandbytes).
-"remote": a Qwen2.5-VL (or compatible) model behind an OpenAI-compatible server.
+"vlm":    a Qwen2.5-VL, Qwen3-VL or Qwen3.5 checkpoint run here (transformers, bitsandbytes);
+          its family is read from its config.json.
+"remote": such a model behind an OpenAI-compatible server; its family from the
+          model name or `family` (--family).
 Options are the command line's; None leaves a setting at its default or
 environment value.
 """
@@ -24,11 +26,11 @@ def _protocol_settings(options: dict[str, Any]) -> VLMSettings:
 
 
 class LocalVLM(VisionLanguageDetector):
-    """Qwen2.5-VL on this machine: 4-bit by default where bitsandbytes runs, CUDA when present."""
+    """A local checkpoint: 4-bit by default where bitsandbytes runs, CUDA when present."""
 
     def __init__(self, model: str | None = None, quant: str | None = None, device: str | None = None,
                  dtype: str | None = None, revision: str | None = None, trust_anchors: str | None = None,
-                 **options: Any):
+                 family: str | None = None, **options: Any):
         from models.vlm.loading import load_model
         from models.vlm.local import LocalTransport
 
@@ -39,6 +41,9 @@ class LocalVLM(VisionLanguageDetector):
             raise DetectorUnavailable(str(exc)) from None
         settings = _protocol_settings(options)
         loaded = load_model(load)
+        if family and family != loaded.family.name:  # a local checkpoint says its family itself
+            raise DetectorUnavailable(f"--family {family} was given, but {loaded.model_id} is a "
+                                      f"{loaded.family.title} checkpoint ({loaded.family.name})")
         super().__init__("vlm", LocalTransport(loaded, settings.max_image_pixels), settings,
                          load_seconds=loaded.load_seconds, trust_anchors=trust_anchors)
         self.loaded = loaded
@@ -49,7 +54,8 @@ class RemoteVLM(VisionLanguageDetector):
 
     def __init__(self, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
                  timeout: float | None = None, retries: int | None = None, retry_backoff: float | None = None,
-                 trust_anchors: str | None = None, **options: Any):
+                 trust_anchors: str | None = None, concurrency: int | None = None, family: str | None = None,
+                 **options: Any):
         from models.vlm.remote import ChatCompletionsTransport
 
         for local_only in ("quant", "device", "dtype", "revision"):
@@ -57,9 +63,10 @@ class RemoteVLM(VisionLanguageDetector):
                 raise DetectorUnavailable(f"--{local_only} applies to the local vlm backend, not to a server")
         try:
             remote = RemoteSettings.from_env(base_url=base_url, model=model, api_key=api_key, timeout=timeout,
-                                             retries=retries, retry_backoff=retry_backoff)
+                                             retries=retries, retry_backoff=retry_backoff, family=family)
         except ValueError as exc:
             raise DetectorUnavailable(str(exc)) from None
-        super().__init__("remote", ChatCompletionsTransport(remote), _protocol_settings(options),
+        super().__init__("remote", ChatCompletionsTransport(remote, concurrency=concurrency or 1),
+                         _protocol_settings(options),
                          trust_anchors=trust_anchors)
         self.remote = remote

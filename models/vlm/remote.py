@@ -20,6 +20,7 @@ from typing import Any
 
 import requests
 
+from models.vlm.concurrency import InFlightGate, pooled_session, retry_delay
 from models.vlm.conversation import Generation, GenerationRequest, ImagePart, TokenStep, TransportError
 from models.vlm.settings import RemoteSettings
 
@@ -28,11 +29,13 @@ RETRIED_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 class ChatCompletionsTransport:
-    def __init__(self, settings: RemoteSettings, session: requests.Session | None = None):
+    def __init__(self, settings: RemoteSettings, session: requests.Session | None = None, concurrency: int = 1):
         self.settings = settings
-        self.session = session or requests.Session()
+        self.session = session or pooled_session(concurrency)
+        self.in_flight = InFlightGate(concurrency)  # a batch's threads share this transport (models/vlm/concurrency.py)
         self.server_model: str | None = None
         self._logprobs = settings.request_logprobs
+        self.family = settings.model_family  # how the served model sizes images and writes boxes
 
     @property
     def endpoint(self) -> str:
@@ -41,7 +44,7 @@ class ChatCompletionsTransport:
     def describe(self) -> dict:
         from models.vlm.fingerprint import software_versions
 
-        return {"model_id": self.settings.model, "server": self.settings.base_url,
+        return {"model_id": self.settings.model, "model_family": self.family.name, "server": self.settings.base_url,
                 "server_model": self.server_model, "revision": None, "weights_sha256": None,
                 "quantization": "server-side", "device": "remote", "software": software_versions()}
 
@@ -50,6 +53,8 @@ class ChatCompletionsTransport:
                                 "max_tokens": request.max_new_tokens, "temperature": 0.0, "stream": False}
         if request.min_new_tokens:
             body["min_tokens"] = request.min_new_tokens  # a vLLM/SGLang extension; others ignore it
+        if self.family.chat_template_options:  # e.g. Qwen3.5 thinks unless told not to (vLLM/SGLang extension)
+            body["chat_template_kwargs"] = self.family.template_options()
         notes: list[str] = []
         if self._logprobs and request.verdict_words:
             body.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
@@ -77,8 +82,11 @@ class ChatCompletionsTransport:
         attempts = self.settings.retries + 1
         problem = ""
         for attempt in range(1, attempts + 1):
+            response = None
             try:
-                response = self.session.post(self.endpoint, json=body, headers=headers, timeout=self.settings.timeout)
+                with self.in_flight:
+                    response = self.session.post(self.endpoint, json=body, headers=headers,
+                                                 timeout=self.settings.timeout)
             except requests.Timeout:
                 problem = f"the server did not answer within {self.settings.timeout:g} s"
             except requests.ConnectionError as exc:
@@ -93,7 +101,7 @@ class ChatCompletionsTransport:
                 self._refuse_now(response, body)
                 problem = f"HTTP {response.status_code}: {_short(response.text)}"
             if attempt < attempts:
-                time.sleep(self.settings.retry_backoff * 2 ** (attempt - 1))
+                time.sleep(retry_delay(response, attempt, self.settings.retry_backoff))  # honours Retry-After
         raise TransportError(f"{self.endpoint}: {problem} (gave up after {attempts} attempt(s))")
 
     def _refuse_now(self, response: requests.Response, body: dict[str, Any]) -> None:
