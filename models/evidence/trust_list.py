@@ -136,28 +136,26 @@ def anchors_pem(home: str | os.PathLike | None = None) -> tuple[str, list[TrustL
     return "".join(t.pem for t in lists), lists
 
 
-def install_trust_list(source: str | os.PathLike, home: str | os.PathLike | None = None) -> tuple[TrustList, str]:
-    """Validate `source` and copy it into the data folder.  Returns the list and what
-    happened ('installed', or why it is kept but not used)."""
+def install_trust_list(source: str | os.PathLike, home: str | os.PathLike | None = None) -> TrustList:
+    """Validate `source` and copy it into the data folder, where it replaces the list of
+    its kind in use.  A list not issued later than the one in use is refused (nothing changes)."""
     path = Path(source)
     try:
         data = path.read_bytes()[:MAX_LIST_BYTES + 1]
     except OSError as exc:
         raise TrustListError(f"cannot read {path}: {exc.strerror or exc}") from None
     new = parse_trust_list(data, path)
+    current = active_lists(home).get(new.kind)
+    if current is not None and new.issued <= current.issued:
+        raise TrustListError(f"{path.name} was issued {_iso(new.issued)}, not later than the {new.kind} list in "
+                             f"use (issued {_iso(current.issued)}); nothing was changed")
     folder = installed_folder(home)
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / LIST_FILES[new.kind]
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-")
     with os.fdopen(handle, "wb") as out:
         out.write(data)
-    os.replace(temporary, target)
-    _load.cache_clear()
-    shipped = _load(SHIPPED_FOLDER / LIST_FILES[new.kind], True)
-    if shipped and new.issued <= shipped.issued:
-        return new, (f"installed, but the shipped list (issued {_iso(shipped.issued)}) is as new or newer, "
-                     "so the shipped one stays in use")
-    return new, "installed and now in use"
+    os.replace(temporary, folder / LIST_FILES[new.kind])
+    return new
 
 
 @lru_cache(maxsize=16)
@@ -174,9 +172,6 @@ def _load(path: Path, shipped: bool) -> TrustList | None:
     except OSError:
         return None
     return _load_cached(str(path), stat.st_mtime_ns, stat.st_size, shipped)
-
-
-_load.cache_clear = _load_cached.cache_clear  # type: ignore[attr-defined]
 
 
 def _date(text: object) -> datetime.datetime:
