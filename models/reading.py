@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.evidence.credentials_words import credentials_lines, credentials_phrase, is_credentials, short_name
+from models.evidence.credentials_words import (
+    credentials_lines,
+    credentials_phrase,
+    is_credentials,
+    short_name,
+    tampered,
+)
+from models.evidence.delivery import delivery_limit, delivery_reason, delivery_short
 from models.evidence.examine import NOTABLE_SCORE
 from models.evidence.finding_words import evidence_phrase, file_limits, plain_finding, record_word
 from models.evidence.recipe import generation_recipe
@@ -132,6 +139,8 @@ def _decided_by_pixels(facts: _Facts) -> Reading:
     looks = "AI-like" if ai else "typical of camera photos"
     headline = (f"{word}, on pixel patterns alone: the pattern model finds the image {looks}; "
                 "no file record confirms it.")
+    if facts.credentials is not None and tampered(facts.credentials.details):
+        headline = headline[:-1] + "; the file was altered after it was signed."
     basis = (f"The pixel-pattern model, trained on camera photos and AI images, finds this image {looks}, "
              "clearly enough to decide on its own. No Content Credentials, generator settings or watermark decide.")
     if facts.camera is not None and not ai:
@@ -155,8 +164,10 @@ def _undecided(facts: _Facts) -> Reading:
     pixels, few_words = _pixel_part(facts)
     headline = _fit(f"Can't tell: {file_part}, and {pixels}.", f"Can't tell: {file_part}, and {few_words}.",
                     f"Can't tell: {file_part}.", "Can't tell: nothing found decides either way.")
+    delivery = delivery_limit(facts.analysis.evidence)
+    why_not = f" {_sentence(delivery_reason(delivery))}" if delivery is not None else ""
     return Reading(headline=headline, basis=_sentence(f"{file_part}; {pixels}"),
-                   limits=f"Nothing found settles it. What would settle it: {_settle(facts)}.",
+                   limits=f"Nothing found settles it.{why_not} What would settle it: {_settle(facts)}.",
                    confidence="not-enough", **(_signal_figure(facts) if facts.model is None else {}))
 
 
@@ -189,6 +200,11 @@ def _pixel_part(facts: _Facts) -> tuple[str, str]:
         named = ", ".join(r.id or "one area" for r in facts.standing_out[:3])
         verb = "stands" if len(facts.standing_out) == 1 else "stand"
         return f"the pixel analysis leans real but area {named} {verb} out", f"area {named} {verb} out"
+    delivery = delivery_limit(facts.analysis.evidence)
+    if delivery is not None and signal.supports in ("ai-generated", "real"):
+        leans = "AI" if signal.supports == "ai-generated" else "real"
+        return (f"the pixel analysis leans {leans}, but {delivery_short(delivery)}",
+                f"the pixels lean {leans}, but {delivery_short(delivery)}")
     if signal.supports == "ai-generated":
         return "the pixel analysis leans AI, too weakly to overrule that", "the pixels lean AI, weakly"
     if signal.supports == "real":

@@ -34,6 +34,7 @@ from models.evidence.c2pa_store import (
     actions_of,
     failure_codes,
     identities,
+    is_identity_code,
     load_store,
     manifest_tree,
     soft_bindings,
@@ -112,7 +113,7 @@ class C2paSummary:
 
     @property
     def integrity_failures(self) -> list[str]:
-        return [code for code in self.failure_codes if code not in TRUST_ONLY_FAILURES]
+        return [code for code in self.failure_codes if code not in TRUST_ONLY_FAILURES and not is_identity_code(code)]
 
     @property
     def tampered(self) -> bool:
@@ -299,4 +300,4 @@ def _fill_from_store(summary: C2paSummary, store_json: str, trust_configured: bo
         code for node in summary.manifests[1:] for code in node["digital_source_types"]))
     summary.soft_bindings = soft_bindings(active)
     summary.watermarks = list(dict.fromkeys(a.watermark for a in summary.actions if a.watermark))
-    summary.identities = identities(active)
+    summary.identities = identities(active, summary.failure_codes)

@@ -34,6 +34,12 @@ MISSING_CODES = frozenset({"ingredient.manifest.missing", "manifest.inaccessible
 MAX_ACTIONS, MAX_NODES, MAX_DEPTH, TEXT_LIMIT = 64, 40, 8, 300
 
 
+def is_identity_code(code: str) -> bool:
+    """CAWG identity-assertion codes: they say whether a named identity verifies, not whether the
+    content credentials hold (Verify shows them beside the signature, not instead of it)."""
+    return code.startswith("cawg.")
+
+
 def text(value: Any, limit: int = TEXT_LIMIT) -> str | None:
     if value in (None, "") or isinstance(value, (dict, list)):
         return None
@@ -100,8 +106,10 @@ def soft_bindings(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     return found[:10]
 
 
-def identities(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """CAWG identity assertions (cawg.identity): who, beyond the signing certificate, vouches for the claim."""
+def identities(manifest: dict[str, Any], codes: list[str] = ()) -> list[dict[str, Any]]:
+    """CAWG identity assertions (cawg.identity): who, beyond the signing certificate, vouches for the
+    claim, and whether that identity verified (`failures`: the cawg.* codes c2pa reported)."""
+    failures = [c for c in codes if is_identity_code(c)]
     found = []
     for assertion in manifest.get("assertions") or []:
         if not (isinstance(assertion, dict) and str(assertion.get("label", "")).startswith("cawg.identity")):
@@ -111,7 +119,8 @@ def identities(manifest: dict[str, Any]) -> list[dict[str, Any]]:
         names = _identity_names(data)
         found.append({"sig_type": text(payload.get("sig_type") or data.get("sig_type")) or "unknown",
                       "names": names[:5],
-                      "referenced_assertions": len(payload.get("referenced_assertions") or [])})
+                      "referenced_assertions": len(payload.get("referenced_assertions") or []),
+                      "verified": not failures, "failures": failures[:6]})
     return found[:10]
 
 
@@ -196,7 +205,7 @@ def _ingredient_index(uri: str) -> int:
 
 def _node(manifest: dict[str, Any], label: str | None, role: str, depth: int, codes: list[str]) -> dict[str, Any]:
     signature = manifest.get("signature_info") if isinstance(manifest.get("signature_info"), dict) else {}
-    failures = [c for c in codes if c not in TRUST_ONLY_FAILURES]
+    failures = [c for c in codes if c not in TRUST_ONLY_FAILURES and not is_identity_code(c)]
     actions = actions_of(manifest)
     return {"label": text(label, 120), "role": role, "depth": depth, "title": text(manifest.get("title"), 200),
             "signer": text(signature.get("issuer") or signature.get("common_name"), 120),

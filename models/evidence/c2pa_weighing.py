@@ -151,6 +151,8 @@ def _extras(summary: C2paSummary) -> str:
         parts.append("soft binding(s) " + ", ".join(b["alg"] for b in summary.soft_bindings[:3]))
     if summary.identities:
         named = [n for i in summary.identities for n in i["names"]]
+        unverified = sorted({c for i in summary.identities for c in i["failures"]})
         parts.append(f"{len(summary.identities)} CAWG identity assertion(s)"
-                     + (f" naming {', '.join(named[:3])}" if named else ""))
+                     + (f" naming {', '.join(named[:3])}" if named else "")
+                     + (f", NOT verified ({', '.join(unverified[:3])})" if unverified else ", verified"))
     return ("; " + "; ".join(parts)) if parts else ""

@@ -142,9 +142,13 @@ def credentials_lines(details: dict[str, Any]) -> list[str]:
     if marks:
         lines.append(f"The signer says it embedded an invisible watermark ({', '.join(marks[:3])}).")
     named = [short_name(n) for i in details.get("identities") or [] if isinstance(i, dict) for n in i.get("names") or []]
-    if details.get("identities"):
+    claimed = [i for i in details.get("identities") or [] if isinstance(i, dict)]
+    if claimed and all(i.get("verified") for i in claimed):
         lines.append("An identity assertion (CAWG) vouches for the claim" + (f": {', '.join(named[:3])}." if named
                                                                              else "."))
+    elif claimed:
+        lines.append("An identity assertion (CAWG) names who made the claim, but it does not verify, so that "
+                     "identity is not confirmed.")
     titles = [str(t) for t in details.get("ingredient_titles") or []]
     count = int(details.get("ingredient_count") or 0)
     if titles:

@@ -15,7 +15,10 @@ Rules, in order (docs/evidence-engine.md gives the reasoning):
    keeps a `real` call from being made, and file evidence of a camera capture
    (intact camera EXIF, a camera claim in untrusted Content Credentials) keeps
    an `ai-generated` call from being made: weak pixel evidence never accuses
-   a file that says it came from a camera.
+   a file that says it came from a camera.  Content Credentials that no longer
+   match the file (altered after signing) keep a `real` call from being made;
+   intact ones recording a history without AI (drawing, editing) keep a weak
+   `ai-generated` call from being made.
 4. A provenance finding that does not decide (Content Credentials that record
    edits only, are unverified, or fail validation) is named in the verdict
    text, because a reader weighs it before anything else.
@@ -93,6 +96,10 @@ def fuse(evidence: list[Evidence], regions: list[Region]) -> Fusion:
     undecided = _undecided_provenance(evidence)
     camera = next((e for e in evidence if e.kind in ("metadata", "provenance") and e.supports == "real"
                    and not e.details.get("contradicted")), None)
+    # Content Credentials that fail a hash or signature check: the file changed after signing.
+    altered = next((e for e in evidence if e.kind == "provenance" and e.details.get("tampered")), None)
+    # Valid Content Credentials whose recorded history (drawing, editing) uses no AI.
+    no_ai_record = next((e for e in evidence if e.kind == "provenance" and e.details.get("records_no_ai")), None)
     if signal is None:
         lead = f"Inconclusive: {undecided}, and no learned signal score is available"
         return Fusion("inconclusive", score, _join([lead, *_not_in(weak_text, lead), region_text]))
@@ -100,6 +107,14 @@ def fuse(evidence: list[Evidence], regions: list[Region]) -> Fusion:
         verdict, lead = "inconclusive", (f"Inconclusive: the learned model leans AI ({signal.finding}), but the "
                                          f"file's {camera.kind} evidence points to a camera capture, and weak signal "
                                          "evidence does not overrule it")
+    elif signal.supports == "real" and altered is not None:
+        verdict, lead = "inconclusive", (f"Inconclusive: the learned model leans real ({signal.finding}), but the "
+                                         "file was altered after it was signed (its Content Credentials no longer "
+                                         "match it), so it is not called real")
+    elif signal.supports == "ai-generated" and no_ai_record is not None:
+        verdict, lead = "inconclusive", (f"Inconclusive: the learned model leans AI ({signal.finding}), but the "
+                                         "file's intact Content Credentials record how it was made (drawn or edited) "
+                                         "without AI, and weak signal evidence does not overrule them")
     elif signal.supports == "ai-generated":
         verdict, lead = "ai-generated", f"AI-generated, on signal evidence alone: {signal.finding}"
     elif signal.supports == "real" and not standing_out:
