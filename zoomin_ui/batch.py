@@ -16,9 +16,10 @@ import hashlib
 import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any, Protocol
 
 from zoomin_ui import service
@@ -173,29 +174,33 @@ def _dispatch(runner: Runner, tasks: Iterator[Task | Outcome],
     finishes (or, `ordered`, in the order given)."""
     window = max(1, runner.width * TASKS_PER_WORKER)
     flight: deque[tuple[Task | None, Future]] = deque()
+    finished: SimpleQueue[Future] = SimpleQueue()  # futures in the order they finished
     exhausted = False
     while flight or not exhausted:
         while not exhausted and len(flight) < window:
             item = next(tasks, None)
             if item is None:
                 exhausted = True
-            elif isinstance(item, Outcome):  # refused before it reached a worker
-                done: Future = Future()
-                done.set_result(item)
-                flight.append((None, done))
+                continue
+            if isinstance(item, Outcome):  # refused before it reached a worker
+                future: Future = Future()
+                future.set_result(item)
+                entry = (None, future)
             else:
-                flight.append((item, _submit(runner, item)))
+                entry = (item, _submit(runner, item))
+            flight.append(entry)
+            if not ordered:
+                entry[1].add_done_callback(finished.put)
         if not flight:
             break
         if ordered:
-            ready = [flight.popleft()]
+            task, future = flight.popleft()
         else:
-            finished, _ = wait([f for _, f in flight], return_when=FIRST_COMPLETED)
-            ready = [entry for entry in flight if entry[1] in finished]
-            for entry in ready:
-                flight.remove(entry)
-        for task, future in ready:
-            yield task, _result_of(future)
+            done = finished.get()
+            position = next(i for i, e in enumerate(flight) if e[1] is done)
+            task, future = flight[position]
+            del flight[position]
+        yield task, _result_of(future)
 
 
 def _submit(runner: Runner, task: Task) -> Future:
