@@ -89,3 +89,31 @@ def test_an_unverified_camera_claim_is_named_once_and_keeps_ai_from_being_called
     assert result.verdict == "inconclusive" and "provenance evidence points to a camera capture" in result.explanation
     open_result = fuse([claim, signal("neither", 0.5)], [])
     assert open_result.explanation.count("declare a camera capture") == 1
+
+
+def test_camera_metadata_alone_does_not_decide_real():
+    """EXIF can be forged: with the pixels undecided, intact camera metadata leaves the verdict open."""
+    result = fuse([CAMERA_EXIF, signal("neither", 0.3)], [QUIET_REGION])
+    assert result.verdict == "inconclusive" and "Weakly supports a real photo" in result.explanation
+
+
+def _delivery(blocks: bool, reason: str = "the image is only 200x150 px") -> Evidence:
+    return Evidence("signal", "delivery", f"delivery check: {reason}", "neither", 0.0, False,
+                    {"blocks_pixel_call": blocks, "reasons": [reason] if blocks else []})
+
+
+@pytest.mark.parametrize("supports,probability", [("ai-generated", 0.97), ("real", 0.03)])
+def test_a_delivery_limit_keeps_a_pixel_only_call_from_being_made(supports, probability):
+    result = fuse([signal(supports, probability), _delivery(True)], [QUIET_REGION])
+    assert result.verdict == "inconclusive"
+    assert "the image is only 200x150 px, so no call is made on pixels alone" in result.explanation
+    assert fuse([signal(supports, probability), _delivery(False)], [QUIET_REGION]).verdict == supports
+
+
+def test_a_delivery_limit_is_named_even_when_the_pixels_do_not_decide():
+    result = fuse([signal("neither", 0.5), _delivery(True, "the image looks like a screen capture")], [])
+    assert result.verdict == "inconclusive" and "Also: the image looks like a screen capture" in result.explanation
+
+
+def test_decisive_file_evidence_still_decides_a_delivered_image():
+    assert fuse([WATERMARK, signal("neither", 0.5), _delivery(True)], []).verdict == "ai-generated"

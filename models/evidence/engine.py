@@ -4,7 +4,8 @@ scan    = signal maps at full resolution -> multi-scale tile cues (and the
           learned model's tile map) -> at most K boxes;
 examine = per box: zoom in and compare with the rest of the image; per image:
           Content Credentials, generator/camera metadata, Stable Diffusion
-          watermarks, the learned signal score -> fusion into one verdict.
+          watermarks, the learned signal score, whether the image as
+          delivered can carry a pixel-only call -> fusion into one verdict.
 
 What one image costs to measure is kept for the next call on the same image
 (by SHA-256), so re-examining analyst-drawn boxes or asking a question does
@@ -26,6 +27,7 @@ from pathlib import Path
 from models import __version__
 from models.detector import Detector, DetectorUnavailable, RegionProgress
 from models.evidence.c2pa_credentials import read_content_credentials
+from models.evidence.delivery import assess_delivery
 from models.evidence.examine import examine_region
 from models.evidence.fusion import fuse
 from models.evidence.generator_metadata import read_generator_metadata
@@ -171,6 +173,12 @@ class EvidenceEngine(Detector):
         evidence = file_checks.result()
         if score is not None and self.signal_model is not None:
             evidence.append(signal_evidence(score, self.signal_model))
+        start = time.perf_counter()
+        delivery = assess_delivery(image.rgb, image.format, image.jpeg_quantization, evidence, score,
+                                   self.signal_model)
+        timings["delivery"] = time.perf_counter() - start
+        if delivery is not None:
+            evidence.append(delivery)
         signals = ImageSignals(pixels, tiles, self.calibration, score.tiles if score else None,
                                score.probability if score else None)
         measured = _Measured(signals, score, timings, notes, evidence)

@@ -18,7 +18,10 @@ Rules, in order (docs/evidence-engine.md gives the reasoning):
    a file that says it came from a camera.  Content Credentials that no longer
    match the file (altered after signing) keep a `real` call from being made;
    intact ones recording a history without AI (drawing, editing) keep a weak
-   `ai-generated` call from being made.
+   `ai-generated` call from being made.  Nor is a pixel-only call made
+   where the image as delivered cannot carry one (models.evidence.delivery:
+   too small, heavily compressed, a screen capture, or a call that flips or
+   falls back under re-compression, resizing or cropping); the reason is given.
 4. A provenance finding that does not decide (Content Credentials that record
    edits only, are unverified, or fail validation) is named in the verdict
    text, because a reader weighs it before anything else.
@@ -36,6 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from models.evidence.delivery import delivery_limit, delivery_reason
 from models.evidence.examine import NOTABLE_SCORE
 from models.types import Evidence, Region, Verdict
 
@@ -96,6 +100,7 @@ def fuse(evidence: list[Evidence], regions: list[Region]) -> Fusion:
     undecided = _undecided_provenance(evidence)
     camera = next((e for e in evidence if e.kind in ("metadata", "provenance") and e.supports == "real"
                    and not e.details.get("contradicted")), None)
+    delivery = delivery_limit(evidence)
     # Content Credentials that fail a hash or signature check: the file changed after signing.
     altered = next((e for e in evidence if e.kind == "provenance" and e.details.get("tampered")), None)
     # Valid Content Credentials whose recorded history (drawing, editing) uses no AI.
@@ -115,6 +120,10 @@ def fuse(evidence: list[Evidence], regions: list[Region]) -> Fusion:
         verdict, lead = "inconclusive", (f"Inconclusive: the learned model leans AI ({signal.finding}), but the "
                                          "file's intact Content Credentials record how it was made (drawn or edited) "
                                          "without AI, and weak signal evidence does not overrule them")
+    elif signal.supports != "neither" and delivery is not None:
+        leans = "AI" if signal.supports == "ai-generated" else "real"
+        verdict, lead = "inconclusive", (f"Inconclusive: the learned model leans {leans} ({signal.finding}), but "
+                                         f"{delivery_reason(delivery)}, so no call is made on pixels alone")
     elif signal.supports == "ai-generated":
         verdict, lead = "ai-generated", f"AI-generated, on signal evidence alone: {signal.finding}"
     elif signal.supports == "real" and not standing_out:
@@ -125,7 +134,9 @@ def fuse(evidence: list[Evidence], regions: list[Region]) -> Fusion:
     else:
         verdict, lead = "inconclusive", (f"Inconclusive: {undecided}, and the signal evidence is weak. "
                                          f"{_sentence(signal.finding)}")
-    return Fusion(verdict, score, _join([lead, *_not_in(weak_text, lead), region_text]))
+    limits = [f"Also: {delivery_reason(delivery)}"] if delivery is not None and delivery_reason(delivery) not in lead \
+        else []
+    return Fusion(verdict, score, _join([lead, *_not_in(weak_text, lead), *limits, region_text]))
 
 
 def _not_in(texts: list[str], lead: str) -> list[str]:

@@ -132,7 +132,8 @@ def _pick_threshold(p: np.ndarray, ai: np.ndarray, side: str) -> float | None:
     return (min(good) if side == "ai" else max(good)) if good else None
 
 
-def choose_thresholds(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+def choose_thresholds(p: np.ndarray, y: np.ndarray, chosen_on: str = "grouped out-of-fold predictions") \
+        -> dict[str, Any]:
     keep = ~np.isnan(p)
     p, ai = p[keep], y[keep] == 1
     ai_t, real_t = _pick_threshold(p, ai, "ai"), _pick_threshold(p, ai, "real")
@@ -140,7 +141,7 @@ def choose_thresholds(p: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         ai_t = real_t = None  # cannot happen at 0.95 each; refuse rather than guess
     thresholds = {"rule": f"ai: lowest P(AI) t where images with P >= t are AI with precision >= {MIN_PRECISION} "
                           f"(as measured and at even prevalence) over >= {MIN_CALLS} calls; real: the mirror image; "
-                          "chosen on grouped out-of-fold predictions; null = that side is never called",
+                          f"chosen on {chosen_on}; null = that side is never called",
                   "ai_threshold": ai_t, "real_threshold": real_t}
     return {**thresholds, **calls_at_thresholds(p, ai.astype(int), thresholds)}
 
@@ -215,11 +216,12 @@ def markdown_report(weights: dict[str, Any]) -> str:
               f"evaluation-only images: {d['n_eval_only']}."), "", "| source | ai | real | use |", "|---|---|---|---|"]
     lines += [f"| {s} | {c.get('ai', 0)} | {c.get('real', 0)} | {c['use']} |" for s, c in d["sources"].items()]
     unseen = t.get("on_unseen_sources") or {}
-    lines += ["", "Thresholds (from grouped out-of-fold predictions): "
+    lines += ["", f"Thresholds ({t['rule']}): "
               f"ai_threshold = {fmt(t['ai_threshold'])}, real_threshold = {fmt(t['real_threshold'])}. "
               "Precision at them on sources never trained on (leave-one-source-out and evaluation-only): "
-              + ", ".join(f"{side} {fmt(unseen[side]['precision'])} ({unseen[side]['n_called']} calls)"
-                          for side in ("ai", "real") if unseen.get(side)) + ".", ""]
+              + (", ".join(f"{side} {fmt(unseen[side]['precision'])} ({unseen[side]['n_called']} calls)"
+                           for side in ("ai", "real") if unseen.get(side)) or "none (no side is ever called)")
+              + ".", ""]
     for key, title in (("grouped_cv", "Grouped 5-fold CV by dup_group (training pool)"),
                        ("leave_one_source_out", "Leave-one-source-out (training pool)"),
                        ("held_out", "Evaluation-only sources (final model; never trained on)")):

@@ -278,12 +278,12 @@ def signal_evidence(score: SignalScore, model: SignalModel) -> Evidence:
         why = f"the image is under {MIN_DECIDABLE_SIDE} px on a side, too small for its residual statistics"
     elif ai_t is not None and real_t is not None:
         why = (f"it lies between the {real_t:.2f} 'real' and {ai_t:.2f} 'AI' thresholds; only outside them did "
-               "precision reach 0.95 on held-out groups")
+               "precision reach 0.95 on sources it never saw in training")
     else:
         parts = []
         for side, t in (("AI", ai_t), ("real", real_t)):
             if t is None:
-                parts.append(f"no score reached 0.95 precision for {side} on held-out groups, "
+                parts.append(f"no score reached 0.95 precision for {side} on sources it never saw in training, "
                              f"so it never calls {side} alone")
             else:
                 parts.append(f"it is {'below' if side == 'AI' else 'above'} the {t:.2f} '{side}' threshold")

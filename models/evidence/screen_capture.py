@@ -1,0 +1,88 @@
+"""Is the image a screen capture?  Then its pixels describe a screen, not a camera or a generator.
+
+A screenshot's statistics come from the display pipeline (rendering, the
+screen's scaling, often lossless PNG), which the signal model never learned:
+its lean on one is not evidence about the picture shown.  Four cues, each
+cheap and each named in the verdict text:
+
+- the exact pixel size of a common screen (either orientation);
+- no camera EXIF in the file;
+- flat interface areas: a large share of 8x8 blocks whose pixels are all
+  equal (window chrome, panels, text backgrounds).  Camera sensors and
+  generators leave noise in almost every block;
+- a lossless container (PNG), as screenshot tools write.
+
+Recognised when there is no camera EXIF, the flat share is past
+FLAT_SHARE_WITH_SIZE and either the screen size or the PNG cue holds, or when
+an image with no camera EXIF is both a screen size and a PNG.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Common display resolutions (desktop, laptop, tablet, phone), as width x height in landscape.
+SCREEN_SIZES: frozenset[tuple[int, int]] = frozenset({
+    (1024, 768), (1280, 720), (1280, 800), (1280, 1024), (1360, 768), (1366, 768), (1440, 900), (1536, 864),
+    (1600, 900), (1680, 1050), (1920, 1080), (1920, 1200), (2048, 1152), (2560, 1080), (2560, 1440),
+    (2560, 1600), (2880, 1800), (3024, 1964), (3440, 1440), (3456, 2234), (3840, 2160), (5120, 2880),
+    (2048, 1536), (2224, 1668), (2388, 1668), (2732, 2048), (2360, 1640), (2266, 1488),
+    (1334, 750), (1792, 828), (1920, 1080), (2208, 1242), (2436, 1125), (2532, 1170), (2556, 1179),
+    (2688, 1242), (2778, 1284), (2796, 1290), (2340, 1080), (2400, 1080), (2412, 1080), (3040, 1440),
+    (3120, 1440), (3200, 1440), (1600, 720), (1560, 720), (2640, 1080),
+})
+FLAT_BLOCK = 8
+# A camera photo or a generated image has almost no perfectly flat 8x8 block
+# (noise); a desktop or app screenshot has many.
+FLAT_SHARE_WITH_SIZE = 0.2
+LOSSLESS_FORMATS = frozenset({"PNG", "BMP", "GIF"})
+
+
+@dataclass(frozen=True)
+class ScreenCapture:
+    recognised: bool
+    cues: list[str] = field(default_factory=list)   # plain words, one per cue that holds
+    flat_share: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"recognised": self.recognised, "cues": list(self.cues), "flat_share": self.flat_share}
+
+
+def is_screen_size(width: int, height: int) -> bool:
+    return (max(width, height), min(width, height)) in SCREEN_SIZES
+
+
+def flat_block_share(rgb: np.ndarray, block: int = FLAT_BLOCK) -> float:
+    """Share of whole block x block tiles whose pixels are all equal in every channel."""
+    h, w = (rgb.shape[0] // block) * block, (rgb.shape[1] // block) * block
+    if h == 0 or w == 0:
+        return 0.0
+    pixels = rgb[:h, :w].reshape(h // block, block, w // block, block, -1)
+    flat = (pixels.max(axis=(1, 3)) == pixels.min(axis=(1, 3))).all(axis=-1)
+    return float(flat.mean())
+
+
+def recognise_screen_capture(rgb: np.ndarray, file_format: str, has_camera_exif: bool) -> ScreenCapture:
+    """The cues that hold and whether together they say 'screen capture'.
+
+    The flat-area measure (a pass over the pixels) runs only where the cheap
+    cues leave the question open."""
+    if has_camera_exif:
+        return ScreenCapture(False)
+    height, width = rgb.shape[:2]
+    screen_size = is_screen_size(width, height)
+    lossless = file_format.upper() in LOSSLESS_FORMATS
+    cues = ["no camera metadata"]
+    if screen_size:
+        cues.append(f"the exact size of a common screen ({width}x{height})")
+    if lossless:
+        cues.append(f"a lossless {file_format.upper()} file, as screenshot tools write")
+    if not (screen_size or lossless):
+        return ScreenCapture(False, cues)
+    share = flat_block_share(rgb)
+    if share >= FLAT_SHARE_WITH_SIZE:
+        cues.append(f"flat interface-like areas ({share:.0%} of 8x8 blocks are a single colour)")
+    recognised = (screen_size and lossless) or share >= FLAT_SHARE_WITH_SIZE
+    return ScreenCapture(recognised, cues, round(share, 4))
