@@ -22,7 +22,7 @@ from zoomin_ui.web.detectors import BackendConfig, Detectors
 from zoomin_ui.web.handlers import Handlers
 from zoomin_ui.web.layout import build_app
 from zoomin_ui.web.regions import numbered_regions
-from zoomin_ui.web.screen import CASES, FILES, MAPS, PAGE, REGION, ViewState, page_event
+from zoomin_ui.web.screen import CASES, FILES, PAGE, REGION, REGION_HIGHLIGHT, REGION_ZOOM, ViewState, page_event
 from zoomin_ui.web.zoom import zoom_region
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -223,15 +223,18 @@ def test_a_click_inside_a_box_opens_the_zoom_panel_smallest_box_winning(handlers
     state = event(handlers, handlers.open_case, "", done.state).state
     nested_id = boxes(handlers, state)[-1][0]
     zoomed = event(handlers, handlers.click_image, state, click(handlers, state, box.x1 + 30, box.y1 + 30),
-                   parts=REGION, maps=False)
+                   parts=REGION_ZOOM, maps=False)
     assert zoomed.zoom_panel["visible"] is True and zoomed.state.region_id == nested_id
     assert zoomed.zoom_maps == [] and zoomed.tabs["selected"] == "review"  # the panel opens first
     shown = Image.open(zoomed.zoom_crop)
     expected = zoom_region(handlers.store, state.analysis_id, nested_id, with_maps=False).crop
     assert shown.format == "PNG" and max(shown.size) == 512
     assert shown.convert("RGB").tobytes() == expected.tobytes(), "the crop is shown losslessly"
-    maps = event(handlers, handlers.show_maps, zoomed.state, parts=MAPS).zoom_maps  # then the maps follow
-    assert [caption.split(" ")[0] for _, caption in maps] == ["error", "noise", "residual"]
+    followed = event(handlers, handlers.show_maps, zoomed.state, parts=REGION_HIGHLIGHT)  # then the rest follows
+    assert [caption.split(" ")[0] for _, caption in followed.zoom_maps] == ["error", "noise", "residual"]
+    whole = event(handlers, handlers.show_maps, zoomed.state, parts=REGION)  # the two steps draw what one would
+    assert followed.regions.set_uuid("t").to_html() == whole.regions.set_uuid("t").to_html()
+    assert followed.image.tobytes() == whole.image.tobytes()
     outer = event(handlers, handlers.click_image, state, click(handlers, state, box.x2 - 5, box.y2 - 5), parts=REGION)
     assert outer.state.region_id == region_id and "Region 1 " in outer.region_text
     missed = event(handlers, handlers.click_image, outer.state, click(handlers, state, 2, 2), parts=REGION)

@@ -19,7 +19,8 @@ from zoomin_ui.web.detectors import BackendConfig, Detectors
 from zoomin_ui.web.handlers import Handlers
 from zoomin_ui.web.queues import wire_detector_work
 from zoomin_ui.web.rendering import CASE_COLUMNS, COMPARE_COLUMNS, REGION_COLUMNS
-from zoomin_ui.web.screen import CASES, FILES, MAPS, PAGE, REGION, STATE_ONLY, ViewState, page_event
+from zoomin_ui.web.screen import (CASES, FILES, PAGE, REGION, REGION_HIGHLIGHT, REGION_ZOOM, STATE_ONLY, ViewState,
+                                  page_event)
 
 VERDICTS = ["ai-generated", "real", "inconclusive"]
 DECISION_CHOICES = ["AI artefact", "authentic", "not relevant"]
@@ -196,10 +197,11 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
         detector_work([c["analyse_all_btn"].click], handlers.analyse_all, [backend, analyst, state])
         # A box click reads the store and a crop only: it skips the queue so
         # the zoom opens at once even while an analysis runs; the maps follow.
-        on(c["image"].select, handlers.click_image, [state], REGION, maps=False, queue=False).then(
-            page_event(store, handlers.show_maps, MAPS), state, outputs(MAPS), queue=False, **quiet)
-        on(c["regions"].select, handlers.pick_region, [state], REGION, maps=False, queue=False).then(
-            page_event(store, handlers.show_maps, MAPS), state, outputs(MAPS), queue=False, **quiet)
+        for chooses_region, handler in ((c["image"].select, handlers.click_image),
+                                        (c["regions"].select, handlers.pick_region)):
+            on(chooses_region, handler, [state], REGION_ZOOM, maps=False, queue=False).then(
+                page_event(store, handlers.show_maps, REGION_HIGHLIGHT), state, outputs(REGION_HIGHLIGHT),
+                queue=False, **quiet)
         detector_work([ask_btn.click, c["question"].submit], handlers.ask, [c["question"], backend, analyst, state],
                       REGION)
         on(override_btn.click, handlers.override, [c["decision"], c["decision_note"], analyst, state])

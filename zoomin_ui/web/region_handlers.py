@@ -63,7 +63,7 @@ class RegionHandlers(HandlerBase):
         return self._choose(state, found[0].record.id, f"Region {number} chosen")
 
     def show_maps(self, state: ViewState) -> ViewState:
-        """The chosen region's signal maps, after its panel has opened (drawn by the MAPS subset)."""
+        """The chosen region's highlight and signal maps, after its panel has opened (REGION_HIGHLIGHT)."""
         return state
 
     def _region(self, state: ViewState) -> tuple[int, int]:

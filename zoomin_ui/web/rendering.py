@@ -16,6 +16,7 @@ from pathlib import Path
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import cv2
 import pandas as pd
 from PIL import Image
 
@@ -46,11 +47,15 @@ def display_base(image: LoadedImage) -> tuple[Image.Image, float]:
         if image.sha256 in _BASES:
             _BASES.move_to_end(image.sha256)
             return _BASES[image.sha256]
-    base = Image.fromarray(image.rgb)
-    scale = min(1.0, DISPLAY_SIDE / max(base.size))
+    height, width = image.rgb.shape[:2]
+    scale = min(1.0, DISPLAY_SIDE / max(width, height))
+    pixels = image.rgb
     if scale < 1.0:
-        base = base.resize((max(1, round(base.width * scale)), max(1, round(base.height * scale))),
-                           Image.Resampling.LANCZOS)
+        # OpenCV's area average: a clean downscale for the screen, ~4x faster
+        # than Pillow's Lanczos on a 12-megapixel photo (part of every upload).
+        pixels = cv2.resize(pixels, (max(1, round(width * scale)), max(1, round(height * scale))),
+                            interpolation=cv2.INTER_AREA)
+    base = Image.fromarray(pixels)
     with _BASES_LOCK:
         _BASES[image.sha256] = (base, scale)
         while len(_BASES) > 4:
@@ -262,7 +267,7 @@ def evidence_strip(store: Any, case: Any) -> list[tuple[Image.Image, str]]:
         with _BASES_LOCK:
             thumb = _THUMBS.get(item.sha256)
         if thumb is None:
-            thumb = Image.fromarray(evidence_image(store, item.id).rgb)
+            thumb = display_base(evidence_image(store, item.id))[0].copy()  # the page's copy is already small
             thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR)
             with _BASES_LOCK:
                 _THUMBS[item.sha256] = thumb

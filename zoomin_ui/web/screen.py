@@ -85,8 +85,13 @@ PAGE = ("state", "status", "notice", "case_title", "file_info", "evidence_choice
 # A box click or a table row: the chosen region, its highlight, its zoom and its decision form.
 REGION = ("state", "status", "image", "regions", "zoom_panel", "zoom_crop", "zoom_maps", "region_text", "answer",
           "question", "decision", "decision_note", "tabs")
-# The chosen region's signal maps, drawn after its panel has opened.
-MAPS = ("zoom_maps",)
+# A box click or a table row in two steps, so the enlarged crop is on screen
+# sooner: first the zoom panel and the decision form of the chosen region...
+REGION_ZOOM = ("state", "status", "zoom_panel", "zoom_crop", "zoom_maps", "region_text", "answer", "question",
+               "decision", "decision_note", "tabs")
+# ...then the highlight of its box and row and its signal maps (together REGION's outputs).
+REGION_HIGHLIGHT = ("image", "regions", "zoom_maps")
+assert set(REGION_ZOOM) | set(REGION_HIGHLIGHT) == set(REGION)
 # The case list while a search is typed.
 CASES = ("state", "case_list")
 # Exports: the files and the status only, so an unsaved note being typed stays.
