@@ -9,13 +9,23 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from storage.errors import StoreError
+from storage.identity import signed_in
 from storage.tables import AuditEventRow, CaseRow, utc_now
 
 MAX_NAME = 200
 
 
-def require_analyst(analyst: str) -> str:
-    """Every change is signed: an empty or absurd name is refused, not guessed."""
+def require_analyst(analyst: str, export: bool = False) -> str:
+    """Every change is signed: an empty or absurd name is refused, not guessed.
+    Where a login applies (storage/identity.py) the signed-in user signs
+    whatever name was typed, and a viewer may only export."""
+    user = signed_in()
+    if user is not None:
+        if not (user.may_change or export):
+            raise StoreError(f"{user.name or 'this login'} is a viewer: viewers read and export cases; "
+                             "changing one needs an analyst login", "forbidden")
+        if user.name:
+            return user.name
     name = (analyst or "").strip()
     if not name:
         raise StoreError("who is making this change? an analyst name is required", "invalid")

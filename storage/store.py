@@ -254,7 +254,7 @@ class CaseStore:
     def record_report(self, case_id: int, path: str | os.PathLike, analyst: str,
                       analysis_id: int | None = None) -> ReportRecord:
         """Keep a hashed, read-only copy of a report written about the case."""
-        name = require_analyst(analyst)
+        name = require_analyst(analyst, export=True)
         return evidence.record_report(self._db, self._blobs, case_id, Path(path), name, analysis_id)
 
     # ------------------------------------------------------------------ integrity and bundles
@@ -275,7 +275,7 @@ class CaseStore:
         return clean_leftovers(self._blobs, problems, lambda sha256: evidence.is_referenced(self._db, sha256))
 
     def export_bundle(self, case_id: int, destination: str | os.PathLike, analyst: str) -> BundleSummary:
-        name = require_analyst(analyst)
+        name = require_analyst(analyst, export=True)
         return bundle.export_bundle(self._db, self._blobs, case_id, Path(destination), name)
 
     def import_bundle(self, source: str | os.PathLike, analyst: str,

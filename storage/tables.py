@@ -283,3 +283,17 @@ class PerceptualHashRow(Base):
     band_13: Mapped[int] = mapped_column(Integer, index=True)
     band_14: Mapped[int] = mapped_column(Integer, index=True)
     band_15: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class ServerEventRow(Base):
+    """A sign-in to the newsroom server, or a refused one (migration 0007): the
+    server's log, not a case's record, so not chained."""
+
+    __tablename__ = "server_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)  # the name given, whether or not it exists
+    action: Mapped[str] = mapped_column(String(50))  # login, login-failed, login-throttled
+    client: Mapped[str] = mapped_column(String(100), default="")
+    detail: Mapped[Any | None] = mapped_column(JSON)
