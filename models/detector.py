@@ -64,6 +64,10 @@ class Detector(ABC):
         of each region done; a backend that examines all of them in one pass
         reports them together when the pass ends."""
 
+    def prepare(self, image: LoadedImage) -> None:
+        """Work that may be done before an analysis is asked for, e.g. while
+        the analyst reads the intake; it records nothing (none by default)."""
+
     def analyze(self, image: LoadedImage) -> Analysis:
         """Both stages, timed."""
         start = time.perf_counter()

@@ -13,16 +13,43 @@ it ends; one bad file fails alone and the rest go on.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from models.detector import Detector, RegionProgress
 from zoomin_ui.service import SavedAnalysis, WorkbenchError
-from zoomin_ui.workbench import ScannedRun, abandon_run, case_detail, examine_scanned, scan_evidence
+from zoomin_ui.workbench import (
+    ScannedRun,
+    abandon_run,
+    case_detail,
+    evidence_image,
+    examine_scanned,
+    scan_evidence,
+)
 
 if TYPE_CHECKING:
     from storage import CaseStore
+
+
+log = logging.getLogger(__name__)
+# One at a time: a prepared measurement only helps the item the analyst looks at.
+_PREPARING = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoomin-prepare")
+
+
+def prepare_in_background(store: CaseStore, detector: Detector, evidence_file_id: int) -> Future:
+    """Let the detector measure an evidence item while the analyst reads its
+    intake, so pressing Analyse finds the work under way or done.  It records
+    nothing; a failure is only logged, as the analysis, when asked for, meets
+    it again and reports it."""
+    def prepare() -> None:
+        try:
+            detector.prepare(evidence_image(store, evidence_file_id))
+        except Exception:  # noqa: BLE001 (work ahead of time never fails anything)
+            log.debug("preparing evidence item %s failed", evidence_file_id, exc_info=True)
+    return _PREPARING.submit(prepare)
 
 
 def analyse_in_steps(store: CaseStore, detector: Detector, evidence_file_id: int, analyst: str,

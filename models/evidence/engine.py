@@ -83,6 +83,7 @@ class EvidenceEngine(Detector):
             self.signal_model, self._model_problem = None, str(exc)
         self._cache: OrderedDict[str, _Measured] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._measuring: dict[str, threading.Event] = {}  # sha256 -> set when its measurement ends
 
     @property
     def version(self) -> str:
@@ -147,12 +148,32 @@ class EvidenceEngine(Detector):
 
     # ------------------------------------------------------------------ measuring, once per image
 
+    def prepare(self, image: LoadedImage) -> None:
+        """Measure the image ahead of its analysis (kept with the last few)."""
+        self._measure(image)
+
     def _measure(self, image: LoadedImage) -> _Measured:
-        with self._cache_lock:
-            cached = self._cache.get(image.sha256)
-            if cached is not None:
-                self._cache.move_to_end(image.sha256)
-                return cached
+        """Measured once per image: a second caller (the analysis asked for
+        while a prepare() of the upload runs) waits for the first."""
+        while True:
+            with self._cache_lock:
+                cached = self._cache.get(image.sha256)
+                if cached is not None:
+                    self._cache.move_to_end(image.sha256)
+                    return cached
+                running = self._measuring.get(image.sha256)
+                if running is None:
+                    running = self._measuring[image.sha256] = threading.Event()
+                    break
+            running.wait()  # then read the cache (or measure, had the first caller failed)
+        try:
+            return self._measure_now(image)
+        finally:
+            with self._cache_lock:
+                del self._measuring[image.sha256]
+            running.set()
+
+    def _measure_now(self, image: LoadedImage) -> _Measured:
         timings: dict[str, float] = {}
         notes: list[str] = []
         # The file checks and the learned score run beside the pixel maps: all

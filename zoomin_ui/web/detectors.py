@@ -55,6 +55,11 @@ class Detectors:
         self._made: dict[str, Detector] = {}
         self._lock = threading.Lock()
 
+    def opened(self, name: str | None) -> Detector | None:
+        """The backend's detector if it is open already (None: asking would load it)."""
+        with self._lock:
+            return self._made.get(name or self.config.default)
+
     def get(self, name: str | None) -> Detector:
         name = name or self.config.default
         if name not in self.config.options:

@@ -27,8 +27,8 @@ class Handlers(RegionHandlers):
 
     # ------------------------------------------------------------------ intake and cases
 
-    def upload(self, files: list[str] | None, analyst: str, state: ViewState, add_to_open_case: bool = False
-               ) -> ViewState:
+    def upload(self, files: list[str] | None, analyst: str, state: ViewState, add_to_open_case: bool = False,
+               backend: str | None = None) -> ViewState:
         """Each file an evidence item: of a new case, or of the open one when
         asked.  Without an analyst name the files wait (shown as waiting) and
         are taken in as soon as the name is given."""
@@ -39,7 +39,11 @@ class Handlers(RegionHandlers):
             return replace(state, waiting_upload=paths, waiting_add=add_to_open_case,
                            status="Enter your name in 'Analyst' to take in the upload: it waits, nothing is "
                                   "stored until then")
-        return self._take_in(paths, require_analyst(analyst), state, add_to_open_case)
+        taken = self._take_in(paths, require_analyst(analyst), state, add_to_open_case)
+        detector = self.detectors.opened(backend)
+        if detector is not None:  # measured while the analyst reads the intake (nothing is recorded)
+            runs.prepare_in_background(self.store, detector, taken.evidence_file_id)
+        return taken
 
     def name_given(self, analyst: str, state: ViewState) -> ViewState | None:
         """The analyst typed a name: a waiting upload is taken in now (nothing to draw otherwise)."""

@@ -189,7 +189,7 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
         # A waiting upload (dropped before the name) is taken in once the name is given.
         on(analyst.blur, handlers.name_given, [analyst, state])
         on(analyst.submit, handlers.name_given, [analyst, state])
-        on(upload.upload, handlers.upload, [upload, analyst, state, add_to_case])
+        on(upload.upload, handlers.upload, [upload, analyst, state, add_to_case, backend])
         on(c["evidence_choice"].input, handlers.choose_evidence, [c["evidence_choice"], state])
         on(c["evidence_strip"].select, handlers.pick_evidence, [state])
         on(c["case_title"].submit, handlers.rename_case, [c["case_title"], analyst, state])
