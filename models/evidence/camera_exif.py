@@ -1,11 +1,13 @@
 """EXIF: the UserComment (decode_user_comment: charset header, UTF-16 in either
 byte order) holding an infotext or Midjourney job, Software/Make/Model/Artist
-and caption tags naming a generator or editor, and the camera weighing in
+and caption tags naming a generator or editor, xAI Grok's signature pair
+(ImageDescription "Signature: ..." with a UUID Artist), and the camera weighing in
 _camera (Make/Model with exposure, capture time, lens and GPS -> weak "real",
 0.15-0.35; a camera with no exposure field -> "neither")."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from models.evidence.generator_text import parse_infotext, recipe
@@ -26,6 +28,8 @@ from models.types import Evidence
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 _TOOL_TAGS = {0x0131: "Software", 0x000B: "ProcessingSoftware", 0x010F: "Make", 0x0110: "Model", 0x013B: "Artist"}
 _TEXT_TAGS = {0x010E: "ImageDescription", 0x8298: "Copyright", 0x9C9C: "XPComment", 0x9C9B: "XPTitle"}
+_GROK_SIGNATURE = re.compile(r"Signature:\s*[A-Za-z0-9+/=_-]{16,}")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 _EXPOSURE_TAGS = {0x829A: "exposure_time", 0x829D: "f_number", 0x8827: "iso", 0x920A: "focal_length"}
 _EXPOSURE_FORMAT = {"exposure_time": lambda v: f"1/{round(1 / v):g} s" if v < 0.5 else f"{v:g} s",
                     "f_number": lambda v: f"f/{v:g}", "iso": lambda v: f"ISO {v:g}",
@@ -63,7 +67,7 @@ def _decode_utf16(body: bytes) -> str:
     return body.decode("utf-16-be" if big_endian else "utf-16-le", "replace")
 
 
-def _exif_text(value: Any) -> str | None:
+def exif_text(value: Any) -> str | None:
     if isinstance(value, tuple) and value and all(isinstance(v, int) for v in value):
         value = bytes(value)
     if isinstance(value, (bytes, bytearray)):
@@ -114,12 +118,17 @@ def read_exif(image: LoadedImage) -> list[Evidence]:
         else:
             found.extend(named_tool("exif:UserComment", "EXIF UserComment", comment, "caption"))
     for tag, name in _TOOL_TAGS.items():
-        value = _exif_text(ifd0.get(tag))
+        value = exif_text(ifd0.get(tag))
         if value:
             found.extend(named_tool(f"exif:{name}", f"EXIF {name}", value,
                                     "software" if name.endswith("Software") else "name"))
+    grok = _grok(exif_text(ifd0.get(0x010E)), exif_text(ifd0.get(0x013B)))
+    if grok:
+        found.append(grok)
     for tag, name in _TEXT_TAGS.items():
-        value = _exif_text(ifd0.get(tag))
+        value = exif_text(ifd0.get(tag))
+        if grok and name == "ImageDescription":
+            continue
         if value and MIDJOURNEY_JOB.search(value):
             found.append(ai_evidence(f"exif:{name}", f"EXIF {name} holds a Midjourney prompt with its job ID.",
                                      {"generator": "Midjourney", "text": value[:2000]}))
@@ -129,20 +138,33 @@ def read_exif(image: LoadedImage) -> list[Evidence]:
     return found + ([camera] if camera else [])
 
 
+def _grok(description: str | None, artist: str | None) -> Evidence | None:
+    """xAI's Grok (Aurora) writes EXIF ImageDescription "Signature: <base64>" and a UUID as Artist."""
+    if not description or not _GROK_SIGNATURE.match(description):
+        return None
+    details = {"generator": "Grok (xAI)", "signature": description[:200], "artist": artist}
+    if artist and _UUID.fullmatch(artist.strip()):
+        return ai_evidence("exif:ImageDescription", "EXIF ImageDescription holds a 'Signature: ...' and Artist a "
+                           f"bare UUID ({artist.strip()}), the pair xAI's Grok writes into the images it generates.",
+                           details, strength=0.9)
+    return ai_evidence("exif:ImageDescription", "EXIF ImageDescription holds a 'Signature: ...' as xAI's Grok "
+                       "writes it, but without Grok's UUID Artist field.", details, strength=0.5, decisive=False)
+
+
 def _camera(ifd0: dict[int, Any], sub: dict[int, Any], gps: dict[int, Any]) -> Evidence | None:
-    make, model = _exif_text(ifd0.get(0x010F)), _exif_text(ifd0.get(0x0110))
+    make, model = exif_text(ifd0.get(0x010F)), exif_text(ifd0.get(0x0110))
     if not (make or model) or find_tool(f"{make} {model}", ambiguous=False):
         return None
     exposure = {name: _number(sub.get(tag)) for tag, name in _EXPOSURE_TAGS.items()}
     exposure = {k: round(v, 6) for k, v in exposure.items() if v is not None}
-    captured = _exif_text(sub.get(0x9003))
-    lens = _exif_text(sub.get(0xA434))
+    captured = exif_text(sub.get(0x9003))
+    lens = exif_text(sub.get(0xA434))
     lens = None if (lens or "").lower() in ("", "n/a", "unknown", "-", "none") else lens
     has_gps = any(tag in gps for tag in (1, 2, 3, 4))
     same_prefix = make and model and model.lower().startswith(make.lower())
     camera = model if same_prefix else " ".join(x for x in (make, model) if x)
     details = {"make": make, "model": model, "captured": captured, "lens": lens, "gps": has_gps,
-               "software": _exif_text(ifd0.get(0x0131)), **exposure}
+               "software": exif_text(ifd0.get(0x0131)), **exposure}
     if not exposure:
         return Evidence("metadata", CAMERA_SOURCE, f"EXIF names a camera ({camera}) but records no exposure "
                         "settings (exposure time, aperture, ISO, focal length): cameras write these, while software "

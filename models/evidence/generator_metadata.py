@@ -40,6 +40,8 @@ merging repeats).  The readers live by concern:
 - camera_exif: EXIF UserComment, tool/caption tags and camera weighing;
 - xmp_iptc: XMP packet and IPTC-IIM datasets;
 - tool_names: the GENERATORS/EDITORS tables and the per-field naming rule;
+- aigc_label: China's TC260 / GB 45438-2025 AI-content label (XMP, PNG text, EXIF);
+- stealth_metadata: NovelAI / A1111 "stealth" settings hidden in alpha or RGB low bits;
 - metadata_common: the forgery caveat, input bounds and shared helpers.
 """
 
@@ -47,10 +49,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from models.evidence.aigc_label import read_aigc_label
 from models.evidence.camera_exif import decode_user_comment, read_exif
 from models.evidence.comfyui_graph import describe_comfy_graph
 from models.evidence.generator_text import parse_infotext, read_text_chunks
 from models.evidence.metadata_common import FORGEABLE
+from models.evidence.stealth_metadata import read_stealth_metadata
 from models.evidence.tool_names import EDITORS, GENERATORS, ToolName, find_tool
 from models.evidence.topics import CAMERA_SOURCE
 from models.evidence.xmp_iptc import (
@@ -68,6 +72,7 @@ __all__ = ["EDITORS", "FORGEABLE", "GENERATORS", "ToolName", "decode_user_commen
 # Every metadata reader, by the name an error in it is reported under.
 _READERS: tuple[tuple[str, Callable[[LoadedImage], list[Evidence]]], ...] = (
     ("text_chunks", read_text_chunks), ("exif", read_exif), ("xmp", read_xmp), ("iptc", read_iptc),
+    ("aigc_label", read_aigc_label), ("stealth", read_stealth_metadata),
 )
 
 

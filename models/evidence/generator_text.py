@@ -23,6 +23,8 @@ from models.evidence.tool_names import named_tool
 from models.image_input import LoadedImage
 from models.types import Evidence
 
+_JSON_FIELDS = ("Civitai resources", "Civitai metadata", "Hashes")
+_DECODER = json.JSONDecoder()
 _INFOTEXT_KEY = re.compile(r"\s*(\w[\w \-/.]{0,60}?):\s*")
 _QUOTED = re.compile(r'"((?:\\.|[^\\"])*)"')
 _INFOTEXT_FIELDS = {"Model": "model", "Model hash": "model_hash", "Steps": "steps", "Sampler": "sampler",
@@ -38,7 +40,8 @@ def parse_infotext(text: str) -> dict[str, Any] | None:
     index = next((i for i in range(len(lines) - 1, -1, -1) if re.match(r"\s*Steps:\s*\d", lines[i])), None)
     if index is None:
         return None
-    pairs = _infotext_pairs(lines[index][:MAX_PARAM_LINE])
+    line, embedded = _json_fields(lines[index][:MAX_PARAM_LINE])
+    pairs = _infotext_pairs(line)
     if not {"Sampler", "Seed", "CFG scale"} & pairs.keys():
         return None
     head = "\n".join(lines[:index])
@@ -47,6 +50,10 @@ def parse_infotext(text: str) -> dict[str, Any] | None:
     params.update({field: pairs[key] for key, field in _INFOTEXT_FIELDS.items() if key in pairs})
     params["other_settings"] = sorted(set(pairs) - set(_INFOTEXT_FIELDS))[:40]
     params["loras"] = sorted(set(re.findall(r"<lora:([^:>]+)", head)))[:40]
+    params.update(_civitai(embedded))
+    checkpoint = next((r for r in params.get("civitai_resources") or [] if r.get("type") == "checkpoint"), None)
+    if checkpoint and not params.get("model"):
+        params["model"] = checkpoint.get("modelName")
     version, app = str(params.get("version", "")), str(params.get("app", ""))
     if app:
         params["generator"] = app
@@ -54,11 +61,46 @@ def parse_infotext(text: str) -> dict[str, Any] | None:
         params["generator"] = "Fooocus"
     elif re.match(r"f\d", version):
         params["generator"] = "Stable Diffusion WebUI Forge"
+    elif params.get("civitai_resources") is not None or "civitai_metadata" in params:
+        params["generator"] = "Civitai (A1111-compatible infotext)"
     elif re.match(r"v\d", version):
         params["generator"] = "AUTOMATIC1111"
     else:
         params["generator"] = "AUTOMATIC1111 or a compatible tool (Forge, SD.Next ...)"
     return params
+
+
+def _json_fields(line: str) -> tuple[str, dict[str, object]]:
+    """Civitai's JSON additions to the settings line ('Civitai resources: [...]', 'Civitai metadata: {...}',
+    'Hashes: {...}'): decoded and cut out, since their commas and colons would break the key/value scan."""
+    embedded: dict[str, object] = {}
+    for key in _JSON_FIELDS:
+        at = line.find(f"{key}: ")
+        start = at + len(key) + 2
+        if at < 0 or line[start:start + 1] not in ("[", "{"):
+            continue
+        try:
+            value, end = _DECODER.raw_decode(line, start)
+        except ValueError:
+            continue
+        embedded[key] = value
+        line = line[:at] + line[end:]
+    return line, embedded
+
+
+def _civitai(embedded: dict[str, object]) -> dict[str, object]:
+    """The models Civitai lists (type, name, version, weight), its metadata and the model hashes."""
+    found: dict[str, object] = {}
+    resources = embedded.get("Civitai resources")
+    if isinstance(resources, list):
+        found["civitai_resources"] = [
+            {k: scalar(r.get(k)) for k in ("type", "modelName", "modelVersionName", "modelVersionId", "weight")
+             if r.get(k) is not None} for r in resources[:40] if isinstance(r, dict)]
+    if isinstance(embedded.get("Civitai metadata"), dict):
+        found["civitai_metadata"] = {str(k)[:60]: scalar(v) for k, v in list(embedded["Civitai metadata"].items())[:20]}
+    if isinstance(embedded.get("Hashes"), dict):
+        found["hashes"] = {str(k)[:80]: scalar(v) for k, v in list(embedded["Hashes"].items())[:40]}
+    return found
 
 
 def _infotext_pairs(line: str) -> dict[str, str]:

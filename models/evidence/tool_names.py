@@ -38,7 +38,13 @@ GENERATORS: tuple[ToolName, ...] = tuple(ToolName(n, p, a == "?") for n, p, a in
     ("Dreamina/Seedream", r"dreamina|seedream", ""), ("Qwen-Image", r"qwen[\s-]?image", ""),
     ("ComfyUI", r"comfyui", ""), ("AUTOMATIC1111", r"automatic1111|stable-diffusion-webui", ""),
     ("InvokeAI", r"invoke\s?ai", ""), ("Fooocus", r"fooocus", ""), ("Draw Things", r"draw\sthings", ""),
-    ("DiffusionBee", r"diffusionbee", ""),
+    ("DiffusionBee", r"diffusionbee", ""), ("Doubao", r"doubao|豆包", ""), ("Tencent Hunyuan", r"hunyuan|混元", ""),
+    ("Tongyi Wanxiang", r"tongyi[\s-]?wanxiang|wanxiang|通义万相", ""), ("Jimeng", r"jimeng|即梦", ""),
+    ("Kling", r"kling\s?ai|可灵", ""), ("MiniMax Hailuo", r"hailuo|minimax", ""),
+    ("Luma", r"luma\s?(?:ai|labs|dream\s?machine|photon)", ""), ("Pika", r"pika\s?labs|pika\.art", ""),
+    ("Reve", r"reve\s?(?:image|art)", ""), ("HiDream", r"hidream", ""), ("Meta AI", r"imagine\s(?:with|by)\smeta|meta\sai", ""),
+    ("SwarmUI", r"swarmui", ""), ("Civitai", r"civitai", ""), ("Tensor.Art", r"tensor\.art", ""),
+    ("SeaArt", r"seaart", ""), ("Wan", r"wan\s?2\.\d", ""), ("Grok (xAI)", r"grok\s?imagine|xai\s?aurora", ""),
 ))
 EDITORS: tuple[ToolName, ...] = tuple(ToolName(n, p) for n, p in (
     ("Adobe Photoshop", r"photoshop"), ("Adobe Lightroom", r"lightroom"), ("GIMP", r"gimp"),

@@ -1,6 +1,7 @@
 """XMP and IPTC-IIM.  read_xmp_fields parses the XMP packet with ElementTree
 (DTDs refused, bounded patterns for packets it rejects) and read_xmp weighs
-DigitalSourceType, AISystemUsed, CreatorTool, Midjourney descriptions and a
+DigitalSourceType, AISystemUsed, CreatorTool, Midjourney descriptions, Draw Things'
+settings in exif:UserComment and a
 dcterms:provenance pointing at stripped Content Credentials; read_iptc_fields
 walks the Photoshop 0x0404 IPTC block and read_iptc weighs its program, name
 and caption datasets."""
@@ -12,12 +13,16 @@ import struct
 import xml.etree.ElementTree as ElementTree
 
 from models.evidence.c2pa_credentials import AI_SOURCE_TYPES, CAPTURE_SOURCE_TYPES
+from models.evidence.generator_text import parse_infotext, recipe
 from models.evidence.metadata_common import (
     FORGEABLE,
     MAX_PARAM_LINE,
     MIDJOURNEY_JOB,
     ai_evidence,
+    load_json,
+    scalar,
 )
+from models.evidence.source_types import source_words
 from models.evidence.tool_names import named_tool
 from models.image_input import LoadedImage
 from models.types import Evidence
@@ -26,7 +31,7 @@ MAX_XMP = 2_000_000
 
 # XMP properties read, by local name (namespaces vary between writers).
 _XMP_NAMES = ("DigitalSourceType", "AISystemUsed", "AISystemVersionUsed", "AIPromptInformation", "CreatorTool",
-              "provenance", "description")
+              "provenance", "description", "UserComment")
 _RDF_RESOURCE = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}resource"
 _XMP_NAME_GROUP = "(" + "|".join(_XMP_NAMES) + ")"
 # Fallback patterns for packets ElementTree rejects: attribute, element text and
@@ -90,12 +95,18 @@ def read_xmp(image: LoadedImage) -> list[Evidence]:
                                   "since anyone can write this field." + FORGEABLE, supports="real", strength=0.2,
                                   details={**details, "digital_source_type": uri}))
         else:
-            found.append(Evidence("metadata", "xmp:DigitalSourceType", f"{label}, which is neither a camera capture "
-                                  "nor AI generation." + FORGEABLE, details={**details, "digital_source_type": uri}))
+            words = source_words(code)
+            meaning = f" ({words})" if words else " (not a code of the IPTC vocabulary)"
+            found.append(Evidence("metadata", "xmp:DigitalSourceType", f"{label}{meaning}, which is neither a camera "
+                                  "capture nor AI generation." + FORGEABLE,
+                                  details={**details, "digital_source_type": uri}))
     systems = fields.get("AISystemUsed", [])
     if systems:
         found.append(ai_evidence("xmp:AISystemUsed", f"XMP Iptc4xmpExt:AISystemUsed names the AI system "
                                  f"{systems[0]!r}.", details))
+    # Settings first: a CreatorTool naming the same tool is merged into them (also_found_in).
+    for comment in fields.get("UserComment", [])[:3]:
+        found.extend(_user_comment(comment, fields, details))
     for tool in fields.get("CreatorTool", []):
         found.extend(named_tool("xmp:CreatorTool", "XMP CreatorTool", tool, "software"))
     for description in fields.get("description", []):
@@ -110,6 +121,27 @@ def read_xmp(image: LoadedImage) -> list[Evidence]:
     if note and not found:
         found.append(Evidence("metadata", "xmp", f"XMP could not be parsed cleanly: {note}.", details=details))
     return found
+
+
+def _user_comment(comment: str, fields: dict[str, list[str]], details: dict) -> list[Evidence]:
+    """XMP exif:UserComment: Draw Things writes its settings there as JSON (prompt "c", negative "uc",
+    model, sampler, seed, steps, scale, size); others put an A1111 infotext there."""
+    infotext = parse_infotext(comment)
+    if infotext:
+        return [ai_evidence("xmp:UserComment", f"XMP exif:UserComment written by {infotext['generator']}: "
+                            f"{recipe(infotext)}.", {**details, **infotext})]
+    data = load_json(comment)
+    if not isinstance(data, dict) or not ({"c", "prompt"} & set(data) and {"sampler", "steps", "seed"} & set(data)):
+        return []
+    named = any("draw things" in tool.lower() for tool in fields.get("CreatorTool", []))
+    params = {"generator": "Draw Things" if named else "an image generator (Draw Things' format)",
+              "model": scalar(data.get("model")), "sampler": scalar(data.get("sampler")),
+              "seed": scalar(data.get("seed")), "steps": scalar(data.get("steps")),
+              "cfg_scale": scalar(data.get("scale")), "size": scalar(data.get("size")),
+              "prompt": str(data.get("c") or data.get("prompt") or "")[:2000],
+              "negative_prompt": str(data.get("uc") or "")[:2000]}
+    return [ai_evidence("xmp:UserComment", f"XMP exif:UserComment holds settings written by {params['generator']}: "
+                        f"{recipe(params)}.", {**details, **params})]
 
 
 _IPTC_DATASETS = {65: "originating program", 80: "by-line", 105: "headline", 110: "credit", 115: "source",
