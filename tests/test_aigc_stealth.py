@@ -197,3 +197,12 @@ def test_odd_length_and_binary_payload_do_not_raise():
 def test_plain_pictures_and_jpegs_carry_no_stealth_metadata():
     assert _stealth(_png(image=_picture("RGBA"))) is None
     assert _stealth(_jpeg_with_xmp(b"")) is None
+
+
+def test_the_label_in_plain_words():
+    from models.evidence.finding_words import evidence_phrase, plain_finding
+
+    decided = _aigc(_png(text={"AIGC": json.dumps(LABEL)}))
+    assert evidence_phrase(decided).startswith("the file carries China's label for AI-generated content")
+    possible = _aigc(_png(text={"AIGC": json.dumps({**LABEL, "Label": "2"})}))
+    assert "possibly AI-generated; that supports AI without deciding it" in plain_finding(possible)

@@ -30,6 +30,9 @@ def evidence_phrase(item: Evidence) -> str:
         if recipe.get("Prompt") or recipe.get("Seed") or recipe.get("Steps"):
             settings = "the file carries AI generation settings" + (f" written by {generator}" if generator else "")
             return settings + (f" (model {short_name(_short(model), 48)})" if model else "")
+        if item.source.startswith("aigc:"):
+            producer = f" from the producer {short_name(details['generator'], 40)}" if details.get("generator") else ""
+            return f"the file carries China's label for AI-generated content (TC260){producer}"
         if "digital_source_type" in details:
             return "the file's metadata declares it AI-generated (IPTC digital source type)"
         if generator:
@@ -83,6 +86,9 @@ def plain_finding(item: Evidence) -> str:
             return f"The file says it was edited with {details['editor']}; that says nothing about AI either way."
         if item.supports == "ai-generated" and item.decisive:
             return as_sentence(evidence_phrase(item)) + " Such metadata can be copied or stripped."
+        if item.supports == "ai-generated" and item.source.startswith("aigc:"):
+            return (f"The file carries China's label for AI-generated content, saying it is "
+                    f"{details.get('label_meaning') or 'of an unknown kind'}; that supports AI without deciding it.")
         if item.supports == "ai-generated":
             return "The metadata hints at an AI tool but does not show that the image was generated with it."
     return first_sentence(item.finding.replace(FORGEABLE, ""))
