@@ -1,7 +1,8 @@
 """Benchmark: what the two-stage vision-language protocol costs against one query.
 
-Builds a randomly initialised Qwen2.5-VL with the real 3B or 7B architecture
-(published configs; nothing is downloaded; `tiny` for a smoke run), saves it,
+Builds a randomly initialised model with a real architecture (published
+configs; nothing is downloaded): Qwen2.5-VL 3B or 7B, Qwen3-VL 2B or 4B,
+Qwen3.5 4B (`tiny`, `qwen3-vl-tiny`, `qwen3.5-tiny` for a smoke run), saves it,
 and in a fresh child process per quantization loads it through the backend's
 own loading function and reports:
 
@@ -17,6 +18,7 @@ Goal: two-stage <= 1.5x a single query.
 
     .venv/bin/python benchmarks/bench_vlm.py --size 3b --device cpu --quant 4bit --quant none
     .venv/bin/python benchmarks/bench_vlm.py --size 7b --device cuda --quant 4bit --quant none --json out.json
+    .venv/bin/python benchmarks/bench_vlm.py --size qwen3-vl-4b --image 896x896 --new-tokens 4 --quant 4bit
 
 Needs only torch, transformers, bitsandbytes and this repository's own modules.
 """
@@ -57,8 +59,39 @@ ARCHITECTURES = {
                tie_word_embeddings=False),
 }
 
+# Qwen/Qwen3-VL-2B-Instruct, Qwen3-VL-4B-Instruct and Qwen/Qwen3.5-4B config.json (text and vision parts),
+# written from the model cards' values (no download here): 16 px patches, deepstack layers, interleaved
+# multimodal rotary sections; Qwen3.5's three linear-attention layers per full-attention one.
+_QWEN3_VISION = dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, patch_size=16,
+                     spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=2304,
+                     hidden_act="gelu_pytorch_tanh")
+_QWEN3_ROPE = {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20], "mrope_interleaved": True}
+FAMILY_ARCHITECTURES = {
+    "qwen3-vl-2b": ("qwen3-vl", dict(
+        text=dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=28, num_attention_heads=16,
+                  num_key_value_heads=8, head_dim=128, vocab_size=151936, max_position_embeddings=262144,
+                  rms_norm_eps=1e-6, tie_word_embeddings=True, rope_parameters=_QWEN3_ROPE),
+        vision=dict(_QWEN3_VISION, out_hidden_size=2048, deepstack_visual_indexes=[5, 11, 17]))),
+    "qwen3-vl-4b": ("qwen3-vl", dict(
+        text=dict(hidden_size=2560, intermediate_size=9728, num_hidden_layers=36, num_attention_heads=32,
+                  num_key_value_heads=8, head_dim=128, vocab_size=151936, max_position_embeddings=262144,
+                  rms_norm_eps=1e-6, tie_word_embeddings=True, rope_parameters=_QWEN3_ROPE),
+        vision=dict(_QWEN3_VISION, out_hidden_size=2560, deepstack_visual_indexes=[5, 11, 17]))),
+    "qwen3.5-4b": ("qwen3.5", dict(
+        text=dict(hidden_size=2560, intermediate_size=9216, num_hidden_layers=32, num_attention_heads=16,
+                  num_key_value_heads=4, head_dim=256, vocab_size=248320, max_position_embeddings=262144,
+                  rms_norm_eps=1e-6, tie_word_embeddings=True, linear_conv_kernel_dim=4, linear_key_head_dim=128,
+                  linear_value_head_dim=128, linear_num_key_heads=16, linear_num_value_heads=32,
+                  layer_types=["linear_attention", "linear_attention", "linear_attention", "full_attention"] * 8,
+                  rope_parameters={"rope_type": "default", "rope_theta": 10000000.0, "mrope_section": [11, 11, 10],
+                                   "mrope_interleaved": True, "partial_rotary_factor": 0.25}),
+        vision=dict(_QWEN3_VISION, out_hidden_size=2560))),
+    "qwen3-vl-tiny": ("qwen3-vl", None),
+    "qwen3.5-tiny": ("qwen3.5", None),
+}
 
-def english_tokenizer():
+
+def english_tokenizer(chat_template: str | None = None, extra_tokens: tuple[str, ...] = ()):
     """A byte-level BPE trained on this repository's English prose (docs, README,
     the prompts), so prompts cost about as many tokens as with Qwen's own
     tokenizer (about 4 characters per token) rather than a toy tokenizer's many."""
@@ -69,12 +102,25 @@ def english_tokenizer():
 
     corpus = [path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md"))]
     corpus += [(ROOT / "README.md").read_text(encoding="utf-8"), inspect.getsource(prompts)]
-    return build_tokenizer(vocab_size=8000, corpus=corpus)
+    return build_tokenizer(vocab_size=8000, corpus=corpus, chat_template=chat_template, extra_tokens=extra_tokens)
 
 
 def build(size: str, folder: Path) -> None:
     from tests.tiny_qwen import TINY_TEXT, TINY_VISION, save_random_checkpoint
 
+    if size in FAMILY_ARCHITECTURES:
+        from tests.tiny_families import RECIPES, THINK_TOKENS, save_family_checkpoint
+
+        family, spec = FAMILY_ARCHITECTURES[size]
+        recipe = RECIPES[family]
+        tokenizer = english_tokenizer(recipe["template"], THINK_TOKENS)
+        if spec is None:
+            save_family_checkpoint(folder, family, recipe["text"], recipe["vision"], tokenizer=tokenizer)
+        else:
+            text = {k: v for k, v in spec["text"].items() if k != "tie_word_embeddings"}
+            save_family_checkpoint(folder, family, text, spec["vision"], dtype="bfloat16", tokenizer=tokenizer,
+                                   tie_word_embeddings=spec["text"].get("tie_word_embeddings", False))
+        return
     tokenizer = english_tokenizer()
     if size == "tiny":
         save_random_checkpoint(folder, TINY_TEXT, TINY_VISION, tokenizer=tokenizer)
@@ -124,7 +170,8 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
     loaded = load_model(LoadSettings(model=str(folder), quantization=quant, device=args.device, dtype=dtype))
     after_load = _peak_memory_gib(args.device)
     resident = _resident_gib(args.device)
-    memory = {"size": args.size, "device": args.device, "quantization": loaded.describe()["quantization"],
+    memory = {"size": args.size, "family": loaded.family.name, "device": args.device,
+              "quantization": loaded.describe()["quantization"],
               "load_seconds": round(loaded.load_seconds, 2), "peak_memory_gib_during_load": round(after_load, 2),
               "resident_gib_after_load": round(resident, 2), "parameters": loaded.parameters,
               # safetensors are memory-mapped: an untouched unquantized model is not yet resident
@@ -132,7 +179,7 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
     if args.load_only:
         return memory
     width, height = args.image
-    settings = VLMSettings(max_image_pixels=max(width * height, 4 * 28 * 28), max_new_tokens=args.new_tokens,
+    settings = VLMSettings(max_image_pixels=max(width * height, loaded.family.min_pixels), max_new_tokens=args.new_tokens,
                            min_new_tokens=args.new_tokens, max_regions=args.regions, zoom_size=args.zoom_size,
                            evidence_context=False)
     image = load_image(encode(camera_like_photo(height, width, seed=1), "PNG"), name="bench.png")
@@ -193,7 +240,7 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", choices=["tiny", "3b", "7b"], default="3b")
+    parser.add_argument("--size", choices=["tiny", "3b", "7b", *FAMILY_ARCHITECTURES], default="3b")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--quant", choices=["4bit", "8bit", "none"], action="append",
                         help="repeatable; default: 4bit and none")
@@ -240,7 +287,7 @@ def main() -> None:
 
 
 def _print(result: dict) -> None:
-    print(f"\n{result['size']} {result['quantization']} on {result['device']}: load {result['load_seconds']} s, "
+    print(f"\n{result['size']} ({result.get('family', 'qwen2.5-vl')}) {result['quantization']} on {result['device']}: load {result['load_seconds']} s, "
           f"weights {result['weights_gib']} GiB, {result['resident_gib_after_load']} GiB resident after load "
           f"(peak while loading {result['peak_memory_gib_during_load']} GiB)")
     if "single" not in result:

@@ -22,6 +22,7 @@ from models.training.grpo import train_grpo
 from models.types import Box, Region
 from models.vlm.backends import LocalVLM
 from models.vlm.conversation import Generation, TextPart
+from models.vlm.families import QWEN2_5_VL
 from models.vlm.protocol import VisionLanguageDetector
 from models.vlm.settings import VLMSettings
 from tests.training_data import FAKE_BOXES, make_dataset
@@ -94,7 +95,7 @@ def _round_trip(dataset, label, evidence_context):
     """Train examples for one record vs what the protocol sends when the model gives their answers."""
     config = TrainConfig("unused", "unused", max_image_pixels=PIXELS, max_regions=REGIONS, zoom_size=ZOOM,
                          evidence_context=evidence_context)
-    examples = load_examples(dataset, config)
+    examples = load_examples(dataset, config, QWEN2_5_VL)  # no base checkpoint: the family is given
     index, record = next((i, r) for i, r in enumerate(read_dataset(dataset)) if r.label == label)
     scan, examine = examples[2 * index: 2 * index + 2]
     image = load_image(record.path)

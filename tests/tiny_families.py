@@ -73,30 +73,34 @@ def build_qwen3_processor(tokenizer, template: str):
                             video_processor=Qwen3VLVideoProcessor(patch_size=16), chat_template=template)
 
 
-def family_config(family: str, tokenizer, text: dict[str, Any], vision: dict[str, Any]):
+def family_config(family: str, tokenizer, text: dict[str, Any], vision: dict[str, Any],
+                  tie_word_embeddings: bool = False):
     config_class, _ = _classes(family)
     ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
         ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
         ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
     text_config = {**text, "vocab_size": text.get("vocab_size", len(tokenizer)), "bos_token_id": tokenizer.pad_token_id,
                    "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
-    config = config_class(text_config=text_config, vision_config=dict(vision), **ids)
+    config = config_class(text_config=text_config, vision_config=dict(vision),
+                          tie_word_embeddings=tie_word_embeddings, **ids)
     config.eos_token_id = tokenizer.eos_token_id
     config.pad_token_id = tokenizer.pad_token_id
     return config
 
 
 def save_family_checkpoint(folder: Path, family: str, text: dict[str, Any], vision: dict[str, Any], *,
-                           seed: int = 0, dtype: str = "float32", tokenizer=None) -> Path:
+                           seed: int = 0, dtype: str = "float32", tokenizer=None,
+                           tie_word_embeddings: bool = False) -> Path:
     """Write a randomly initialised model of `family` with its processor to `folder`."""
     if family == "qwen2.5-vl":
-        return save_random_checkpoint(folder, text, vision, seed=seed, dtype=dtype, tokenizer=tokenizer)
+        return save_random_checkpoint(folder, text, vision, seed=seed, dtype=dtype, tokenizer=tokenizer,
+                                      tie_word_embeddings=tie_word_embeddings)
     import torch
     from transformers import GenerationConfig
 
     template = RECIPES[family]["template"]
     tokenizer = tokenizer or build_tokenizer(chat_template=template, extra_tokens=THINK_TOKENS)
-    config = family_config(family, tokenizer, text, vision)
+    config = family_config(family, tokenizer, text, vision, tie_word_embeddings)
     _, model_class = _classes(family)
     torch.manual_seed(seed)
     previous = torch.get_default_dtype()

@@ -11,6 +11,7 @@ import click
 
 from models.registry import BACKENDS
 from models.safe_text import strict_dumps
+from models.vlm.families import FAMILY_NAMES
 from zoomin_ui.terminal import echo
 
 
@@ -23,6 +24,8 @@ def _model_flags(function):
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="vlm: where the model runs."),
         click.option("--base-url", default=None, help="remote: OpenAI-compatible base URL (or ZOOMIN_REMOTE_BASE_URL)."),
         click.option("--api-key", default=None, help="remote: API key (or ZOOMIN_REMOTE_API_KEY / OPENAI_API_KEY)."),
+        click.option("--family", type=click.Choice(FAMILY_NAMES), default=None,
+                     help="remote: the served model's family (default: from the model name)."),
         click.option("--max-new-tokens", type=click.IntRange(1, 32768), default=None,
                      help="vlm/remote: at most this many tokens per answer."),
     ]
@@ -149,7 +152,7 @@ def import_command(format_name: str, src: str, images: str, out: str) -> None:
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False), required=True,
               help="CSV with columns file (relative to DIR) and label (real/fake), optional generator.")
 @click.option("--backend", type=click.Choice(["vlm", "remote"]), required=True,
-              help="vlm: a Qwen2.5-VL checkpoint run here; remote: an OpenAI-compatible server.")
+              help="vlm: a Qwen2.5-VL, Qwen3-VL or Qwen3.5 checkpoint run here; remote: an OpenAI-compatible server.")
 @click.option("--out", type=click.Path(dir_okay=False), required=True,
               help="The JSONL split to write; images already in it are skipped (resume).")
 @click.option("--retries", type=click.IntRange(0, 10), default=2, show_default=True,

@@ -8,7 +8,9 @@ query or a bad box is asked again up to `retries` times, then dropped with its
 reason.  An AI image left with no valid box is not written.  Each kept record
 is appended at once, so a stopped run resumes where it was: images whose
 SHA-256 is already in the output are skipped.  The model is reached through
-the VLM backends' transports (local Qwen2.5-VL or an OpenAI-compatible server).
+the VLM backends' transports (a local checkpoint or an OpenAI-compatible
+server); boxes are asked for and read in the model family's own convention
+(pixels of the resized input for Qwen2.5-VL, 0-1000 for Qwen3-VL and Qwen3.5).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from models.image_input import ImageInputError, LoadedImage, load_image
 from models.types import Box
 from models.vlm import prompts as backend_prompts
 from models.vlm.conversation import GenerationRequest, ImagePart, TextPart, Transport, TransportError, Turn
+from models.vlm.families import DEFAULT_FAMILY, ModelFamily
 from models.vlm.geometry import ModelGrid, resize_for_model
 from models.vlm.parsing import parse_scan
 
@@ -48,10 +51,11 @@ def explain_request(label: str) -> str:
             "with JSON only: {\"explanation\": \"two to four sentences\"}")
 
 
-def ground_request(artefacts: Sequence[str], width: int, height: int, problem: str = "") -> str:
+def ground_request(artefacts: Sequence[str], width: int, height: int, problem: str = "",
+                   family: ModelFamily = DEFAULT_FAMILY) -> str:
     listed = "\n".join(f"{i}. {text}" for i, text in enumerate(artefacts, 1))
     again = f"\nYour previous answer could not be used: {problem}. Try again." if problem else ""
-    return (f"Give a bounding box in pixels of this {width}x{height} image for each artefact below: tight "
+    return (f"Give a bounding box {family.box_words(width, height)} for each artefact below: tight "
             "around the artefact, not the whole image. Answer with JSON only:\n"
             '[{"artifact": 1, "bbox_2d": [x1, y1, x2, y2]}]\n' + listed + again)
 
@@ -122,6 +126,7 @@ class TwoStepAnnotator:
     def __init__(self, transport: Transport, settings: AnnotationSettings, backend: str):
         self.transport, self.settings, self.backend = transport, settings, backend
         self.model_id = str(transport.describe().get("model_id") or "")
+        self.family: ModelFamily = getattr(transport, "family", DEFAULT_FAMILY)
 
     def _ask(self, image: LoadedImage, grid: ModelGrid, text: str, stage: str) -> str:
         parts = (TextPart(backend_prompts.IMAGE_INTRO.format(width=grid.model_width, height=grid.model_height) + "\n"),
@@ -135,7 +140,7 @@ class TwoStepAnnotator:
             raise Dropped(f"the model did not answer ({exc})") from None
 
     def annotate(self, item: LabelledImage, image: LoadedImage, dropped_boxes: list[tuple[str, str]]) -> DatasetRecord:
-        grid = ModelGrid.for_image(image.width, image.height, self.settings.max_image_pixels)
+        grid = ModelGrid.for_image(image.width, image.height, self.settings.max_image_pixels, self.family)
         problem = ""
         for _ in range(self.settings.retries + 1):
             try:
@@ -164,10 +169,9 @@ class TwoStepAnnotator:
             if not missing:
                 break
             answer = self._ask(image, grid, ground_request([artefacts[i] for i in missing], grid.model_width,
-                                                           grid.model_height, problem), "examine")
+                                                           grid.model_height, problem, self.family), "examine")
             parsed = parse_scan(answer)
-            units = self.settings.box_units if self.settings.box_units != "auto" else \
-                grid.guess_units([b.coords for b in parsed.boxes])
+            units = grid.answer_units([b.coords for b in parsed.boxes], self.settings.box_units)
             problems = []
             for order, proposal in enumerate(parsed.boxes):
                 index = _artefact_index(proposal, order, missing)

@@ -1,5 +1,5 @@
-"""The model a training run starts from: a Qwen2.5-VL checkpoint (hub id or
-folder), plain (LoRA) or 4-bit NF4 (QLoRA), or an earlier run's adapter
+"""The model a training run starts from: a checkpoint of a supported family
+(Qwen2.5-VL, Qwen3-VL, Qwen3.5: models/vlm/families.py; hub id or folder), plain (LoRA) or 4-bit NF4 (QLoRA), or an earlier run's adapter
 folder (GRPO after SFT continues training that adapter).
 
 Weights are found the way the backend finds them (models/vlm/loading.py:
@@ -15,7 +15,8 @@ from typing import Any
 
 from models.detector import DetectorUnavailable
 from models.training.config import TrainConfig
-from models.vlm.adapter import adapter_base_model, is_adapter_folder, processor_folder
+from models.vlm.adapter import adapter_base_model, check_adapter_family, is_adapter_folder, processor_folder
+from models.vlm.families import ModelFamily, UnknownFamily, for_checkpoint
 
 
 class TrainingError(Exception):
@@ -31,6 +32,21 @@ class TrainableModel:
     adapter_from: Path | None  # an earlier adapter being trained further
     device: str
     dtype: str
+    family: ModelFamily
+
+
+def base_family(config: TrainConfig) -> ModelFamily:
+    """The family of the checkpoint a run starts from (an adapter: of its base), from its config.json;
+    the conversations are built in its conventions before the model itself loads."""
+    from models.vlm.loading import locate_weights
+
+    given = Path(config.base_model).expanduser()
+    base = adapter_base_model(given.resolve()) if is_adapter_folder(given) else config.base_model
+    try:
+        folder, _ = locate_weights(base)
+        return for_checkpoint(folder)
+    except (DetectorUnavailable, UnknownFamily) as exc:
+        raise TrainingError(f"base model: {exc}") from None
 
 
 def resolve_device(config: TrainConfig) -> tuple[str, str]:
@@ -62,6 +78,12 @@ def load_trainable(config: TrainConfig) -> TrainableModel:
         folder, _ = locate_weights(base)
     except DetectorUnavailable as exc:
         raise TrainingError(f"base model: {exc}") from None
+    try:
+        family = for_checkpoint(folder)
+        if adapter_from is not None:  # GRPO after SFT: the adapter must fit this base
+            check_adapter_family(adapter_from, family, base)
+    except (DetectorUnavailable, UnknownFamily) as exc:
+        raise TrainingError(f"base model: {exc}") from None
     base = str(folder.resolve()) if Path(base).expanduser().is_dir() else base
     dtype = getattr(torch, dtype_name)
     options: dict[str, Any] = {"dtype": dtype, "local_files_only": True}
@@ -76,7 +98,8 @@ def load_trainable(config: TrainConfig) -> TrainableModel:
         model = AutoModelForImageTextToText.from_pretrained(folder, **options)
         processor = AutoProcessor.from_pretrained(processor_folder(adapter_from, folder), local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError, ImportError) as exc:
-        raise TrainingError(f"{folder} is not a usable Qwen2.5-VL checkpoint: {type(exc).__name__}: {exc}") from None
+        raise TrainingError(f"{folder} is not a usable {family.title} checkpoint: {type(exc).__name__}: {exc}"
+                            ) from None
     if config.quantization == "4bit":
         from peft import prepare_model_for_kbit_training
 
@@ -87,7 +110,7 @@ def load_trainable(config: TrainConfig) -> TrainableModel:
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(adapter_from), is_trainable=True)
-    return TrainableModel(model, processor, base, folder, adapter_from, device, dtype_name)
+    return TrainableModel(model, processor, base, folder, adapter_from, device, dtype_name, family)
 
 
 def lora_config(config: TrainConfig):

@@ -2,8 +2,12 @@
 
     adapter_config.json, adapter_model.safetensors   the LoRA weights (peft)
     preprocessor_config.json, tokenizer files, ...    the processor used
-    training_config.json                              TrainConfig, the dataset's
-                                                      path and SHA-256, losses, versions
+    training_config.json                              TrainConfig, the base's model
+                                                      family, the dataset's path and
+                                                      SHA-256, losses, versions
+
+The family is what the backend checks before merging the adapter into a base
+(models/vlm/adapter.py): LoRA weights of one family do not fit another.
 
 adapter_config.json names the base model (`base_model_name_or_path`) as it
 was given, so `--backend vlm --model DIR` finds the base in the local cache
@@ -45,7 +49,7 @@ def file_sha256(path: Path) -> str:
 
 
 def save_checkpoint(model: Any, processor: Any, config: TrainConfig, base_model: str, dataset: Path,
-                    examples: int, result: TrainingResult) -> Path:
+                    examples: int, result: TrainingResult, family: Any = None) -> Path:
     """Write adapter, processor and training_config.json into config.output_dir."""
     from models.vlm.fingerprint import software_versions
 
@@ -55,7 +59,9 @@ def save_checkpoint(model: Any, processor: Any, config: TrainConfig, base_model:
         peft_config.base_model_name_or_path = base_model
     model.save_pretrained(str(folder))
     processor.save_pretrained(str(folder))
-    config.save(folder, base_model=base_model,
+    recorded = {"name": family.name, "title": family.title, "box_convention": family.box_convention,
+                "cell": family.cell} if family is not None else None
+    config.save(folder, base_model=base_model, family=recorded,
                 dataset={"path": str(Path(dataset).resolve()), "sha256": file_sha256(Path(dataset)),
                          "examples": examples},
                 result={"steps": result.steps, "losses": result.losses, "rewards": result.rewards,

@@ -6,7 +6,8 @@ protocol (models/vlm/protocol.py):
 
 1. scan: system text, the full image resized to the model's grid, the stage-1
    request -> the annotated boxes as the JSON list stage 1 asks for, in the
-   model's input pixels (real images: `[]`).
+   model family's convention (Qwen2.5-VL: input pixels; Qwen3-VL, Qwen3.5:
+   0-1000) (real images: `[]`).
 2. examine: the same prefix, each region zoomed as the backend crops it with
    its caption, the stage-2 request -> `<think>` (the image-level
    explanation), one finding per region in `<regions>`, and the verdict.
@@ -33,6 +34,7 @@ from models.image_input import LoadedImage
 from models.types import Box
 from models.vlm import prompts
 from models.vlm.conversation import GenerationRequest, ImagePart, TextPart, Turn
+from models.vlm.families import DEFAULT_FAMILY, ModelFamily
 from models.vlm.geometry import ModelGrid, coarse_grid, resize_for_model, zoom_crop
 from models.vlm.local import chat_messages  # the local transport's own message layout
 
@@ -58,9 +60,10 @@ class TrainingExample:
     turns: tuple[Turn, ...]
     answer: str
     label: str                                          # "real" | "fake"
-    model_boxes: tuple[tuple[float, float, float, float], ...]   # annotated boxes, model input pixels
+    model_boxes: tuple[tuple[float, float, float, float], ...]   # annotated boxes, in the family's convention
     region_count: int                                   # regions shown in the examine query (0 for scan)
     sha256: str
+    template_options: tuple[tuple[str, object], ...] = ()   # the family's chat-template switches (Qwen3.5: no thinking)
 
     @property
     def images(self) -> list:
@@ -74,10 +77,13 @@ class TrainingExample:
     def trl_row(self) -> dict[str, Any]:
         """A prompt-completion row for trl (SFT trains on the completion only; GRPO
         generates its own and hands the other columns to the reward functions)."""
-        return {"prompt": self.messages(), "images": self.images,
-                "completion": [{"role": "assistant", "content": [{"type": "text", "text": self.answer}]}],
-                "stage": self.stage, "label": self.label, "boxes": [list(b) for b in self.model_boxes],
-                "region_count": self.region_count}
+        row = {"prompt": self.messages(), "images": self.images,
+               "completion": [{"role": "assistant", "content": [{"type": "text", "text": self.answer}]}],
+               "stage": self.stage, "label": self.label, "boxes": [list(b) for b in self.model_boxes],
+               "region_count": self.region_count}
+        if self.template_options:  # trl passes a row's chat_template_kwargs to apply_chat_template
+            row["chat_template_kwargs"] = dict(self.template_options)
+        return row
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class ConversationSettings:
     max_regions: int = 3
     crop_margin: float = 0.25
     zoom_size: int = 336
+    family: ModelFamily = DEFAULT_FAMILY   # the base checkpoint's (models/vlm/families.py)
 
 
 def record_examples(record: DatasetRecord, image: LoadedImage, settings: ConversationSettings, context: str = "",
@@ -95,7 +102,8 @@ def record_examples(record: DatasetRecord, image: LoadedImage, settings: Convers
     """The scan and the examine example for one record and its decoded image; `context` is the
     evidence text the backend would add, `proposals` the evidence engine's regions (used, as by the
     backend, when no region is named)."""
-    grid = ModelGrid.for_image(image.width, image.height, settings.max_image_pixels)
+    family = settings.family
+    grid = ModelGrid.for_image(image.width, image.height, settings.max_image_pixels, family)
     prefix = [TextPart(prompts.IMAGE_INTRO.format(width=grid.model_width, height=grid.model_height) + "\n"),
               ImagePart(resize_for_model(image.rgb, grid))]
     if context:
@@ -105,21 +113,21 @@ def record_examples(record: DatasetRecord, image: LoadedImage, settings: Convers
     model_boxes = tuple(grid.to_model(region.box) for region in regions)
 
     scan_turns = (system, Turn("user", (*prefix, TextPart(prompts.scan_request(
-        grid.model_width, grid.model_height, settings.max_regions)))))
+        grid.model_width, grid.model_height, settings.max_regions, family)))))
     scan = TrainingExample("scan", scan_turns, scan_answer(regions, grid), record.label, model_boxes, 0,
-                           record.sha256)
+                           record.sha256, family.chat_template_options)
 
     shown = regions or list(proposals[: settings.max_regions]) or [
         ShownRegion(box, GRID_LABEL, "") for box in coarse_grid(image.width, image.height, settings.max_regions)]
     extra: list[TextPart | ImagePart] = []
     for index, region in enumerate(shown, 1):
-        crop, _ = zoom_crop(image.rgb, region.box, settings.crop_margin, settings.zoom_size)
+        crop, _ = zoom_crop(image.rgb, region.box, settings.crop_margin, settings.zoom_size, family)
         extra += [TextPart(prompts.region_caption(index, grid.to_model_ints(region.box), region.label,
-                                                  region.reason) + "\n"), ImagePart(crop), TextPart("\n")]
+                                                  region.reason, family) + "\n"), ImagePart(crop), TextPart("\n")]
     extra.append(TextPart(prompts.examine_request(len(shown))))
     examine = TrainingExample("examine", (system, Turn("user", (*prefix, *extra))),
                               examine_answer(record, len(shown)), record.label, model_boxes, len(shown),
-                              record.sha256)
+                              record.sha256, family.chat_template_options)
     return [scan, examine]
 
 

@@ -20,15 +20,18 @@ from models.dataset.jsonl import DatasetError, read_dataset
 from models.dataset.records import DatasetRecord
 from models.detector import DetectorUnavailable
 from models.image_input import ImageInputError, load_image
-from models.training.base import TrainingError
+from models.training.base import TrainingError, base_family
 from models.training.config import TrainConfig
 from models.training.conversations import ConversationSettings, ShownRegion, TrainingExample, record_examples
 from models.vlm import prompts
+from models.vlm.families import ModelFamily
 
 
-def conversation_settings(config: TrainConfig) -> ConversationSettings:
+def conversation_settings(config: TrainConfig, family: ModelFamily | None = None) -> ConversationSettings:
+    """The backend settings the examples follow; the family is the base checkpoint's unless given."""
     return ConversationSettings(max_image_pixels=config.max_image_pixels, max_regions=config.max_regions,
-                                crop_margin=config.crop_margin, zoom_size=config.zoom_size)
+                                crop_margin=config.crop_margin, zoom_size=config.zoom_size,
+                                family=family or base_family(config))
 
 
 def read_records(dataset: Path) -> list[DatasetRecord]:
@@ -44,9 +47,10 @@ def read_records(dataset: Path) -> list[DatasetRecord]:
     return records
 
 
-def iter_examples(records: list[DatasetRecord], config: TrainConfig) -> Iterator[TrainingExample]:
+def iter_examples(records: list[DatasetRecord], config: TrainConfig, family: ModelFamily | None = None
+                  ) -> Iterator[TrainingExample]:
     """Both examples of every record, in order; a changed or unreadable image stops the run."""
-    settings = conversation_settings(config)
+    settings = conversation_settings(config, family)
     engine = _evidence_engine(config)
     for record in records:
         try:
@@ -66,9 +70,9 @@ def iter_examples(records: list[DatasetRecord], config: TrainConfig) -> Iterator
             raise TrainingError(f"{record.path}: {exc}") from None
 
 
-def load_examples(dataset: Path, config: TrainConfig) -> list[TrainingExample]:
+def load_examples(dataset: Path, config: TrainConfig, family: ModelFamily | None = None) -> list[TrainingExample]:
     """All examples in memory (for inspection and tests; training streams them)."""
-    return list(iter_examples(read_records(dataset), config))
+    return list(iter_examples(read_records(dataset), config, family))
 
 
 def _evidence_engine(config: TrainConfig):
@@ -80,12 +84,13 @@ def _evidence_engine(config: TrainConfig):
         raise TrainingError(f"the evidence engine (context and region proposals) is unavailable: {exc}") from None
 
 
-def _features(columns: tuple[str, ...]):
+def _features(columns: tuple[str, ...], template_options: tuple[tuple[str, object], ...] = ()):
     from datasets import Features, Image, List, Value
 
     message = List({"role": Value("string"), "content": List({"type": Value("string"), "text": Value("string")})})
     every = {"prompt": message, "completion": message, "images": List(Image()), "stage": Value("string"),
-             "label": Value("string"), "boxes": List(List(Value("float64"))), "region_count": Value("int64")}
+             "label": Value("string"), "boxes": List(List(Value("float64"))), "region_count": Value("int64"),
+             "chat_template_kwargs": {name: Value("bool") for name, _ in template_options}}
     return Features({name: every[name] for name in columns})
 
 
@@ -100,8 +105,11 @@ def training_rows(dataset: Path, config: TrainConfig, columns: tuple[str, ...], 
     from datasets.exceptions import DatasetGenerationError
 
     read_records(dataset)  # the whole file is checked before any image is decoded
+    options = base_family(config).chat_template_options
+    if options:  # the family's template switches travel with every row (trl applies them)
+        columns = (*columns, "chat_template_kwargs")
     try:
-        return Dataset.from_generator(_rows, features=_features(columns), cache_dir=str(cache),
+        return Dataset.from_generator(_rows, features=_features(columns, options), cache_dir=str(cache),
                                       gen_kwargs={"dataset": str(Path(dataset).resolve()),
                                                   "config": config.to_dict(), "columns": columns})
     except DatasetGenerationError as exc:  # datasets wraps the generator's own error; surface ours

@@ -41,7 +41,9 @@ def train_grpo(dataset: Path, config: TrainConfig) -> TrainingResult:
             arguments = GRPOConfig(**common, num_generations=config.num_generations,
                                    max_completion_length=config.max_completion_length,
                                    temperature=config.temperature, reward_weights=config.weights,
-                                   log_completions=False)
+                                   log_completions=False,
+                                   # the family's template switches, as at inference (Qwen3.5: no thinking)
+                                   chat_template_kwargs=trainable.family.template_options() or None)
             trainer = GRPOTrainer(model=trainable.model, reward_funcs=trl_reward_functions(config.max_regions),
                                   args=arguments, train_dataset=rows, processing_class=trainable.processor,
                                   peft_config=None if trainable.adapter_from else lora_config(config))

@@ -50,5 +50,6 @@ def train_and_save(trainer: Any, trainable: TrainableModel, config: TrainConfig,
         raise TrainingError(f"the loss became non-finite ({losses}); lower --lr or check the data; nothing was saved")
     result = TrainingResult(Path(config.output_dir), int(output.global_step), losses, rewards,
                             time.perf_counter() - start)
-    save_checkpoint(trainer.model, trainable.processor, config, trainable.base_model, dataset, examples, result)
+    save_checkpoint(trainer.model, trainable.processor, config, trainable.base_model, dataset, examples, result,
+                    trainable.family)
     return result

@@ -17,7 +17,8 @@ Facts checked in transformers 5.24 (models/qwen2_5_vl, qwen3_vl, qwen3_5 config 
 processor defaults), the checkpoints' preprocessor_config.json, and the Qwen3-VL
 grounding cookbook ("relative coordinates ranging from 0 to 1000").
 A checkpoint's family is read from its config.json (model_type, architectures);
-a server's from the model name it serves, or named outright (--family).
+a server's from the model name it serves, or named outright (--family), and
+where neither says, Qwen2.5-VL with a note in the result saying it was assumed.
 """
 
 from __future__ import annotations
@@ -168,12 +169,15 @@ def for_model_name(model: str) -> ModelFamily | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def for_remote(model: str, named: str | None = None) -> ModelFamily:
-    """A server's family: as named (--family), else from its model name, else a clear error."""
+def for_remote(model: str, named: str | None = None) -> tuple[ModelFamily, str]:
+    """A server's family and, when it had to be assumed, a note saying so: as named (--family),
+    else from its model name, else Qwen2.5-VL (whose box reading also recognises 0-1000 answers
+    by their numbers), which the note tells the analyst to confirm with --family."""
     if named:
-        return by_name(named)
+        return by_name(named), ""
     family = for_model_name(model)
     if family is None:
-        raise UnknownFamily(f"cannot tell the model family of {model!r} from its name: pass --family "
-                            f"({', '.join(FAMILY_NAMES)}) so its boxes are read in the right convention")
-    return family
+        return DEFAULT_FAMILY, (f"the served model's family cannot be read from its name {model!r}: read as "
+                                f"{DEFAULT_FAMILY.title} (boxes in pixels of its input, or 0-1000 where the numbers "
+                                f"say so); pass --family ({', '.join(FAMILY_NAMES)}) to be sure")
+    return family, ""

@@ -60,6 +60,7 @@ class VisionLanguageDetector(Detector):
         self.settings = settings
         # geometry, prompt wording and box units follow the model's family (families.py)
         self.family = getattr(transport, "family", DEFAULT_FAMILY)
+        self.family_note = getattr(transport, "family_note", "")   # set where the family had to be assumed
         self.load_seconds = load_seconds
         self._load_unreported = load_seconds > 0
         self._scans: OrderedDict[str, ScanRecord] = OrderedDict()
@@ -255,7 +256,8 @@ class VisionLanguageDetector(Detector):
             width=image.width, height=image.height, verdict=verdict, score=score,
             regions=examined_regions(regions, parsed, self.name), evidence=[model_evidence, *evidence],
             explanation=explanation, backend=self.name, backend_version=self.version, timings=timings,
-            notes=[*image.notes, *notes, *generation.notes], question=question, answer=answer,
+            notes=[*image.notes, *notes, *generation.notes, *filter(None, [self.family_note])],
+            question=question, answer=answer,
             provenance=provenance, raw_output=raw)
 
     def _scan_for(self, image: LoadedImage, regions: Sequence[Region]) -> ScanRecord | None:

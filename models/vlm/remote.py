@@ -35,7 +35,7 @@ class ChatCompletionsTransport:
         self.in_flight = InFlightGate(concurrency)  # a batch's threads share this transport (models/vlm/concurrency.py)
         self.server_model: str | None = None
         self._logprobs = settings.request_logprobs
-        self.family = settings.model_family  # how the served model sizes images and writes boxes
+        self.family, self.family_note = settings.model_family  # how the served model sizes images, writes boxes
 
     @property
     def endpoint(self) -> str:

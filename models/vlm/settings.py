@@ -26,8 +26,9 @@ BOX_UNITS: tuple[str, ...] = ("auto", "pixels", "normalized-1000", "fraction")
 GPU_DEFAULT_MODEL = "Qwen/Qwen2.5-VL-7B-Instruct"
 CPU_DEFAULT_MODEL = "Qwen/Qwen2.5-VL-3B-Instruct"
 
-# Qwen2.5-VL sees images in 28x28 pixel cells (14 px patches merged 2x2); the
-# model's boxes are in pixels of the image resized to whole cells.
+# Qwen2.5-VL sees images in 28x28 pixel cells (14 px patches merged 2x2), Qwen3-VL
+# and Qwen3.5 in 32x32 ones (families.py holds each family's cell and bounds).  The
+# settings' defaults and lower bounds are stated in Qwen2.5-VL cells, the smallest.
 QWEN_CELL = 28
 MIN_IMAGE_PIXELS = 4 * QWEN_CELL * QWEN_CELL
 
@@ -122,6 +123,8 @@ class RemoteSettings:
     """An OpenAI-compatible chat-completions server (vLLM, SGLang, LM Studio, Ollama).
 
     base_url ends before /chat/completions, e.g. "http://gpu-box:8000/v1".
+    family: the served model's family (families.py names); None reads it from
+      the model name (a name that names none: Qwen2.5-VL, noted in the result).
     timeout: seconds for one request; retries: extra attempts after a
     connection error, a timeout or a 429/5xx answer (never after 4xx).
     """
@@ -133,6 +136,7 @@ class RemoteSettings:
     retries: int = 2
     retry_backoff: float = 1.0
     request_logprobs: bool = True
+    family: str | None = None
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -143,12 +147,20 @@ class RemoteSettings:
             raise ValueError("the request timeout must be positive")
         if not 0 <= self.retries <= 10:
             raise ValueError(f"retries must be between 0 and 10, got {self.retries}")
+        self.model_family  # noqa: B018 - an unknown --family is refused here, with the names to use
+
+    @property
+    def model_family(self):
+        """(families.ModelFamily, note): as named, else from the model name, else assumed with a note."""
+        from models.vlm.families import for_remote
+
+        return for_remote(self.model, self.family)
 
     @classmethod
     def from_env(cls, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
                  timeout: float | None = None, retries: int | None = None,
-                 retry_backoff: float | None = None) -> "RemoteSettings":
-        """Explicit values win; ZOOMIN_REMOTE_BASE_URL / _MODEL / _API_KEY (or OPENAI_API_KEY) fill the rest."""
+                 retry_backoff: float | None = None, family: str | None = None) -> "RemoteSettings":
+        """Explicit values win; ZOOMIN_REMOTE_BASE_URL / _MODEL / _API_KEY (or OPENAI_API_KEY) / _FAMILY fill the rest."""
         url = base_url or _env("ZOOMIN_REMOTE_BASE_URL") or _env("OPENAI_BASE_URL")
         if not url:
             raise ValueError("the remote backend needs a server: pass --base-url URL "
@@ -157,4 +169,5 @@ class RemoteSettings:
                    api_key=api_key or _env("ZOOMIN_REMOTE_API_KEY") or _env("OPENAI_API_KEY"),
                    timeout=timeout if timeout is not None else float(_env("ZOOMIN_REMOTE_TIMEOUT", "120")),
                    retries=retries if retries is not None else int(_env("ZOOMIN_REMOTE_RETRIES", "2")),
-                   retry_backoff=retry_backoff if retry_backoff is not None else 1.0)
+                   retry_backoff=retry_backoff if retry_backoff is not None else 1.0,
+                   family=family or _env("ZOOMIN_REMOTE_FAMILY"))
