@@ -41,6 +41,9 @@ def backend_options(model: str | None, quant: str | None, device: str | None,
               help="Address to serve on; anything but loopback requires --auth.")
 @click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
 @click.option("--auth", default=None, metavar="USER:PASS", help="Require this login (or set ZOOMIN_AUTH).")
+@click.option("--users", "users_file", type=click.Path(dir_okay=False), default=None,
+              help="One login per analyst from this file (or ZOOMIN_USERS; manage it with `zoomin users`): "
+                   "the signed-in user signs every change, a viewer only reads and exports.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="The case store's folder (default: ZOOMIN_HOME or the user's data folder).")
 @click.option("--backend", type=click.Choice(sorted(BACKENDS)), default="evidence", show_default=True,
@@ -49,14 +52,18 @@ def backend_options(model: str | None, quant: str | None, device: str | None,
 @click.option("--quant", type=click.Choice(["4bit", "8bit", "none"]), default=None, help="vlm: quantization.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="vlm: where the model runs.")
 @click.option("--base-url", default=None, help="remote: OpenAI-compatible base URL (or ZOOMIN_REMOTE_BASE_URL).")
-def serve(host: str, port: int, auth: str | None, data_dir: str | None, backend: str, model: str | None,
-          quant: str | None, device: str | None, base_url: str | None) -> None:
+def serve(host: str, port: int, auth: str | None, users_file: str | None, data_dir: str | None, backend: str,
+          model: str | None, quant: str | None, device: str | None, base_url: str | None) -> None:
     """Start the ZoomIn analyst workbench (a local web page)."""
     from storage.config import data_home
+    from zoomin_ui.users import UsersError, users_path
 
     try:
+        users = users_path(users_file)
         login = resolve_auth(auth)
-        check_bind(host, login)
+        if users is not None and login is not None:
+            raise LaunchRefused("give --users (one login per analyst) or --auth (one shared login), not both")
+        check_bind(host, login or users)
     except LaunchRefused as exc:
         raise click.ClickException(str(exc)) from None
     from storage.private import private_folder
@@ -81,12 +88,34 @@ def serve(host: str, port: int, auth: str | None, data_dir: str | None, backend:
         raise click.ClickException(str(exc)) from None
     from starlette.middleware import Middleware
 
-    _, url, _ = demo.launch(server_name=host, server_port=port, auth=login, allowed_paths=served_folders(home),
+    try:
+        gate = newsroom_logins(users, home) if users is not None else login
+    except (UsersError, WorkbenchError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _, url, _ = demo.launch(server_name=host, server_port=port, auth=gate, allowed_paths=served_folders(home),
                             blocked_paths=private_paths(home), css=PAGE_CSS,
-                            app_kwargs={"middleware": [Middleware(LoginGate)]} if login else None,
+                            app_kwargs={"middleware": [Middleware(LoginGate)]} if gate else None,
                             max_file_size=MAX_UPLOAD, run_history=False, footer_links=["gradio"],
                             show_error=False, ssr_mode=False, enable_monitoring=False, mcp_server=False,
                             pwa=False, inbrowser=False, quiet=True, prevent_thread_lock=True)
     # One line scripts and tests can wait for.
     click.echo(f"Running on {url.rstrip('/')} (data folder {home})", nl=True)
     demo.block_thread()
+
+
+def newsroom_logins(users: Path, home: Path):
+    """Gradio's auth for one login per analyst: the users file, the server log in
+    the case store, and the signed-in user as who acts in every event."""
+    from storage.identity import use_session_source
+    from storage.server_events import record_server_event
+    from zoomin_ui.service import open_store
+    from zoomin_ui.users import Authenticator, UserBook, gradio_session_user
+
+    book = UserBook(users)
+    log_store = open_store(str(home))
+
+    def log(actor: str, action: str, client: str, detail: dict | None) -> None:
+        record_server_event(log_store, actor, action, client, detail)
+
+    use_session_source(gradio_session_user(book))
+    return Authenticator(book, log).login

@@ -101,6 +101,11 @@ STATE_ONLY = ("state",)
 
 
 def require_analyst(name: str | None) -> str:
+    from storage.identity import signed_in
+
+    user = signed_in()  # on the newsroom server the login signs, not the typed name
+    if user is not None and user.name:
+        return user.name
     name = (name or "").strip()
     if not name:
         raise WorkbenchError("enter your name in 'Analyst' first: every action is signed with it", "analyst")

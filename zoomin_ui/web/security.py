@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from zoomin_ui.users import login_client
+
 AUTH_ENV = "ZOOMIN_AUTH"
 DEFAULT_HOST = "127.0.0.1"
 # Gradio refuses larger uploads before they reach a handler; the workbench
@@ -48,11 +50,13 @@ def resolve_auth(flag: str | None, env: Mapping[str, str] = os.environ) -> tuple
     return parse_auth(text) if text else None
 
 
-def check_bind(host: str, auth: tuple[str, str] | None) -> None:
-    """Only loopback may go without a login: anything else is reachable from the network."""
+def check_bind(host: str, auth: object | None) -> None:
+    """Only loopback may go without a login (--auth, or --users for one per analyst):
+    anything else is reachable from the network."""
     if not is_loopback(host) and auth is None:
         raise LaunchRefused(f"refusing to serve on {host} without a login: the workbench holds sensitive "
-                            f"cases. Give --auth USER:PASS (or set {AUTH_ENV}), or bind to {DEFAULT_HOST}.")
+                            f"cases. Give --users users.toml (one login per analyst, see `zoomin users`) or "
+                            f"--auth USER:PASS (or set {AUTH_ENV}), or bind to {DEFAULT_HOST}.")
 
 
 # ---------------------------------------------------------------------- what the page may serve
@@ -123,6 +127,8 @@ class LoginGate:
         self.app = app
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":  # for the login's throttle and the server log (zoomin_ui/users.py)
+            login_client.set(str((scope.get("client") or ("",))[0]))
         gradio_app = scope.get("app")
         if scope["type"] not in ("http", "websocket") or getattr(gradio_app, "auth", None) is None \
                 or _logged_in(scope, gradio_app):
