@@ -23,6 +23,7 @@ from zoomin_ui.cli_trust import trust
 from zoomin_ui.cli_dataset import dataset, eval_command
 from zoomin_ui.cli_report import report
 from zoomin_ui.cli_train import train
+from zoomin_ui.cli_users import users
 from zoomin_ui.summary import render_analysis
 from zoomin_ui.terminal import SAFE_TEXT, TerminalSafeGroup, echo, terminal_safe
 
@@ -233,6 +234,7 @@ main.add_command(report)
 main.add_command(dataset)
 main.add_command(eval_command)
 main.add_command(train)
+main.add_command(users)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
