@@ -48,7 +48,8 @@ def test_untouched_photo_gets_no_box_there(engine, photo):
 def test_examination_explains_with_measured_numbers(engine, composite):
     analysis = engine.analyze(load_image(encode(composite, "PNG"), name="composite.png"))
     region = max(analysis.regions, key=lambda r: r.box.iou(PATCH))
-    assert region.label == "smoother than the rest (noise)"
+    # The tile cue or the local noise-inconsistency map (models/evidence/maps), whichever is more unusual.
+    assert region.label in ("smoother than the rest (noise)", "noise differs from the rest (noise inconsistency)")
     match = re.search(r"noise level (\d+\.\d+) grey levels, (\d+\.\d)x lower than the (\d+\.\d+)", region.explanation)
     assert match and float(match.group(2)) >= 1.5
     assert {"smoother", "periodic", "error-level"} <= {e.source for e in region.evidence}

@@ -16,6 +16,7 @@ import numpy as np
 
 from models.evidence.cues import CUE_BY_NAME
 from models.evidence.image_signals import ImageSignals, tiles_inside
+from models.evidence.maps import region_findings
 from models.evidence.signal_maps import PixelEvidence
 from models.types import Box, Evidence, Region
 
@@ -90,6 +91,8 @@ def measure_region(box: Box, signals: ImageSignals) -> list[Evidence]:
                                  f"against {typical:.2f} for the image's typical tile",
                                  {"error_level": error_level, "typical_error_level": typical}))
 
+    if signals.local_calibration is not None:
+        findings += region_findings(box, signals.local_maps, signals.local_calibration)
     model = _model_finding(box, signals)
     if model is not None:
         findings.append(model)
@@ -148,7 +151,9 @@ def _finite_median(values: np.ndarray) -> float | None:
 def examine_region(region: Region, signals: ImageSignals) -> Region:
     """The region, re-scored and explained from its own measurements."""
     findings = measure_region(region.box, signals)
-    notable = [f for f in findings if f.source != "signal-model" and f.details["score"] >= NOTABLE_SCORE]
+    # A local map's finding carries its own bar (it competes with more keys than a tile cue).
+    notable = [f for f in findings if f.source != "signal-model"
+               and f.details["score"] >= f.details.get("notable_at", NOTABLE_SCORE)]
     model = next((f for f in findings if f.source == "signal-model"), None)
     cue_score = max((f.details["score"] for f in findings if f.source != "signal-model"), default=0.0)
     model_score = model.details["probability"] if model else 0.0

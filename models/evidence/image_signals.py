@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from models.evidence.cues import cue_z_maps
+from models.evidence.maps import InconsistencyMap
+from models.evidence.maps.calibration import LocalMapCalibration
 from models.evidence.scan_calibration import GROUP_SURPRISE, ScanCalibration
 from models.evidence.signal_maps import PixelEvidence, TileStatistics
 from models.evidence.tile_grid import TileGrid
@@ -27,6 +29,8 @@ class ImageSignals:
     calibration: ScanCalibration
     model_tiles: TileGrid | None = None
     model_probability: float | None = None
+    local_maps: list[InconsistencyMap] = field(default_factory=list)  # models.evidence.maps, those that apply
+    local_calibration: LocalMapCalibration | None = None
     _surprise: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)
 
     def surprise_map(self, scale_index: int, cue: str) -> np.ndarray:

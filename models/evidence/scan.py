@@ -17,6 +17,7 @@ import numpy as np
 
 from models.evidence.cues import CUES
 from models.evidence.image_signals import ImageSignals
+from models.evidence.maps import LOCAL_MIN_SCORE, label_of, scored_peaks
 from models.evidence.scan_calibration import surprising_groups
 from models.evidence.tile_grid import TileGrid
 from models.types import Box, Region
@@ -67,11 +68,21 @@ def cue_candidates(signals: ImageSignals, scale_index: int, settings: ScanSettin
     return found
 
 
+def local_map_candidates(signals: ImageSignals, settings: ScanSettings) -> list[Candidate]:
+    """Peaks of the local-inconsistency maps (models.evidence.maps) beyond those
+    of LOCAL_MIN_SCORE of real photos (and at least the scan's own minimum)."""
+    if signals.local_calibration is None:
+        return []
+    threshold = max(settings.min_score, LOCAL_MIN_SCORE)
+    return [Candidate(peak.box, score, label_of(peak.key))
+            for peak, score in scored_peaks(signals.local_maps, signals.local_calibration) if score >= threshold]
+
+
 def propose_regions(signals: ImageSignals, settings: ScanSettings,
                     extra: list[Candidate] | None = None) -> list[Region]:
-    """The scan: cue candidates at every tile size (plus `extra`, e.g. from the
-    learned model's tile map), suppressed and ranked."""
-    candidates = list(extra or [])
+    """The scan: cue candidates at every tile size and the local maps' peaks
+    (plus `extra`, e.g. from the learned model's tile map), suppressed and ranked."""
+    candidates = list(extra or []) + local_map_candidates(signals, settings)
     for scale_index in range(len(signals.tiles)):
         candidates += cue_candidates(signals, scale_index, settings)
     kept = suppress(candidates, settings.nms_iou)[: settings.max_regions]

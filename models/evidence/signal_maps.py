@@ -142,6 +142,7 @@ class PixelEvidence:
     error_level: np.ndarray
     noise_level_function: np.ndarray  # expected sigma per luma bin of width 256 / NLF_BINS
     block_noise_ratio: np.ndarray     # log2(sigma / expected sigma at the block's brightness) per 8x8 block
+    luma8: np.ndarray | None = None   # the 8-bit luma itself, which the local-inconsistency maps sample
 
     @classmethod
     def compute(cls, rgb: np.ndarray) -> "PixelEvidence":
@@ -153,7 +154,8 @@ class PixelEvidence:
         levels = _noise_level_function(block_sigma, block_mean)
         expected = levels[_luma_bin(block_mean)]
         ratio = np.log2((block_sigma + NOISE_FLOOR) / (expected + NOISE_FLOOR))
-        return cls(width, height, block_sigma, block_mean, abs_d2x, abs_d2y, _luma_error_level(gray8), levels, ratio)
+        return cls(width, height, block_sigma, block_mean, abs_d2x, abs_d2y, _luma_error_level(gray8), levels, ratio,
+                   gray8)
 
     def region_blocks(self, rows: slice, cols: slice) -> tuple[slice, slice]:
         return (slice(rows.start // NOISE_BLOCK, -(-rows.stop // NOISE_BLOCK)),

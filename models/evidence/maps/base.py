@@ -1,0 +1,144 @@
+"""What every local-inconsistency map takes and gives.
+
+A map measures one forensic trace per cell (an 8x8 JPEG block, or on large
+images one sampled block per cell of `stride` x `stride` blocks, so a 12 MP
+photo costs what a 1.5 MP one does) and turns it into signed robust z-scores
+against the same image's own cells: a channel.  Positive z means "departs from
+what most of this image shows" in the direction that channel cares about.
+The compact-anomaly search (models.evidence.maps.anomaly) then looks for a
+coherent patch of high z, and the calibration against real photos
+(models.evidence.maps.calibration) says how unusual that patch is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from models.evidence.signal_maps import NOISE_BLOCK, PixelEvidence
+
+# Above this many 8x8 blocks (about half a megapixel) a map samples one block per cell:
+# a 12 MP photo becomes about 100 x 75 cells of 40 px, fine enough for a region of
+# 5% of the frame (20 x 15 cells) and within the engine's time budget.
+MAX_CELLS = 8_000
+Z_FLOOR = 1e-3
+
+
+@dataclass(frozen=True)
+class MapInput:
+    """The image as the maps read it: the engine's pixels and arrays already measured."""
+
+    rgb: np.ndarray
+    pixels: PixelEvidence
+    luma_quantization: tuple[int, ...] | None = None  # the file's JPEG luma table (natural order), if a JPEG
+    grid_aligned: bool = True  # the JPEG block grid starts at pixel (0, 0) of rgb (no EXIF rotation moved it)
+
+    @property
+    def stride(self) -> int:
+        """Blocks per cell side: 1 up to MAX_CELLS blocks, more above."""
+        blocks = (self.pixels.height // NOISE_BLOCK) * (self.pixels.width // NOISE_BLOCK)
+        return max(1, math.ceil(math.sqrt(blocks / MAX_CELLS)))
+
+    @property
+    def cell(self) -> int:
+        return NOISE_BLOCK * self.stride
+
+    @cached_property
+    def luma_blocks(self) -> np.ndarray:
+        """(rows, cols, 8, 8) float32 luma of the sampled block of every cell, shared by the maps."""
+        return sampled_blocks(self.pixels.luma8, self.stride).astype(np.float32)
+
+    @cached_property
+    def block_dct(self) -> np.ndarray:
+        """Orthonormal 8x8 DCT of the level-shifted sampled blocks (JPEG's transform)."""
+        return _DCT @ (self.luma_blocks - 128.0) @ _DCT.T
+
+    @cached_property
+    def block_contrast(self) -> np.ndarray:
+        """Standard deviation of each sampled block (from its AC energy: the DCT is orthonormal)."""
+        energy = np.square(self.block_dct).sum(axis=(-2, -1)) - np.square(self.block_dct[..., 0, 0])
+        return np.sqrt(np.maximum(energy, 0.0)) / NOISE_BLOCK
+
+    @cached_property
+    def sampled_sigma(self) -> np.ndarray:
+        """The engine's noise sigma of each sampled block (NaN: constant or clipped)."""
+        rows, cols = self.luma_blocks.shape[:2]
+        return self.pixels.block_sigma[:: self.stride, :: self.stride][:rows, :cols]
+
+
+@dataclass
+class InconsistencyMap:
+    """Per-cell signed z of one or more channels of one map (NaN: not measured)."""
+
+    name: str
+    channels: dict[str, np.ndarray]
+    cell: int
+    width: int
+    height: int
+    # Which departures mean something, per channel (+1: z above the rest, -1: below); both by default.
+    directions: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def display(self) -> np.ndarray:
+        """0..1 per cell, "how inconsistent": the strongest channel's |z|, 0 at z 0, 1 from z 6 up."""
+        stacked = np.stack([np.abs(np.nan_to_num(z, nan=0.0)) for z in self.channels.values()])
+        return np.clip(stacked.max(axis=0) / 6.0, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class LocalMap:
+    """One registered map: its name, the label of the boxes it proposes, the
+    legend the zoom panel prints under it, and how it is measured (None where
+    it does not apply, e.g. JPEG traces on a PNG)."""
+
+    name: str
+    label: str
+    legend: str
+    measure: Callable[[MapInput], InconsistencyMap | None]
+
+
+def dct_matrix() -> np.ndarray:
+    n = np.arange(NOISE_BLOCK)
+    matrix = np.sqrt(2.0 / NOISE_BLOCK) * np.cos(np.pi * (2 * n[None, :] + 1) * n[:, None] / (2.0 * NOISE_BLOCK))
+    matrix[0] /= np.sqrt(2.0)
+    return matrix.astype(np.float32)
+
+
+_DCT = dct_matrix()
+
+
+def robust_z(values: np.ndarray, floor: float) -> np.ndarray:
+    """(value - median) / (1.4826 MAD), over the finite cells; the spread is at
+    least `floor` so a very uniform image does not turn wobbles into large z."""
+    finite = values[np.isfinite(values)]
+    if finite.size < 16:
+        return np.full(values.shape, np.nan, np.float32)
+    median = float(np.median(finite))
+    spread = max(float(np.median(np.abs(finite - median))) * 1.4826, floor, Z_FLOOR)
+    return ((values - median) / spread).astype(np.float32)
+
+
+def sampled_blocks(plane: np.ndarray, stride: int) -> np.ndarray:
+    """(rows, cols, 8, 8) view of the top-left 8x8 block of every cell of
+    `stride` x `stride` blocks (all blocks when stride is 1)."""
+    rows, cols = plane.shape[0] // NOISE_BLOCK, plane.shape[1] // NOISE_BLOCK
+    blocks = plane[: rows * NOISE_BLOCK, : cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK)
+    return blocks.swapaxes(1, 2)[::stride, ::stride]
+
+
+def pooled(block_values: np.ndarray, stride: int) -> np.ndarray:
+    """Mean of the finite block values inside each cell of `stride` x `stride` blocks
+    (the cells sampled_blocks reads), NaN where a cell has none."""
+    if stride == 1:
+        return block_values.astype(np.float32)
+    rows, cols = -(-block_values.shape[0] // stride), -(-block_values.shape[1] // stride)
+    padded = np.full((rows * stride, cols * stride), np.nan, np.float32)
+    padded[: block_values.shape[0], : block_values.shape[1]] = block_values
+    cells = padded.reshape(rows, stride, cols, stride).swapaxes(1, 2).reshape(rows, cols, -1)
+    finite = np.isfinite(cells)
+    total = np.where(finite, cells, 0.0).sum(axis=-1)
+    count = finite.sum(axis=-1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)

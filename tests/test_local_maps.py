@@ -1,0 +1,227 @@
+"""The local-inconsistency maps (models/evidence/maps): each one boxes the patch it
+is built to see, and leaves the same image untouched alone.  Every fixture is
+made here: a synthetic scene, a patch with other noise, a double-compressed
+JPEG with a singly compressed patch, a demosaiced "camera" image with a patch
+that never went through a colour filter."""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.evidence.engine import EvidenceEngine
+from models.evidence.maps import LOCAL_MAPS, MAP_BY_NAME, measure_local_maps, region_findings, scored_peaks
+from models.evidence.maps.base import MapInput, pooled, robust_z
+from models.evidence.maps.calibration import LocalMapCalibration
+from models.evidence.maps.jpeg_traces import quality_table
+from models.image_input import load_image
+from models.types import Box
+
+PATCH = Box(320, 160, 544, 368)
+CALIBRATION = LocalMapCalibration.load()
+
+
+def scene(height: int = 512, width: int = 768, seed: int = 0) -> np.ndarray:
+    """A smooth colour scene with texture and edges, float32 0..255, before any sensor."""
+    rng = np.random.default_rng(seed)
+    base = np.zeros((height, width, 3), np.float32)
+    for octave in range(2, 8):
+        small = rng.standard_normal((max(2, height >> octave), max(2, width >> octave), 3)).astype(np.float32)
+        base += cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC) * octave * 4.0
+    base += 120.0 + np.linspace(30, -30, height, dtype=np.float32)[:, None, None]
+    for _ in range(5):
+        centre = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+        cv2.circle(base, centre, int(rng.integers(20, 90)), [float(v) for v in rng.uniform(50, 200, 3)], -1,
+                   cv2.LINE_AA)
+    return np.clip(cv2.GaussianBlur(base, (0, 0), 1.0), 10, 245)
+
+
+def camera(scene_rgb: np.ndarray, seed: int = 1, sigma: float = 2.5) -> np.ndarray:
+    """A BGGR Bayer mosaic of the scene with sensor noise, demosaiced by OpenCV."""
+    rng = np.random.default_rng(seed)
+    r, g, b = scene_rgb[..., 0], scene_rgb[..., 1], scene_rgb[..., 2]
+    mosaic = np.empty(scene_rgb.shape[:2], np.float32)
+    mosaic[0::2, 0::2], mosaic[0::2, 1::2] = b[0::2, 0::2], g[0::2, 1::2]
+    mosaic[1::2, 0::2], mosaic[1::2, 1::2] = g[1::2, 0::2], r[1::2, 1::2]
+    raw = np.clip(mosaic + rng.standard_normal(mosaic.shape) * sigma, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(raw, cv2.COLOR_BayerBG2RGB)
+
+
+def paste(host: np.ndarray, patch_source: np.ndarray, box: Box = PATCH) -> np.ndarray:
+    out = host.copy()
+    rows, cols = box.pixel_slices()
+    out[rows, cols] = patch_source[rows, cols]
+    return out
+
+
+def jpeg(rgb: np.ndarray, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def png(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def decoded(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def map_boxes(data: bytes, map_name: str) -> list[tuple[Box, float]]:
+    """The boxes one map proposes (score at or above the scan's bar for local maps)."""
+    from models.evidence.maps import LOCAL_MIN_SCORE
+
+    found = [m for m in measure_local_maps(load_image(data)) if m.name == map_name]
+    return [(peak.box, score) for peak, score in scored_peaks(found, CALIBRATION) if score >= LOCAL_MIN_SCORE]
+
+
+def boxed(boxes: list[tuple[Box, float]], target: Box = PATCH) -> bool:
+    return any(box.iou(target) >= 0.3 for box, _ in boxes)
+
+
+# ---------------------------------------------------------------- fixtures per map
+
+@pytest.fixture(scope="module")
+def noisy_patch() -> tuple[bytes, bytes]:
+    """A clean scene with mild noise; the patch carries three times the noise (PNG)."""
+    rng = np.random.default_rng(5)
+    base = scene(seed=2)
+    host = np.clip(base + rng.standard_normal(base.shape) * 1.5, 0, 255).astype(np.uint8)
+    louder = np.clip(base + rng.standard_normal(base.shape) * 5.0, 0, 255).astype(np.uint8)
+    return png(paste(host, louder)), png(host)
+
+
+@pytest.fixture(scope="module")
+def double_compressed() -> tuple[bytes, bytes]:
+    """A photo saved at q70 then edited and saved at q90; the patch comes from the
+    uncompressed original, so it is compressed once."""
+    rng = np.random.default_rng(6)
+    original = np.clip(scene(seed=3) + rng.standard_normal((512, 768, 3)) * 2.0, 0, 255).astype(np.uint8)
+    first = decoded(jpeg(original, 70))
+    return jpeg(paste(first, original), 90), jpeg(first, 90)
+
+
+@pytest.fixture(scope="module")
+def demosaiced_camera() -> tuple[bytes, bytes]:
+    """A demosaiced camera image; the patch is the same scene with the same noise
+    level added per pixel and channel, never through a colour filter (PNG)."""
+    rng = np.random.default_rng(7)
+    base = scene(seed=4)
+    photo = camera(base)
+    flat = np.clip(base + rng.standard_normal(base.shape) * 2.5 * 0.7, 0, 255).astype(np.uint8)
+    return png(paste(photo, flat)), png(photo)
+
+
+# ---------------------------------------------------------------- the maps
+
+def test_the_registry_holds_one_map_per_trace_with_a_legend():
+    assert [m.name for m in LOCAL_MAPS] == ["noise-inconsistency", "jpeg-traces", "cfa"]
+    assert all(m.legend and m.label and callable(m.measure) for m in LOCAL_MAPS)
+
+
+def test_noise_map_boxes_a_patch_with_other_noise(noisy_patch):
+    spliced, _ = noisy_patch
+    assert boxed(map_boxes(spliced, "noise-inconsistency"))
+
+
+def test_noise_map_leaves_the_untouched_image_alone(noisy_patch):
+    _, untouched = noisy_patch
+    assert map_boxes(untouched, "noise-inconsistency") == []
+
+
+def test_jpeg_map_boxes_a_singly_compressed_patch_in_a_double_compressed_photo(double_compressed):
+    spliced, _ = double_compressed
+    assert boxed(map_boxes(spliced, "jpeg-traces"))
+
+
+def test_jpeg_map_leaves_the_untouched_double_compressed_photo_alone(double_compressed):
+    _, untouched = double_compressed
+    assert map_boxes(untouched, "jpeg-traces") == []
+
+
+def test_jpeg_map_applies_to_jpeg_files_only(noisy_patch, double_compressed):
+    assert "jpeg-traces" not in [m.name for m in measure_local_maps(load_image(noisy_patch[0]))]
+    assert "jpeg-traces" in [m.name for m in measure_local_maps(load_image(double_compressed[0]))]
+
+
+def test_cfa_map_boxes_a_patch_without_the_demosaicing_trace(demosaiced_camera):
+    spliced, _ = demosaiced_camera
+    assert boxed(map_boxes(spliced, "cfa"))
+
+
+def test_cfa_map_leaves_the_untouched_camera_image_alone(demosaiced_camera):
+    _, untouched = demosaiced_camera
+    assert "cfa" in [m.name for m in measure_local_maps(load_image(untouched))]  # the trace is there
+    assert map_boxes(untouched, "cfa") == []
+
+
+def test_cfa_map_does_not_apply_without_a_camera_trace(noisy_patch):
+    # Noise added per pixel, no colour filter anywhere: no trace, so its absence means nothing.
+    assert "cfa" not in [m.name for m in measure_local_maps(load_image(noisy_patch[1]))]
+
+
+# ---------------------------------------------------------------- the scan and the examination
+
+@pytest.fixture(scope="module")
+def engine() -> EvidenceEngine:
+    return EvidenceEngine()
+
+
+@pytest.mark.parametrize("fixture", ["noisy_patch", "double_compressed", "demosaiced_camera"])
+def test_the_scan_boxes_each_patch_and_the_examination_says_why(fixture, engine, request):
+    spliced, _ = request.getfixturevalue(fixture)
+    image = load_image(spliced)
+    regions = engine.scan(image)
+    hits = [r for r in regions if r.box.iou(PATCH) >= 0.3]
+    assert hits, [(r.label, r.box.to_list()) for r in regions]
+    examined = engine.examine(image, hits[:1]).regions[0]
+    assert examined.label != "no clear anomaly"
+    assert any(e.source in MAP_BY_NAME and e.supports == "ai-generated" for e in examined.evidence)
+
+
+@pytest.mark.parametrize("fixture", ["noisy_patch", "double_compressed", "demosaiced_camera"])
+def test_the_scan_proposes_no_local_map_box_on_the_untouched_images(fixture, engine, request):
+    _, untouched = request.getfixturevalue(fixture)
+    labels = {m.label for m in LOCAL_MAPS}
+    assert [r.label for r in engine.scan(load_image(untouched)) if r.label in labels] == []
+
+
+def test_a_hand_drawn_box_elsewhere_is_not_called_unusual(noisy_patch, engine):
+    image = load_image(noisy_patch[0])
+    maps = measure_local_maps(image)
+    elsewhere = region_findings(Box(20, 20, 220, 140), maps, CALIBRATION)
+    assert elsewhere and all(f.supports == "neither" for f in elsewhere)
+
+
+# ---------------------------------------------------------------- building blocks
+
+def test_quality_tables_follow_libjpeg():
+    assert quality_table(50)[0, :4].tolist() == [16, 11, 10, 16]
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(buffer, "JPEG", quality=90)
+    assert np.array_equal(np.asarray(Image.open(buffer).quantization[0]).reshape(8, 8), quality_table(90))
+
+
+def test_large_images_are_sampled_to_a_bounded_number_of_cells():
+    from models.evidence.signal_maps import PixelEvidence
+
+    rgb = np.zeros((2000, 3000, 3), np.uint8)
+    given = MapInput(rgb, PixelEvidence.compute(rgb[:16, :16]))
+    assert given.stride == 1
+    big = MapInput(rgb, type("P", (), {"height": 3000, "width": 4000})())  # only the size is read
+    assert big.stride >= 3 and (3000 // big.cell) * (4000 // big.cell) <= 8_000
+
+
+def test_pooling_and_z_scores_ignore_unmeasured_cells():
+    values = np.arange(16, dtype=np.float32).reshape(4, 4)
+    values[0, 0] = np.nan
+    assert pooled(values, 2)[0, 0] == pytest.approx((1 + 4 + 5) / 3)
+    z = robust_z(np.r_[np.zeros(30), 10.0].astype(np.float32), 0.5)
+    assert z[-1] == pytest.approx(20.0) and np.all(z[:30] == 0)
