@@ -12,7 +12,7 @@ from exports.region_section import evidence_table
 from exports.report_model import EvidenceView
 from exports.styles import Styles, key_values, para
 from exports.text import compact_json, without_doc_references
-from models.evidence.credentials_words import action_summary, credentials_lines, is_credentials
+from models.evidence.credentials_words import action_summary, credentials_lines, is_credentials, manifest_tree_lines
 from models.evidence.topics import provenance_topic
 from models.types import Evidence
 
@@ -80,11 +80,31 @@ def _c2pa_rows(item: Evidence) -> list[tuple[str, object]]:
         ("Actions as recorded", "; ".join(actions) or "none recorded"),
         ("Digital source type", ", ".join(map(str, d.get("digital_source_types") or [])) or "none declared"),
         ("Ingredients", str(d.get("ingredient_count", 0))),
+        ("Manifest store", "\n".join(manifest_tree_lines(d)) or "not read"),
+        ("Overall state (as Verify shows it)", str(d.get("store_state") or "unknown")
+         + (f": failed at {'; '.join(map(str, d['failed_at']))}" if d.get("failed_at") else "")),
+        ("Trust list", _trust_lists(d)),
         ("Weight", _weight(item)),
     ]
+    declared = [("Watermark declared", ", ".join(map(str, d.get("watermarks") or []))),
+                ("Soft bindings", ", ".join(str(b.get("alg")) for b in d.get("soft_bindings") or []
+                                            if isinstance(b, dict))),
+                ("Identity assertions (CAWG)", "; ".join(
+                    f"{i.get('sig_type')}: {', '.join(map(str, i.get('names') or [])) or 'no name'}, "
+                    + ("verified" if i.get("verified") else f"NOT verified ({', '.join(map(str, i.get('failures') or []))})")
+                    for i in d.get("identities") or [] if isinstance(i, dict)))]
+    rows[-1:-1] = [(label, value) for label, value in declared if value]
     if d.get("errors"):
         rows.append(("Reader errors", "; ".join(map(str, d["errors"]))))
     return rows
+
+
+def _trust_lists(d: dict[str, Any]) -> str:
+    lists = [t for t in d.get("trust_lists") or [] if isinstance(t, dict)]
+    if not lists:
+        return "none loaded"
+    return "; ".join(f"C2PA {t.get('kind')} list issued {t.get('issued')}, {t.get('certificates')} certificates"
+                     + (" (PAST its next update)" if t.get("expired") else "") for t in lists)
 
 
 def _action(action: dict[str, Any]) -> str:

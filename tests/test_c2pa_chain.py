@@ -186,3 +186,28 @@ def test_malformed_stores_never_raise(store):
     json.dumps(item.to_dict())
     if "lost.jpg" in store:
         assert summary.store_state == "incomplete" and "lost.jpg" in summary.failed_at[0]
+
+
+def test_the_panel_and_the_report_draw_the_store_as_a_tree(fx):
+    from exports.provenance_section import _c2pa_rows
+    from models.evidence.credentials_words import manifest_tree_lines
+    from zoomin_ui.web.provenance import provenance_text
+
+    item = _read(fx["broken_ingredient"], fx["anchors"])
+    tree = manifest_tree_lines(item.details)
+    assert tree[0] == "Active manifest: VALID" and "'fixture.jpg'" in tree[1]
+    ingredient = tree.index("└─ Ingredient (parentOf): INVALID")
+    assert "'camera-original.jpg'" in tree[ingredient + 1] and "signed by" in tree[ingredient + 2]
+    assert any(line.strip() == "actions: created" for line in tree[ingredient:])
+    assert any("failed: claimSignature.mismatch" in line for line in tree[ingredient:])
+    plain, raw = provenance_text([item])
+    assert "invalid as a whole" in plain
+    assert raw.index("Manifest store:") < raw.index('"kind"') and "└─ Ingredient (parentOf): INVALID" in raw
+    assert "/trust/" not in raw  # the trust list's location on this machine is not recorded
+    rows = dict(_c2pa_rows(item))
+    assert rows["Manifest store"] == "\n".join(tree)
+    assert rows["Overall state (as Verify shows it)"].startswith("invalid: failed at ingredient 'camera-original.jpg'")
+    assert "C2PA signers list issued 2026-08-05" in rows["Trust list"]
+    marked = dict(_c2pa_rows(_read(fx["marked"], fx["anchors"])))
+    assert marked["Watermark declared"] == "com.google.synthid.1" and "NOT verified" in marked[
+        "Identity assertions (CAWG)"]

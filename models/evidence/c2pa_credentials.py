@@ -158,7 +158,8 @@ def summarize_content_credentials(image: LoadedImage,
     mime = image.mime if image.mime in _supported_mimes(c2pa) else None  # None: c2pa sniffs the bytes
     try:
         context, trust_configured, lists = _context_for(c2pa, anchors_path, summary.errors)
-        summary.trust_lists = [t.describe() for t in lists]
+        # Where the lists lie on this machine stays out of the record (it may travel in a bundle).
+        summary.trust_lists = [{k: v for k, v in t.describe().items() if k != "path"} for t in lists]
         reader = c2pa.Reader.try_create(mime, io.BytesIO(image.data), None, context)
         if reader is None:
             return summary

@@ -59,10 +59,10 @@ def weigh(summary: C2paSummary) -> Evidence:
                         f"upon; for the record they say: {claims}.", details=details)
     if not summary.integrity_ok:
         where = "; ".join(summary.failed_at) or f"validation state {summary.validation_state}"
-        reasons = _reasons(summary.integrity_failures) if summary.integrity_failures else where
+        reasons = f"; {_reasons(summary.integrity_failures)}" if summary.integrity_failures else ""
         return Evidence("provenance", "c2pa",
                         f"Content Credentials signed by {signer} are {summary.store_state.upper()} as a whole "
-                        f"(failed at: {where}; {reasons}). The claims inside cannot be relied upon; for the record "
+                        f"(failed at: {where}{reasons}). The claims inside cannot be relied upon; for the record "
                         f"they say: {claims}.", details=details)
     codes = {a.source_type_code for a in summary.actions}
     ai_codes = sorted(codes & AI_SOURCE_TYPES)

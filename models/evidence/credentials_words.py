@@ -191,3 +191,39 @@ def _unverified(details: dict[str, Any]) -> str:
 
 def _actions(details: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in details.get("actions") or [] if isinstance(a, dict)]
+
+
+def manifest_tree_lines(details: dict[str, Any]) -> list[str]:
+    """The manifest store as an indented tree: the active manifest, then its ingredients, each
+    as a heading (role, status) with its title, signer and time, actions and failures beneath,
+    short lines so a phone shows the heading whole."""
+    lines = []
+    for node in details.get("manifests") or []:
+        if not isinstance(node, dict):
+            continue
+        depth = int(node.get("depth") or 0)
+        indent = "    " * max(0, depth - 1) + ("└─ " if depth else "")
+        under = "    " * depth + "   "
+        role = str(node.get("role") or "manifest")
+        status = str(node.get("status") or "valid").upper()
+        lines.append(f"{indent}{role[:1].upper()}{role[1:]}: {status}")
+        if node.get("title"):
+            lines.append(f"{under}{short_name(node['title'], 50)!r}")
+        if node.get("status") == "missing":
+            lines.append(f"{under}its manifest is not in the file")
+            continue
+        if depth and not node.get("has_credentials", True):
+            lines.append(f"{under}no Content Credentials of its own")
+            continue
+        signer = short_name(node.get("signer") or "an unnamed signer", 40)
+        trust = " (not on your trust list)" if node.get("untrusted") else ""
+        lines.append(f"{under}signed by {signer}{trust}" + (f", {node['signing_time']}" if node.get("signing_time")
+                                                              else ""))
+        actions = [str(a).removeprefix("c2pa.") for a in node.get("actions") or []]
+        if actions:
+            lines.append(f"{under}actions: " + ", ".join(dict.fromkeys(actions)))
+        if node.get("digital_source_types"):
+            lines.append(f"{under}source type: " + ", ".join(map(str, node["digital_source_types"])))
+        if node.get("failures"):
+            lines.append(f"{under}failed: " + ", ".join(map(str, node["failures"][:4])))
+    return lines

@@ -8,6 +8,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from models.evidence.credentials_words import manifest_tree_lines
 from models.evidence.finding_words import plain_finding
 from models.evidence.topics import provenance_topic
 from models.types import Evidence
@@ -54,6 +55,9 @@ def provenance_topics(evidence: Sequence[Evidence]) -> list[ProvenanceTopic]:
     topics = []
     for topic, items in grouped.items():
         raw = json.dumps([i.to_dict() for i in items], indent=1, ensure_ascii=False, default=str)
+        tree = [line for i in items if i.source == "c2pa" for line in manifest_tree_lines(i.details)]
+        if tree:  # the manifest store as a tree, above the details it is drawn from
+            raw = "Manifest store:\n" + "\n".join(tree) + "\n\n" + raw
         topics.append(ProvenanceTopic(topic, _plain(items) if items else _ABSENT[topic], raw if items else ""))
     return topics
 
