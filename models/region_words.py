@@ -26,6 +26,13 @@ REGION_WORDS: dict[str, str] = {
     "generator-like residuals (learned model)": "the pixel-pattern model finds this area more AI-like than the "
                                                 "image as a whole",
     "no clear anomaly": "nothing here stands out from the rest of the image",
+    # The local-inconsistency maps (models/evidence/maps: LocalMap.label).
+    "noise differs from the rest (noise inconsistency)": "its grain or finest detail differs from the rest of the "
+                                                         "image, as pasted, enlarged or AI-filled areas often do",
+    "compression history differs (JPEG traces)": "was compressed a different number of times, or on a different "
+                                                 "grid, than the rest, as areas pasted from another file often are",
+    "camera demosaicing trace missing (CFA)": "lacks the camera's colour-filter pattern found in the rest of the "
+                                              "image, as AI-filled or pasted areas often do",
 }
 # A sentence ends at . ! or ? after a lower-case word, before a capital ("Adobe Inc. is" goes on).
 _SENTENCE_END = re.compile(r"(?<=[a-z0-9)\]]{3}[.!?])\s+(?=[A-Z\"'(])")
