@@ -263,10 +263,14 @@ class PerceptualHashRow(Base):
     evidence_file_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_files.id"), index=True)
     list_entry_id: Mapped[int | None] = mapped_column(ForeignKey("hash_list_entries.id"), index=True)
     algorithm: Mapped[str] = mapped_column(String(20))
-    # Which part of the picture: "full", or a sub-window such as "w80-tl" (models/similarity/).
+    # Which part of the picture: "full" for PDQ, "kp" for a keypoint descriptor (models/similarity/).
     window: Mapped[str] = mapped_column(String(20))
     hash: Mapped[str] = mapped_column(String(64))
     quality: Mapped[int] = mapped_column(Integer)
+    # For a keypoint descriptor (the crop-tolerant hash): where it lies, as fractions of the
+    # picture's longer side, so matched keypoints can be checked for one consistent geometry.
+    key_x: Mapped[float | None] = mapped_column(Float)
+    key_y: Mapped[float | None] = mapped_column(Float)
     band_00: Mapped[int] = mapped_column(Integer, index=True)
     band_01: Mapped[int] = mapped_column(Integer, index=True)
     band_02: Mapped[int] = mapped_column(Integer, index=True)

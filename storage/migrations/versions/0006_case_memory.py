@@ -4,6 +4,9 @@ file (PDQ of the whole picture and of sub-windows, cut into sixteen indexed
 organisations share, and a per-case "may be used for training" flag, off
 until an analyst releases the case.
 
+The crop-tolerant hash is a set of ORB keypoint descriptors (256 bits each,
+banded the same way) with the keypoint's position, for a geometric check.
+
 Existing evidence files get their hashes from `zoomin cases reindex` (it
 reads each stored file, which a schema migration should not do); until then
 they are simply not found by "seen before".  Hashes are an index derived
@@ -62,6 +65,8 @@ def upgrade() -> None:
         sa.Column("window", sa.String(20), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
         sa.Column("quality", sa.Integer(), nullable=False),
+        sa.Column("key_x", sa.Float(), nullable=True),
+        sa.Column("key_y", sa.Float(), nullable=True),
         *[sa.Column(band, sa.Integer(), nullable=False) for band in _BANDS],
         sa.ForeignKeyConstraint(["evidence_file_id"], ["evidence_files.id"],
                                 name="fk_perceptual_hashes_evidence_file_id_evidence_files"),
