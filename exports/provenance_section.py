@@ -80,7 +80,7 @@ def _c2pa_rows(item: Evidence) -> list[tuple[str, object]]:
         ("Actions as recorded", "; ".join(actions) or "none recorded"),
         ("Digital source type", ", ".join(map(str, d.get("digital_source_types") or [])) or "none declared"),
         ("Ingredients", str(d.get("ingredient_count", 0))),
-        ("Manifest store", "\n".join(manifest_tree_lines(d)) or "not read"),
+        ("Manifest store", "\n".join(manifest_tree_lines(d, compact=True)) or "not read"),
         ("Overall state (as Verify shows it)", str(d.get("store_state") or "unknown")
          + (f": failed at {'; '.join(map(str, d['failed_at']))}" if d.get("failed_at") else "")),
         ("Trust list", _trust_lists(d)),

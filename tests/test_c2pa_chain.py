@@ -205,7 +205,9 @@ def test_the_panel_and_the_report_draw_the_store_as_a_tree(fx):
     assert raw.index("Manifest store:") < raw.index('"kind"') and "└─ Ingredient (parentOf): INVALID" in raw
     assert "/trust/" not in raw  # the trust list's location on this machine is not recorded
     rows = dict(_c2pa_rows(item))
-    assert rows["Manifest store"] == "\n".join(tree)
+    compact = manifest_tree_lines(item.details, compact=True)
+    assert len(compact) == 2 and rows["Manifest store"] == "\n".join(compact)
+    assert compact[1].startswith("└─ Ingredient (parentOf): INVALID · 'camera-original.jpg' · signed by")
     assert rows["Overall state (as Verify shows it)"].startswith("invalid: failed at ingredient 'camera-original.jpg'")
     assert "C2PA signers list issued 2026-08-05" in rows["Trust list"]
     marked = dict(_c2pa_rows(_read(fx["marked"], fx["anchors"])))

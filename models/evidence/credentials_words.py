@@ -193,37 +193,41 @@ def _actions(details: dict[str, Any]) -> list[dict[str, Any]]:
     return [a for a in details.get("actions") or [] if isinstance(a, dict)]
 
 
-def manifest_tree_lines(details: dict[str, Any]) -> list[str]:
+def manifest_tree_lines(details: dict[str, Any], compact: bool = False) -> list[str]:
     """The manifest store as an indented tree: the active manifest, then its ingredients, each
     as a heading (role, status) with its title, signer and time, actions and failures beneath,
-    short lines so a phone shows the heading whole."""
+    short lines so a phone shows the heading whole.  compact: one line per manifest (the report,
+    whose table cells keep neither leading spaces nor many lines)."""
     lines = []
     for node in details.get("manifests") or []:
         if not isinstance(node, dict):
             continue
         depth = int(node.get("depth") or 0)
-        indent = "    " * max(0, depth - 1) + ("└─ " if depth else "")
-        under = "    " * depth + "   "
+        pad = "\u00a0" if compact else " "  # a report paragraph would collapse plain spaces
+        indent = pad * 4 * max(0, depth - 1) + ("└─ " if depth else "")
         role = str(node.get("role") or "manifest")
-        status = str(node.get("status") or "valid").upper()
-        lines.append(f"{indent}{role[:1].upper()}{role[1:]}: {status}")
+        parts = [f"{indent}{role[:1].upper()}{role[1:]}: {str(node.get('status') or 'valid').upper()}"]
         if node.get("title"):
-            lines.append(f"{under}{short_name(node['title'], 50)!r}")
+            parts.append(f"{short_name(node['title'], 50)!r}")
         if node.get("status") == "missing":
-            lines.append(f"{under}its manifest is not in the file")
-            continue
-        if depth and not node.get("has_credentials", True):
-            lines.append(f"{under}no Content Credentials of its own")
-            continue
-        signer = short_name(node.get("signer") or "an unnamed signer", 40)
-        trust = " (not on your trust list)" if node.get("untrusted") else ""
-        lines.append(f"{under}signed by {signer}{trust}" + (f", {node['signing_time']}" if node.get("signing_time")
-                                                              else ""))
-        actions = [str(a).removeprefix("c2pa.") for a in node.get("actions") or []]
-        if actions:
-            lines.append(f"{under}actions: " + ", ".join(dict.fromkeys(actions)))
-        if node.get("digital_source_types"):
-            lines.append(f"{under}source type: " + ", ".join(map(str, node["digital_source_types"])))
-        if node.get("failures"):
-            lines.append(f"{under}failed: " + ", ".join(map(str, node["failures"][:4])))
+            parts.append("its manifest is not in the file")
+        elif depth and not node.get("has_credentials", True):
+            parts.append("no Content Credentials of its own")
+        else:
+            signer = short_name(node.get("signer") or "an unnamed signer", 40)
+            trust = " (not on your trust list)" if node.get("untrusted") else ""
+            parts.append(f"signed by {signer}{trust}" + (f", {node['signing_time']}" if node.get("signing_time")
+                                                         else ""))
+            actions = [str(a).removeprefix("c2pa.") for a in node.get("actions") or []]
+            if actions:
+                parts.append("actions: " + ", ".join(dict.fromkeys(actions)))
+            if node.get("digital_source_types"):
+                parts.append("source type: " + ", ".join(map(str, node["digital_source_types"])))
+            if node.get("failures"):
+                parts.append("failed: " + ", ".join(map(str, node["failures"][:4])))
+        if compact:
+            lines.append(" · ".join(parts))
+        else:
+            under = " " * (4 * depth + 3)
+            lines += [parts[0], *(under + part for part in parts[1:])]
     return lines
