@@ -15,8 +15,10 @@ says when it would not, in plain words the verdict and the reading quote:
 
 The stability check costs a few re-scores of the signal model, so the engine
 runs it only when the score names a side, on a copy at most
-WORKING_LONG_SIDE px on its long side (the model itself reads the image at
-512 px on the short side, so a larger copy adds no information).
+WORKING_SHORT_SIDE px on its short side: twice the 512 px the model reads, so
+the transforms' traces still reach it.  A re-compression at that size is, if
+anything, harsher than at full size (a larger downscale afterwards averages
+its artefacts away), so a call that holds here holds for the full image.
 
 The result is one Evidence item (kind "signal", source DELIVERY_SOURCE,
 supports "neither", strength 0): it weighs on no side, it only keeps fusion
@@ -29,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.evidence.delivery_transforms import DESCRIPTIONS, TRANSFORMS, decode, to_long_side
+from models.evidence.delivery_transforms import DELIVERIES, DESCRIPTIONS
+from models.evidence.signal_features import downscale
 from models.evidence.screen_capture import recognise_screen_capture
 from models.evidence.signal_model import SignalModel, SignalScore
 from models.types import Evidence
@@ -37,7 +40,7 @@ from models.types import Evidence
 DELIVERY_SOURCE = "delivery"
 MIN_JUDGEABLE_SIDE = 256
 MIN_JPEG_QUALITY = 50
-WORKING_LONG_SIDE = 2048
+WORKING_SHORT_SIDE = 1024
 # Three transforms that stand for the delivery family (docs/signal-model.md
 # gives the stability of each of the ten under the benchmark): the heaviest
 # re-compression, a messenger's resize + re-compression, and a reframing crop.
@@ -80,14 +83,22 @@ def check_stability(model: SignalModel, rgb: np.ndarray, score: SignalScore,
                     transforms: tuple[str, ...] = STABILITY_CHECKS) -> Stability:
     """Re-score the image after each transform; the call holds where every
     transformed copy gets the same decision."""
-    working = to_long_side(np.ascontiguousarray(rgb), WORKING_LONG_SIDE)
+    working = _working_copy(np.ascontiguousarray(rgb))
     decisions, broken = {}, []
     for name in transforms:
-        again = model.score(decode(TRANSFORMS[name](working)))
+        again = model.score(DELIVERIES[name].pixels(working))
         decisions[name] = {"probability": round(again.probability, 4), "decision": again.decision}
         if again.decision != score.decision:
             broken.append(name)
     return Stability(not broken, decisions, broken)
+
+
+def _working_copy(rgb: np.ndarray) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    scale = WORKING_SHORT_SIDE / min(height, width)
+    if scale >= 1.0:
+        return rgb
+    return downscale(rgb, (max(1, round(width * scale)), max(1, round(height * scale))))
 
 
 def assess_delivery(rgb: np.ndarray, file_format: str, jpeg_quantization: dict[int, list[int]] | None,

@@ -4,15 +4,17 @@ picture goes through between its source and a journalist.
 One place for the transforms, so the engine's stability check
 (models.evidence.delivery) and the delivery benchmark
 (benchmarks/bench_delivery.py) mean the same thing by "messenger" or "q60".
-Each transform takes 8-bit RGB and returns the delivered file's bytes, in the
-container delivery would use (JPEG for re-compression, PNG where only the
-geometry changes, so the one effect is measured alone).
+Each transform takes 8-bit RGB and gives the delivered file (Delivery.file:
+bytes, in the container delivery would use: JPEG for re-compression, PNG
+where only the geometry changes, so the one effect is measured alone) or just
+its pixels (Delivery.pixels, which skips the lossless file).
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -87,20 +89,41 @@ def on_screen(rgb: np.ndarray, screen: tuple[int, int] = SCREEN_SIZE) -> np.ndar
     return canvas
 
 
-Transform = Callable[[np.ndarray], bytes]
+@dataclass(frozen=True)
+class Delivery:
+    """One transform: a change of geometry, then the container it is saved in."""
 
-TRANSFORMS: dict[str, Transform] = {
-    "jpeg95": lambda rgb: encode(rgb, "JPEG", 95),
-    "jpeg85": lambda rgb: encode(rgb, "JPEG", 85),
-    "jpeg75": lambda rgb: encode(rgb, "JPEG", 75),
-    "jpeg60": lambda rgb: encode(rgb, "JPEG", 60),
-    "long1080": lambda rgb: encode(to_long_side(rgb, 1080), "PNG"),
-    "long720": lambda rgb: encode(to_long_side(rgb, 720), "PNG"),
-    "crop5": lambda rgb: encode(crop_border(rgb), "PNG"),
-    "letterbox": lambda rgb: encode(letterbox(rgb), "PNG"),
-    "screen_png": lambda rgb: encode(on_screen(rgb), "PNG"),
-    "messenger": lambda rgb: encode(to_long_side(rgb, MESSENGER_LONG_SIDE), "JPEG", MESSENGER_QUALITY),
+    geometry: Callable[[np.ndarray], np.ndarray]
+    container: str = "PNG"
+    quality: int = 95
+
+    def file(self, rgb: np.ndarray) -> bytes:
+        """The delivered file."""
+        return encode(self.geometry(rgb), self.container, self.quality)
+
+    def pixels(self, rgb: np.ndarray) -> np.ndarray:
+        """The delivered file's pixels, without writing a file where the container is lossless."""
+        changed = self.geometry(rgb)
+        return decode(encode(changed, "JPEG", self.quality)) if self.container == "JPEG" else changed
+
+
+def _same(rgb: np.ndarray) -> np.ndarray:
+    return rgb
+
+
+DELIVERIES: dict[str, Delivery] = {
+    "jpeg95": Delivery(_same, "JPEG", 95),
+    "jpeg85": Delivery(_same, "JPEG", 85),
+    "jpeg75": Delivery(_same, "JPEG", 75),
+    "jpeg60": Delivery(_same, "JPEG", 60),
+    "long1080": Delivery(lambda rgb: to_long_side(rgb, 1080)),
+    "long720": Delivery(lambda rgb: to_long_side(rgb, 720)),
+    "crop5": Delivery(crop_border),
+    "letterbox": Delivery(letterbox),
+    "screen_png": Delivery(on_screen),
+    "messenger": Delivery(lambda rgb: to_long_side(rgb, MESSENGER_LONG_SIDE), "JPEG", MESSENGER_QUALITY),
 }
+TRANSFORMS: dict[str, Callable[[np.ndarray], bytes]] = {name: d.file for name, d in DELIVERIES.items()}
 
 DESCRIPTIONS: dict[str, str] = {
     "jpeg95": "JPEG re-save at quality 95", "jpeg85": "JPEG re-save at quality 85",
