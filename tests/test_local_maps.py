@@ -121,9 +121,12 @@ def demosaiced_camera() -> tuple[bytes, bytes]:
 
 # ---------------------------------------------------------------- the maps
 
-def test_the_registry_holds_one_map_per_trace_with_a_legend():
+def test_the_registry_holds_one_map_per_trace_with_a_legend_and_plain_words():
+    from models.region_words import REGION_WORDS
+
     assert [m.name for m in LOCAL_MAPS] == ["noise-inconsistency", "jpeg-traces", "cfa"]
     assert all(m.legend and m.label and callable(m.measure) for m in LOCAL_MAPS)
+    assert all(m.label in REGION_WORDS for m in LOCAL_MAPS)  # a region they box reads in plain words
 
 
 def test_noise_map_boxes_a_patch_with_other_noise(noisy_patch):

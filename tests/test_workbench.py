@@ -133,7 +133,10 @@ def test_zoom_gives_the_enlarged_crop_its_signal_maps_and_text(store, analysed):
     region = numbered_regions(store.get_analysis(saved.analysis_id))[0]
     view = zoom_region(store, saved.analysis_id, region.record.id)
     assert max(view.crop.size) == 512
-    assert [caption.split(" ")[0] for _, caption in view.maps] == ["error", "noise", "residual"]
+    captions = [caption.split(" ")[0] for _, caption in view.maps]
+    assert captions[:3] == ["error", "noise", "residual"]
+    # then the local-inconsistency maps that apply to this image, each with its legend
+    assert set(captions[3:]) <= {"noise", "JPEG", "demosaicing"} and len(captions) > 3
     assert all(max(image.size) == 512 for image, _ in view.maps)
     assert region.record.label in view.text and "Evidence:" in view.text
 

@@ -17,6 +17,7 @@ from models.evidence.signal_maps import (
     noise_residual_map,
     residual_spectrum,
 )
+from models.evidence.maps.display import local_map_images
 from models.overlay import zoom_context, zoom_crop
 from models.types import Box
 from zoomin_ui.web.regions import NumberedRegion, numbered_regions
@@ -51,7 +52,16 @@ def zoom_region(store: CaseStore, analysis_id: int, region_id: int, with_maps: b
     context = zoom_context(chosen.record.box, image.width, image.height, margin=CONTEXT_MARGIN,
                            min_side=MIN_CONTEXT)
     pixels = np.ascontiguousarray(image.rgb[context.pixel_slices()])
-    return ZoomView(chosen, _enlarged(pixels), signal_map_images(pixels) if with_maps else (), region_text(chosen))
+    maps = signal_map_images(pixels) + _local_maps(pixels, chosen.record.box, context, image) if with_maps else ()
+    return ZoomView(chosen, _enlarged(pixels), maps, region_text(chosen))
+
+
+def _local_maps(pixels: np.ndarray, box: Box, context: Box, image) -> tuple[tuple[Image.Image, str], ...]:
+    """The local-inconsistency maps (models/evidence/maps) of the crop, each with its legend."""
+    rows, cols = context.pixel_slices()
+    inside = Box(box.x1 - cols.start, box.y1 - rows.start, box.x2 - cols.start, box.y2 - rows.start)
+    return local_map_images(pixels, inside, (cols.start, rows.start), ZOOM_SIDE, image.format,
+                            image.jpeg_quantization, image.orientation)
 
 
 def _enlarged(pixels: np.ndarray) -> Image.Image:
