@@ -3,10 +3,11 @@
 The zoom panel shows a region with a margin of context.  Each registered map
 is measured on that crop (on the file's own JPEG grid, so the crop is cut to
 start on it) and re-centred on the context around the box, so the picture
-reads "how the box differs from what surrounds it": dark is like the context,
-bright is different, on a fixed 0..1 scale (1 = six robust standard
-deviations), so a consistent region stays dark rather than being stretched
-into false alarms.
+reads "how the box differs from what surrounds it": of each map, the channel
+in which the box differs most, averaged over 3x3 cells; dark is like the
+context, bright is different, on a fixed 0..1 scale (1 = three robust
+standard deviations), so a consistent region stays dark rather than being
+stretched into false alarms.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import numpy as np
 from PIL import Image
 
 from models.evidence.maps import LOCAL_MAPS, MAP_BY_NAME, map_input, measure_maps
+from models.evidence.maps.anomaly import windowed_mean
 from models.evidence.signal_maps import NOISE_BLOCK, PixelEvidence
 from models.types import Box
 
-SCALE_NOTE = "dark: like the surrounding context; bright: differs (full scale at 6 robust standard deviations)"
+FULL_SCALE = 3.0  # robust standard deviations of a 3x3-cell mean
+SCALE_NOTE = "dark: like the surrounding context; bright: differs, full at 3 robust standard deviations"
 MIN_CONTEXT_CELLS = 16
 
 
@@ -46,16 +49,18 @@ def local_map_images(crop: np.ndarray, box: Box, origin: tuple[int, int], side: 
 
 
 def _against_context(channels: dict[str, np.ndarray], cell: int, box: Box) -> np.ndarray:
-    """0..1 per cell: the strongest channel's |z| after centring each on the cells outside the box."""
-    strongest = None
+    """0..1 per cell: the channel in which the box differs most from its context, centred on the
+    context, averaged over 3x3 cells (single cells are noisy) and scaled to FULL_SCALE."""
+    best, best_difference = np.zeros((1, 1), np.float32), -1.0
     for z in channels.values():
-        outside = np.ones(z.shape, bool)
-        outside[int(box.y1 // cell): int(np.ceil(box.y2 / cell)), int(box.x1 // cell): int(np.ceil(box.x2 / cell))] = False
-        context = z[outside & np.isfinite(z)]
-        centred = z - (float(np.median(context)) if context.size >= MIN_CONTEXT_CELLS else 0.0)
-        magnitude = np.abs(np.nan_to_num(centred, nan=0.0))
-        strongest = magnitude if strongest is None else np.maximum(strongest, magnitude)
-    return np.clip(strongest / 6.0, 0.0, 1.0) if strongest is not None else np.zeros((1, 1), np.float32)
+        inside = np.zeros(z.shape, bool)
+        inside[int(box.y1 // cell): int(np.ceil(box.y2 / cell)), int(box.x1 // cell): int(np.ceil(box.x2 / cell))] = True
+        context, region = z[~inside & np.isfinite(z)], z[inside & np.isfinite(z)]
+        centre = float(np.median(context)) if context.size >= MIN_CONTEXT_CELLS else 0.0
+        difference = abs(float(np.median(region)) - centre) if region.size else 0.0
+        if difference > best_difference:
+            best, best_difference = windowed_mean(z - centre, 3), difference
+    return np.clip(np.abs(np.nan_to_num(best, nan=0.0)) / FULL_SCALE, 0.0, 1.0)
 
 
 def _coloured(values: np.ndarray, side: int) -> Image.Image:
