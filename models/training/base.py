@@ -68,7 +68,7 @@ def load_trainable(config: TrainConfig) -> TrainableModel:
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor, BitsAndBytesConfig
 
-    from models.vlm.loading import NOT_QUANTIZED, _bitsandbytes_problem, locate_weights
+    from models.vlm.loading import _bitsandbytes_problem, locate_weights, not_quantized
 
     device, dtype_name = resolve_device(config)
     given = Path(config.base_model).expanduser()
@@ -92,7 +92,7 @@ def load_trainable(config: TrainConfig) -> TrainableModel:
             raise TrainingError(f"4-bit (QLoRA) is not available on {device}: {problem}; use --quant none")
         options["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype, llm_int8_skip_modules=NOT_QUANTIZED)
+            bnb_4bit_compute_dtype=dtype, llm_int8_skip_modules=not_quantized(family))
         options["device_map"] = device
     try:
         model = AutoModelForImageTextToText.from_pretrained(folder, **options)

@@ -50,6 +50,7 @@ class ModelFamily:
     thinks_by_default: bool = False    # its chat template opens a <think> block unless told not to
     chat_template_options: tuple[tuple[str, object], ...] = ()   # passed to apply_chat_template
     mixture_of_experts: bool = False
+    keep_unquantized: tuple[str, ...] = ()   # module names kept out of 4/8-bit beside the vision tower
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -103,7 +104,10 @@ QWEN3_VL_MOE = ModelFamily(
 _QWEN3_5_COMMON = dict(
     processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256, max_pixels=4096 * 4096,
     box_convention="relative-1000", prefix_cache_reusable=False, thinks_by_default=True,
-    chat_template_options=(("enable_thinking", False),))
+    chat_template_options=(("enable_thinking", False),),
+    # the linear-attention layers' gate projections (hidden x heads: tiny) set the recurrence's decay;
+    # kept in full precision, which also keeps bitsandbytes' CPU kernel (rows in multiples of 32) usable
+    keep_unquantized=("in_proj_a", "in_proj_b"))
 
 QWEN3_5 = ModelFamily(
     name="qwen3.5", title="Qwen3.5", model_types=("qwen3_5",), architectures=("Qwen3_5ForConditionalGeneration",),

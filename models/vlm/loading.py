@@ -68,7 +68,7 @@ class LoadedModel:
             "model_id": self.model_id, "model_family": self.family.name,
             "model_folder": str(self.folder), "revision": self.revision,
             "weights_sha256": self.weights_sha256, "quantization": self.quantization_label,
-            "quantized_modules_skipped": NOT_QUANTIZED if self.quantization != "none" else [],
+            "quantized_modules_skipped": not_quantized(self.family) if self.quantization != "none" else [],
             "device": self.device, "dtype": self.dtype, "parameters": self.parameters,
             "load_seconds": round(self.load_seconds, 3), "software": software_versions(),
         }
@@ -151,12 +151,13 @@ def _load(settings: LoadSettings) -> LoadedModel:
         check_adapter_family(adapter, family, base)
     dtype = getattr(torch, settings.dtype)
     options: dict[str, Any] = {"dtype": dtype, "device_map": settings.device, "local_files_only": True}
+    skipped = not_quantized(family)
     if settings.quantization == "4bit":
         options["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype, llm_int8_skip_modules=NOT_QUANTIZED)
+            bnb_4bit_compute_dtype=dtype, llm_int8_skip_modules=skipped)
     elif settings.quantization == "8bit":
-        options["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=NOT_QUANTIZED)
+        options["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skipped)
     _say(f"loading {settings.model} ({settings.quantization}, {settings.dtype}, {settings.device}) from {folder}")
     try:
         model = AutoModelForImageTextToText.from_pretrained(folder, **options)
@@ -184,6 +185,11 @@ def _load(settings: LoadSettings) -> LoadedModel:
                        weights_sha256=fingerprint, quantization=settings.quantization, device=settings.device,
                        dtype=settings.dtype, load_seconds=seconds,
                        parameters=sum(p.numel() for p in model.parameters()), family=family)
+
+
+def not_quantized(family: ModelFamily) -> list[str]:
+    """Modules left in full precision under 4/8-bit: the vision tower, lm_head, and the family's own."""
+    return [*NOT_QUANTIZED, *family.keep_unquantized]
 
 
 def checkpoint_family(folder: Path) -> ModelFamily:

@@ -1,0 +1,200 @@
+"""Qwen3-VL and Qwen3.5 end to end on tiny random checkpoints built from their real
+configs shrunk (tests/tiny_families.py), through the real paths: loading (4-bit on
+CPU included), both stages, prefix reuse where the family allows it, annotation,
+one SFT and one GRPO step, evaluation, adapters that refuse another family's base,
+and the remote backend against a local server answering in each family's convention.
+The weights are noise: the tests assert the pipeline, never the text."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from models.detector import DetectorUnavailable
+from models.image_input import load_image
+from models.sample_images import camera_like_photo, encode
+from models.training.config import TrainConfig
+from models.types import Box
+from models.vlm.backends import LocalVLM, RemoteVLM
+from models.vlm.conversation import GenerationRequest, ImagePart, TextPart, Turn
+from models.vlm.local import LocalTransport
+from tests.test_vlm_remote import ChatServer, completion
+from tests.training_data import make_dataset
+from zoomin_ui.cli import main
+
+FAMILIES = ("qwen3-vl", "qwen3.5")
+PIXELS, ZOOM, REGIONS = 256 * 256, 64, 1   # Qwen3's 256x256 minimum: 64 visual tokens
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    from tests.tiny_families import tiny_family_checkpoint
+
+    root = tmp_path_factory.mktemp("family-models")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        patch.setenv("ZOOMIN_QUIET", "1")
+        yield {family: tiny_family_checkpoint(root, family) for family in FAMILIES}
+
+
+@pytest.fixture(scope="module")
+def image():
+    return load_image(encode(camera_like_photo(200, 300, seed=5), "PNG"), name="photo.png")
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("family-dataset"), count=1)
+
+
+def _detector(folder, **options):
+    settings = {"quant": "none", "max_new_tokens": 6, "min_new_tokens": 6, "max_regions": REGIONS,
+                "evidence_context": False, "max_image_pixels": PIXELS, "zoom_size": ZOOM, **options}
+    return LocalVLM(model=str(folder), **settings)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_both_stages_through_the_real_loading_path(checkpoints, image, family):
+    detector = _detector(checkpoints[family])
+    assert detector.loaded.family.name == family == detector.family.name
+    analysis = detector.analyze(image)
+    assert analysis.verdict == "inconclusive" and analysis.provenance["model_family"] == family
+    assert analysis.provenance["box_convention"] == "relative-1000"
+    assert analysis.provenance["tokens"]["generated"] == 6
+    for region in analysis.regions:
+        assert 0 <= region.box.x1 < region.box.x2 <= 300 and 0 <= region.box.y1 < region.box.y2 <= 200
+    reused = analysis.provenance["tokens"]["reused_prefix"]
+    assert (reused > 0) == detector.family.prefix_cache_reusable   # Qwen3.5 recomputes: its linear-attention state
+    assert analysis.timings["scan_vision"] > 0 and analysis.timings["examine_prefill"] > 0
+
+
+def test_qwen3_5_is_asked_not_to_think(checkpoints):
+    loaded = _detector(checkpoints["qwen3.5"]).loaded
+    messages = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    text = loaded.processor.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                **loaded.family.template_options())
+    assert text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+
+
+def test_qwen3_vl_prefix_reuse_equals_recomputation(checkpoints, image):
+    """Deepstack features and interleaved rotary positions included: stage 2 from the cache = from scratch."""
+    from models.vlm import prompts
+    from models.vlm.geometry import zoom_crop
+
+    detector = _detector(checkpoints["qwen3-vl"])
+    turns, _, key = detector._prefix(image, "")
+    crop, _ = zoom_crop(image.rgb, Box(10, 10, 120, 100), 0.25, ZOOM, detector.family)
+    scan = GenerationRequest((turns[0], Turn("user", (*turns[1].parts, TextPart(prompts.scan_request(1, 1, 1))))),
+                             "scan", 3, 3, key)
+    examine = GenerationRequest((turns[0], Turn("user", (*turns[1].parts, ImagePart(crop), TextPart("verdict?")))),
+                                "examine", 5, 5, key, ("generated", "real"))
+    warm = LocalTransport(detector.loaded, PIXELS)
+    warm.generate(scan)
+    reused = warm.generate(examine)
+    cold = LocalTransport(detector.loaded, PIXELS).generate(examine)
+    assert reused.reused_prefix_tokens > 0 and cold.reused_prefix_tokens == 0
+    assert reused.text == cold.text
+    for a, b in zip(reused.tokens, cold.tokens, strict=True):
+        assert a.candidates["real"] == pytest.approx(b.candidates["real"], abs=1e-4)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_four_bit_nf4_on_cpu(checkpoints, image, family):
+    import bitsandbytes as bnb
+
+    detector = _detector(checkpoints[family], quant="4bit", max_new_tokens=3, min_new_tokens=3)
+    model = detector.loaded.model
+    quantized = [m for name, m in model.named_modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert quantized and all(not name.startswith("model.visual") for name, m in model.named_modules()
+                             if isinstance(m, bnb.nn.Linear4bit))   # the vision tower stays unquantized
+    assert detector.loaded.describe()["quantization"] == "nf4"
+    assert detector.analyze(image).backend_version.endswith("nf4")
+
+
+def test_eight_bit_loads_or_says_why(checkpoints):
+    try:
+        detector = _detector(checkpoints["qwen3-vl"], quant="8bit")
+    except DetectorUnavailable as exc:
+        pytest.skip(f"8-bit not available here: {exc}")
+    assert detector.loaded.describe()["quantization"] == "int8"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_sft_grpo_adapter_and_eval(checkpoints, dataset, tmp_path, family):
+    from models.evaluation.perturb import parse_perturbations
+    from models.evaluation.runner import load_items, run_evaluation
+    from models.training.grpo import train_grpo
+    from models.training.sft import train_sft
+
+    common = dict(base_model=str(checkpoints[family]), max_steps=1, learning_rate=1e-3, max_image_pixels=PIXELS,
+                  zoom_size=ZOOM, max_regions=REGIONS, evidence_context=False, device="cpu")
+    sft = train_sft(dataset, TrainConfig(output_dir=str(tmp_path / "sft"), **common))
+    assert sft.steps == 1 and math.isfinite(sft.final_loss)
+    recorded = json.loads((tmp_path / "sft" / "training_config.json").read_text())["family"]
+    assert recorded["name"] == family and recorded["box_convention"] == "relative-1000" and recorded["cell"] == 32
+    grpo = train_grpo(dataset, TrainConfig(**{**common, "base_model": str(tmp_path / "sft")},
+                                           output_dir=str(tmp_path / "grpo"), method="grpo", num_generations=2,
+                                           max_completion_length=4))
+    assert grpo.steps == 1 and math.isfinite(grpo.final_loss)
+    tuned = _detector(tmp_path / "grpo", max_new_tokens=3, min_new_tokens=3)
+    assert tuned.family.name == family
+    run = run_evaluation(tuned, load_items(dataset), parse_perturbations("none"), progress=False)
+    assert len(run.predictions["none"]) == 2 and not run.failures
+
+
+def test_an_adapter_refuses_another_familys_base(checkpoints, dataset, tmp_path):
+    from models.training.sft import train_sft
+
+    trained = tmp_path / "qwen3-vl-adapter"
+    train_sft(dataset, TrainConfig(base_model=str(checkpoints["qwen3-vl"]), output_dir=str(trained), max_steps=1,
+                                   max_image_pixels=PIXELS, zoom_size=ZOOM, max_regions=REGIONS,
+                                   evidence_context=False, device="cpu"))
+    moved = tmp_path / "pointed-elsewhere"
+    shutil.copytree(trained, moved)
+    config = json.loads((moved / "adapter_config.json").read_text())
+    (moved / "adapter_config.json").write_text(json.dumps({**config, "base_model_name_or_path":
+                                                           str(checkpoints["qwen3.5"])}))
+    with pytest.raises(DetectorUnavailable, match=r"trained on a Qwen3-VL model.*is a Qwen3.5 checkpoint"):
+        _detector(moved)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_annotation_with_the_local_model(checkpoints, tmp_path, family):
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "a.png").write_bytes(encode(camera_like_photo(120, 160, seed=1), "PNG"))
+    (tmp_path / "labels.csv").write_text("file,label\na.png,fake\n")
+    result = CliRunner().invoke(main, ["dataset", "annotate", str(images), "--labels", str(tmp_path / "labels.csv"),
+                                       "--backend", "vlm", "--model", str(checkpoints[family]), "--quant", "none",
+                                       "--max-new-tokens", "4", "--retries", "0", "--out", str(tmp_path / "o.jsonl")])
+    assert result.exit_code == 0, result.output
+    assert "1 image(s): 0 annotated (0 box(es)), 0 already done, 1 dropped" in result.output  # noise is dropped
+
+
+@pytest.mark.parametrize("model, family, answer", [
+    ("Qwen/Qwen3-VL-8B-Instruct", None, '[{"bbox_2d": [250, 250, 500, 750], "label": "hand"}]'),
+    ("Qwen/Qwen3.5-9B", None, '<think>The fingers.</think>\n```json\n[{"bbox_2d": [250, 250, 500, 750]}]\n```'),
+    ("served-model", "qwen3-vl", '```json\n[{"bbox_2d": [250, 250, 500, 750], "label": "hand"}]\n```'),
+])
+def test_the_remote_backend_in_each_familys_convention(model, family, answer):
+    photo = load_image(encode(camera_like_photo(480, 640, seed=9), "PNG"), name="p.png")
+    server = ChatServer()
+    server.script = [("json", completion(answer)), ("json", completion("<verdict>real</verdict>"))]
+    try:
+        detector = RemoteVLM(base_url=server.url, model=model, family=family, evidence_context=False, max_regions=1,
+                             retries=0)
+        analysis = detector.analyze(photo)
+    finally:
+        server.close()
+    assert analysis.regions[0].box.to_list() == pytest.approx([160, 120, 320, 360], abs=1.0)
+    assert analysis.provenance["model_family"] == (family or detector.family.name)
+    scan_body = server.requests[0]["body"]
+    assert "from 0 to 1000" in scan_body["messages"][1]["content"][-1]["text"]
+    sent = scan_body["messages"][1]["content"][1]["image_url"]["url"]
+    assert sent.startswith("data:image/png")
+    thinks = detector.family.chat_template_options
+    assert scan_body.get("chat_template_kwargs") == ({"enable_thinking": False} if thinks else None)
