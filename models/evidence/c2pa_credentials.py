@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import io
 import os
-import threading
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from models.evidence.c2pa_store import (
@@ -40,8 +38,8 @@ from models.evidence.c2pa_store import (
     soft_bindings,
     text,
 )
+from models.evidence.c2pa_context import context_for
 from models.evidence.source_types import source_type_code
-from models.evidence.trust_list import anchors_pem
 from models.image_input import LoadedImage
 from models.types import Evidence
 
@@ -80,7 +78,7 @@ class C2paSummary:
     validation_state: str | None = None  # "Valid", "Trusted", "Invalid" as c2pa reports it (active manifest)
     failure_codes: list[str] = field(default_factory=list)  # the active manifest's
     integrity_ok: bool = False  # the active manifest AND every ingredient manifest check out
-    store_state: str = "valid"  # what Content Credentials Verify shows: valid, invalid, incomplete
+    store_state: str = "valid"  # what Content Credentials Verify shows: valid, invalid, incomplete (or unreadable, absent)
     failed_at: list[str] = field(default_factory=list)  # where in the chain it failed, and why
     trust_status: TrustStatus = "unknown"
     trust_lists: list[dict[str, Any]] = field(default_factory=list)  # issue date, expiry of the lists used
@@ -149,6 +147,13 @@ def summarize_content_credentials(image: LoadedImage,
                                   trust_anchors: str | os.PathLike | None = None) -> C2paSummary:
     """Read and validate the manifest store without ever raising."""
     summary = C2paSummary()
+    _summarize(summary, image, trust_anchors)
+    if not summary.readable:
+        summary.store_state = "unreadable" if summary.present or summary.reader_failed else "absent"
+    return summary
+
+
+def _summarize(summary: C2paSummary, image: LoadedImage, trust_anchors: str | os.PathLike | None) -> C2paSummary:
     try:
         import c2pa
     except Exception as exc:  # the native library may be missing on a stripped install
@@ -157,7 +162,7 @@ def summarize_content_credentials(image: LoadedImage,
     anchors_path = trust_anchors if trust_anchors is not None else (os.environ.get(TRUST_ANCHORS_ENV) or None)
     mime = image.mime if image.mime in _supported_mimes(c2pa) else None  # None: c2pa sniffs the bytes
     try:
-        context, trust_configured, lists = _context_for(c2pa, anchors_path, summary.errors)
+        context, trust_configured, lists = context_for(c2pa, anchors_path, summary.errors)
         # Where the lists lie on this machine stays out of the record (it may travel in a bundle).
         summary.trust_lists = [{k: v for k, v in t.describe().items() if k != "path"} for t in lists]
         reader = c2pa.Reader.try_create(mime, io.BytesIO(image.data), None, context)
@@ -182,51 +187,6 @@ def summarize_content_credentials(image: LoadedImage,
         summary.readable = False
         summary.errors.append(f"the C2PA manifest store has an unexpected layout ({_short(exc)})")
     return summary
-
-
-_contexts: dict[tuple, Any] = {}
-_contexts_lock = threading.Lock()
-
-
-def _context_for(c2pa: Any, anchors_path: str | os.PathLike | None,
-                 errors: list[str]) -> tuple[Any, bool, list]:
-    """A cached offline validation Context, one per trust-list and anchor-file version:
-    the official lists' roots plus those of the user's PEM file."""
-    official, lists = anchors_pem()
-    extra, key_extra = "", ("",)
-    if anchors_path is not None:
-        path = Path(anchors_path)
-        try:
-            stat = path.stat()
-            key_extra = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-            extra = path.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(f"the trust anchor file {str(path)!r} could not be read ({exc}); "
-                          "signers were checked against the C2PA trust list only")
-            key_extra, extra = ("",), ""
-    key = (tuple((str(t.path), t.issued.isoformat()) for t in lists), key_extra)
-    with _contexts_lock:
-        if key not in _contexts:
-            _contexts[key] = _new_context(c2pa, official, extra)
-        context, configured, rejected = _contexts[key]
-    errors.extend(rejected)
-    return context, configured, lists
-
-
-def _new_context(c2pa: Any, official: str, extra: str) -> tuple[Any, bool, list[str]]:
-    """(context, whether a trust list is configured, notes on anchors c2pa rejected)."""
-    settings: dict[str, Any] = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False,
-                                           "verify_trust": True, "verify_after_reading": True}}
-    notes: list[str] = []
-    for pem, what in ((official + "\n" + extra, "the added trust anchors"), (official, "the C2PA trust list")):
-        if not pem.strip() or (what.startswith("the added") and not extra.strip()):
-            continue
-        try:
-            return c2pa.Context.from_dict({**settings, "trust": {"trust_anchors": pem}}), True, notes
-        except Exception as exc:  # e.g. a PEM file c2pa cannot parse
-            notes.append(f"{what} were rejected by c2pa ({_short(exc)})")
-    notes.append("signers were checked against no trust list")
-    return c2pa.Context.from_dict(settings), False, notes
 
 
 def _supported_mimes(c2pa: Any) -> list[str]:

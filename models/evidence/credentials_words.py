@@ -33,7 +33,10 @@ def is_credentials(details: dict[str, Any]) -> bool:
 
 
 def signer_name(details: dict[str, Any]) -> str:
-    """Who signed, as a reader knows them (the certificate's name, else its issuer)."""
+    """Who signed, as a reader knows them: the organisation when a trust list vouches for it (its
+    certificate's organisation, named as the C2PA list names it), else the certificate's name."""
+    if details.get("trust_status") == "trusted" and details.get("signer_organisation"):
+        return short_name(details["signer_organisation"])
     return short_name(details.get("signer_common_name") or details.get("signer_issuer") or details.get("signer")
                       or "an unnamed signer")
 
@@ -105,8 +108,9 @@ def signature_sentence(details: dict[str, Any]) -> str:
         return (f"Signed by {who}; the file's own signature is intact, but the Content Credentials are {state} "
                 f"as a whole (failed at {'; '.join(map(str, details['failed_at'][:3]))}), so their record cannot "
                 "be relied upon.")
-    organisation = details.get("signer_organisation")
-    listed = f" (the trust list names {short_name(organisation)})" if organisation and organisation != who else ""
+    common_name = details.get("signer_common_name")
+    listed = f" (certificate {short_name(common_name)!r})" if details.get("signer_organisation") and common_name \
+        and short_name(common_name) != who else ""
     expired = " The C2PA trust list in use is past its next update; install a newer one." \
         if details.get("trust_list_expired") else ""
     trust = {
