@@ -201,3 +201,27 @@ def test_the_grid_and_the_crops_use_the_familys_cells():
         assert grid.model_width * grid.model_height >= family.min_pixels  # Qwen3's 256x256 minimum
         crop, _ = zoom_crop(PHOTO.rgb, TRUTH, 0.25, 336, family)
         assert crop.size[0] % family.cell == 0 and crop.size[1] % family.cell == 0
+
+
+# ---------------------------------------------------------------- hardware-aware suggestions
+
+def test_suggestions_fit_the_memory_and_say_they_are_estimates():
+    from click.testing import CliRunner
+
+    from models.vlm.hardware import HEADROOM, Machine, best, estimated_gib, suggestions
+    from zoomin_ui.cli import main
+
+    laptop = best(Machine(ram_gib=16, gpu="laptop GPU", vram_gib=8))
+    assert laptop.fits and laptop.estimated_gib <= 8 * HEADROOM
+    assert laptop.quantization == "4bit" and laptop.checkpoint.parameters_b > 4   # a 7-9B at 4-bit, not 4B
+    assert best(Machine(ram_gib=1.0)) is None
+    cpu = best(Machine(ram_gib=24))
+    assert cpu.quantization == "4bit" and cpu.checkpoint.parameters_b <= 5   # CPU: small and 4-bit, for speed
+    for item in suggestions(Machine(ram_gib=64, gpu="g", vram_gib=24)):   # less precision never costs more
+        four, eight, full = (estimated_gib(item.checkpoint, q, "cuda") for q in ("4bit", "8bit", "none"))
+        assert four < eight < full
+    result = CliRunner().invoke(main, ["models", "suggest", "--ram-gb", "32", "--vram-gb", "12"])
+    assert result.exit_code == 0, result.output
+    assert "estimate" in result.output and "--quant 4bit" in result.output and "zoomin models pull" in result.output
+    refused = CliRunner().invoke(main, ["analyze", "x.png", "--backend", "vlm", "--family", "qwen3-vl"])
+    assert refused.exit_code == 2 and "--family cannot be used with --backend vlm" in refused.output

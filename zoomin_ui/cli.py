@@ -19,6 +19,7 @@ from zoomin_ui import service
 from zoomin_ui.cli_analyze import batch_options, run_analyze
 from zoomin_ui.cli_cases import cases, verify
 from zoomin_ui.cli_keys import keys
+from zoomin_ui.cli_models import suggest
 from zoomin_ui.cli_trust import trust
 from zoomin_ui.cli_dataset import dataset, eval_command
 from zoomin_ui.cli_report import report
@@ -216,7 +217,7 @@ def models_group() -> None:
 @click.argument("model_id")
 @click.option("--revision", default=None, help="A branch, tag or commit of the model repository.")
 def pull(model_id: str, revision: str | None) -> None:
-    """Download MODEL_ID (e.g. Qwen/Qwen2.5-VL-3B-Instruct) into the Hugging Face cache for offline use."""
+    """Download MODEL_ID (e.g. Qwen/Qwen3-VL-4B-Instruct, Qwen/Qwen3.5-4B) into the Hugging Face cache for offline use."""
     from models.vlm.loading import pull_model
 
     try:
@@ -224,6 +225,16 @@ def pull(model_id: str, revision: str | None) -> None:
     except DetectorUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{model_id} is in the local cache: {folder}")
+    from models.vlm.families import UnknownFamily, for_checkpoint
+
+    try:
+        family = for_checkpoint(folder)
+        click.echo(f"a {family.title} checkpoint ({family.cell} px image cells, boxes {family.box_convention})")
+    except UnknownFamily as exc:
+        click.echo(f"warning: {exc}", err=True)
+
+
+models_group.add_command(suggest)
 
 
 main.add_command(cases)
