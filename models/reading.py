@@ -205,6 +205,8 @@ def _pixel_part(facts: _Facts) -> tuple[str, str]:
         leans = "AI" if signal.supports == "ai-generated" else "real"
         return (f"the pixel analysis leans {leans}, but {delivery_short(delivery)}",
                 f"the pixels lean {leans}, but {delivery_short(delivery)}")
+    if delivery is not None:
+        return f"the pixel analysis cannot judge it: {delivery_short(delivery)}", delivery_short(delivery)
     if signal.supports == "ai-generated":
         return "the pixel analysis leans AI, too weakly to overrule that", "the pixels lean AI, weakly"
     if signal.supports == "real":

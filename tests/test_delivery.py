@@ -29,6 +29,7 @@ from models.evidence.tile_grid import TileGrid
 from models.image_input import load_image
 from models.reading import read_analysis
 from models.sample_images import camera_like_photo, encode
+from models.types import Evidence
 
 CAMERA = {0x010F: "Canon", 0x0110: "Canon EOS R5"}
 EXPOSURE = {0x829A: 1 / 250, 0x829D: 5.6, 0x8827: 200, 0x920A: 35.0}
@@ -79,9 +80,7 @@ class _Scorer:
         return SignalScore(probability, tiles, decision, {"probability": probability})
 
 
-def _ai_signal(probability: float = 0.9):
-    from models.types import Evidence
-
+def _ai_signal(probability: float = 0.9) -> Evidence:
     return Evidence("signal", "signal-model", f"learned residual model: P(AI)={probability:.2f}", "ai-generated",
                     0.4, False, {"probability": probability})
 
@@ -243,3 +242,21 @@ def test_shipped_model_makes_no_pixel_only_call(photo):
     if model.thresholds.ai_threshold is None:
         assert item.supports != "ai-generated" and "never calls AI alone" in item.finding
     assert "out-of-source" in json.loads(DEFAULT_WEIGHTS.read_text())["thresholds"]["rule"]
+
+
+def test_engine_names_a_screen_capture_in_the_verdict_and_the_reading():
+    analysis = EvidenceEngine().analyze(load_image(encode(_screenshot(1366, 768), "PNG"), name="shot.png"))
+    assert analysis.verdict == "inconclusive" and "looks like a screen capture" in analysis.explanation
+    reading = read_analysis(analysis)
+    assert "it looks like a screen capture" in reading.headline
+    assert "describe the screen" in reading.limits and "What would settle it" in reading.limits
+
+
+def test_every_limit_is_named_in_the_verdict():
+    tiny_and_crushed = load_image(_jpeg(camera_like_photo(180, 240, seed=3), 30))
+    item = assess_delivery(tiny_and_crushed.rgb, tiny_and_crushed.format, tiny_and_crushed.jpeg_quantization,
+                           [], None, None)
+    assert item.details["limits"] == ["too-small", "too-compressed"]
+    undecided = Evidence("signal", "signal-model", "learned residual model: P(AI)=0.50", "neither", 0.0)
+    explanation = fuse([undecided, item], []).explanation
+    assert "only 240x180 px" in explanation and "quality about 30" in explanation

@@ -154,7 +154,7 @@ def delivery_limit(evidence: list[Evidence]) -> Evidence | None:
     return next((e for e in evidence if e.source == DELIVERY_SOURCE and e.details.get("blocks_pixel_call")), None)
 
 
-SHORT_WORDS = {"too-small": "the image is too small to judge", "too-compressed": "the file is too compressed to judge",
+SHORT_WORDS = {"too-small": "the image is too small", "too-compressed": "the file is too heavily compressed",
                "screen-capture": "it looks like a screen capture",
                "unstable": "the lean does not survive re-compression or resizing"}
 
@@ -167,6 +167,6 @@ def delivery_short(item: Evidence) -> str:
 
 
 def delivery_reason(item: Evidence) -> str:
-    """The first reason, as a clause for a verdict or a headline."""
-    reasons = item.details.get("reasons") or []
-    return str(reasons[0]) if reasons else "the image as delivered cannot carry a pixel-only call"
+    """Every reason, as one clause for a verdict."""
+    reasons = [str(r) for r in item.details.get("reasons") or []]
+    return "; ".join(reasons) if reasons else "the image as delivered cannot carry a pixel-only call"
