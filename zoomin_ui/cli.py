@@ -66,7 +66,8 @@ def _parse_box(text: str) -> list[float]:
 @click.option("--max-pixels", type=click.IntRange(1), default=None,
               help="Refuse larger images (decompression-bomb guard; default 100 MP or ZOOMIN_MAX_PIXELS).")
 @click.option("--trust-anchors", type=click.Path(dir_okay=False), default=None,
-              help="PEM file of C2PA signer roots to trust (default: ZOOMIN_C2PA_TRUST_ANCHORS).")
+              help="PEM file of C2PA signer roots to trust besides the C2PA trust list "
+                   "(default: ZOOMIN_C2PA_TRUST_ANCHORS).")
 @click.option("--box", "boxes", multiple=True, metavar="X1,Y1,X2,Y2",
               help="Skip the scan and examine these boxes only (repeatable).")
 @click.option("--question", default=None, type=SAFE_TEXT, help="Ask a question about the boxes given with --box.")
