@@ -228,3 +228,19 @@ def test_pooling_and_z_scores_ignore_unmeasured_cells():
     assert pooled(values, 2)[0, 0] == pytest.approx((1 + 4 + 5) / 3)
     z = robust_z(np.r_[np.zeros(30), 10.0].astype(np.float32), 0.5)
     assert z[-1] == pytest.approx(20.0) and np.all(z[:30] == 0)
+
+
+def test_texture_less_boxes_lose_their_slots_to_boxes_with_structure():
+    from models.evidence.image_signals import ImageSignals
+    from models.evidence.scan import Candidate, prefer_structure, structured_share, with_structure
+    from models.evidence.scan_calibration import ScanCalibration
+    from models.evidence.signal_maps import PixelEvidence
+
+    rgb = np.full((256, 512, 3), 128, np.uint8)  # left half a flat sky, right half texture
+    rgb[:, 256:] = (np.random.default_rng(3).integers(60, 200, (256, 256, 1)) * np.ones((1, 1, 3))).astype(np.uint8)
+    signals = ImageSignals(PixelEvidence.compute(rgb), [], ScanCalibration.load())
+    sky, texture = Box(16, 16, 200, 200), Box(300, 16, 480, 200)
+    assert structured_share(signals, sky) == 0.0 and structured_share(signals, texture) == 1.0
+    ranked = prefer_structure([Candidate(sky, 0.99, "a"), Candidate(texture, 0.95, "b")], signals)
+    assert [c.box for c in ranked] == [texture, sky]
+    assert [c.box for c in with_structure(ranked, signals)] == [texture]

@@ -32,8 +32,10 @@ from models.evidence.examine import examine_region
 from models.evidence.fusion import fuse
 from models.evidence.generator_metadata import read_generator_metadata
 from models.evidence.image_signals import ImageSignals
+from models.evidence.maps import measure_local_maps
+from models.evidence.maps.calibration import LocalCalibrationError, LocalMapCalibration
 from models.evidence.questions import answer_question
-from models.evidence.scan import Candidate, ScanSettings, candidates_from_grid, propose_regions
+from models.evidence.scan import Candidate, ScanSettings, candidates_from_grid, propose_regions, with_structure
 from models.evidence.scan_calibration import DEFAULT_PATH as CALIBRATION_PATH
 from models.evidence.scan_calibration import CalibrationError, ScanCalibration
 from models.evidence.signal_maps import PixelEvidence, measure_tiles
@@ -74,6 +76,10 @@ class EvidenceEngine(Detector):
             self.calibration = ScanCalibration.load(Path(self.calibration_path))
         except CalibrationError as exc:
             raise DetectorUnavailable(str(exc)) from None
+        try:  # without its table the local maps cannot say how unusual a peak is: they propose nothing
+            self.local_calibration: LocalMapCalibration | None = LocalMapCalibration.load()
+        except LocalCalibrationError:
+            self.local_calibration = None
         try:
             self.signal_model: SignalModel | None = SignalModel.load(Path(signal_model) if signal_model else None)
             self._model_problem = ""
@@ -97,10 +103,15 @@ class EvidenceEngine(Detector):
         return propose_regions(measured.signals, self.settings, extra=self._model_candidates(measured))
 
     def _model_candidates(self, measured: _Measured) -> list[Candidate]:
+        """The learned model's confident tiles, where the model calls the whole image AI at
+        its measured threshold (elsewhere its tile scores boxed a quarter of untouched real
+        photos, benchmarks/bench_splices.py), and only on tiles with structure."""
         score = measured.signal_score
-        if score is None:
+        threshold = self.signal_model.thresholds.ai_threshold if self.signal_model is not None else None
+        if score is None or threshold is None or score.probability < threshold:
             return []
-        return candidates_from_grid(score.tiles.values, MODEL_TILE_LABEL, score.tiles, self.settings)
+        found = candidates_from_grid(score.tiles.values, MODEL_TILE_LABEL, score.tiles, self.settings)
+        return with_structure(found, measured.signals)
 
     # ------------------------------------------------------------------ stage 2
 
@@ -185,6 +196,9 @@ class EvidenceEngine(Detector):
         pixels = PixelEvidence.compute(image.rgb)
         tiles = measure_tiles(pixels)
         timings["signal_maps"] = time.perf_counter() - start
+        start = time.perf_counter()
+        local_maps = measure_local_maps(image, pixels) if self.local_calibration is not None else []
+        timings["local_maps"] = time.perf_counter() - start
         if not tiles:
             notes.append(f"the image ({image.width}x{image.height}) is too small for tile-level signal maps: "
                          "no regions can be proposed")
@@ -201,7 +215,8 @@ class EvidenceEngine(Detector):
         if delivery is not None:
             evidence.append(delivery)
         signals = ImageSignals(pixels, tiles, self.calibration, score.tiles if score else None,
-                               score.probability if score else None)
+                               score.probability if score else None, local_maps=local_maps,
+                               local_calibration=self.local_calibration)
         measured = _Measured(signals, score, timings, notes, evidence)
         with self._cache_lock:
             self._cache[image.sha256] = measured

@@ -68,6 +68,39 @@ def cue_candidates(signals: ImageSignals, scale_index: int, settings: ScanSettin
     return found
 
 
+# A block whose luma varies less than this (grey levels of standard deviation) shows no
+# structure: sky, background blur, a flat wall.  A box mostly made of such blocks is
+# "texture-less"; on a generated image a learned-model box there explains nothing.
+STRUCTURED_BLOCK_SPREAD = 4.0
+MIN_STRUCTURED_SHARE = 0.3
+
+
+def structured_share(signals: ImageSignals, box: Box) -> float:
+    """Share of the box's 8x8 blocks with visible structure (edges, texture, detail)."""
+    luma = signals.pixels.luma8
+    if luma is None:
+        return 1.0
+    rows, cols = box.clip(signals.pixels.width, signals.pixels.height).pixel_slices()
+    crop = luma[rows, cols]
+    bh, bw = crop.shape[0] // 8, crop.shape[1] // 8
+    if bh == 0 or bw == 0:
+        return 1.0
+    blocks = crop[: bh * 8, : bw * 8].reshape(bh, 8, bw, 8).astype(np.float32)
+    return float(np.mean(blocks.std(axis=(1, 3)) >= STRUCTURED_BLOCK_SPREAD))
+
+
+def with_structure(candidates: list[Candidate], signals: ImageSignals) -> list[Candidate]:
+    """The candidates whose box has structure (for the learned model's tile boxes, whose
+    high P(AI) on a smooth background or sky says nothing about where to look)."""
+    return [c for c in candidates if structured_share(signals, c.box) >= MIN_STRUCTURED_SHARE]
+
+
+def prefer_structure(candidates: list[Candidate], signals: ImageSignals) -> list[Candidate]:
+    """Boxes with structure first, texture-less ones (sky, background blur) after, each group
+    best first: when there are more candidates than slots, the texture-less lose theirs."""
+    return sorted(candidates, key=lambda c: structured_share(signals, c.box) < MIN_STRUCTURED_SHARE)
+
+
 def local_map_candidates(signals: ImageSignals, settings: ScanSettings) -> list[Candidate]:
     """Peaks of the local-inconsistency maps (models.evidence.maps) beyond those
     of LOCAL_MIN_SCORE of real photos (and at least the scan's own minimum)."""
@@ -85,7 +118,8 @@ def propose_regions(signals: ImageSignals, settings: ScanSettings,
     candidates = list(extra or []) + local_map_candidates(signals, settings)
     for scale_index in range(len(signals.tiles)):
         candidates += cue_candidates(signals, scale_index, settings)
-    kept = suppress(candidates, settings.nms_iou)[: settings.max_regions]
+    kept = sorted(prefer_structure(suppress(candidates, settings.nms_iou), signals)[: settings.max_regions],
+                  key=lambda c: c.score, reverse=True)
     return [Region(box=c.box, score=c.score, label=c.label, id=f"r{i}") for i, c in enumerate(kept, 1)]
 
 
