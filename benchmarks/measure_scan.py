@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/measure_scan.py ../shared/data/dev/manifest.csv
 
 1. Every image of the manifest: the share that gets at least one region from
-   the signal-map cues (the learned model's tiles left out), per label and per
+   the signal-map cues and the local-inconsistency maps (the learned model's tiles left out), per label and per
    whether the source was in the scan's calibration set (in-sample) or not.
 2. Synthetic camera-like photos with a patch re-rendered at half resolution and
    upscaled 2x (models.sample_images.paste_resampled_patch), saved as PNG and
@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.evidence.dev_manifest import read_manifest  # noqa: E402
 from models.evidence.image_signals import ImageSignals  # noqa: E402
+from models.evidence.maps import map_input, measure_local_maps, measure_maps  # noqa: E402
+from models.evidence.maps.calibration import LocalMapCalibration  # noqa: E402
 from models.evidence.scan import ScanSettings, propose_regions  # noqa: E402
 from models.evidence.scan_calibration import ScanCalibration  # noqa: E402
 from models.evidence.signal_maps import PixelEvidence, measure_tiles  # noqa: E402
@@ -34,11 +36,18 @@ from models.sample_images import camera_like_photo, encode, paste_resampled_patc
 from models.types import Box  # noqa: E402
 
 CALIBRATION = ScanCalibration.load()
+LOCAL_CALIBRATION = LocalMapCalibration.load()
 
 
-def regions(rgb: np.ndarray):
+def regions(rgb: np.ndarray, data: bytes | None = None):
+    """The scan's cue and local-map regions (the learned model's tiles left out); `data`: the file,
+    whose JPEG tables the JPEG-trace map reads."""
+    image = load_image(data) if data is not None else None
     pixels = PixelEvidence.compute(rgb)
-    return propose_regions(ImageSignals(pixels, measure_tiles(pixels), CALIBRATION), ScanSettings())
+    local = (measure_local_maps(image, pixels) if image is not None
+             else measure_maps(map_input(rgb, pixels)))
+    return propose_regions(ImageSignals(pixels, measure_tiles(pixels), CALIBRATION, local_maps=local,
+                                        local_calibration=LOCAL_CALIBRATION), ScanSettings())
 
 
 def manifest_rates(manifest: Path) -> None:
@@ -46,12 +55,13 @@ def manifest_rates(manifest: Path) -> None:
     counts: dict[str, list[bool]] = defaultdict(list)
     for entry in read_manifest(manifest):
         try:
-            rgb = load_image(entry.path).rgb
-        except ImageInputError:
+            data = entry.path.read_bytes()
+            rgb = load_image(data).rgb
+        except (ImageInputError, OSError):
             continue
         label = "AI-generated" if entry.label else "real"
         sample = "in calibration set" if (entry.source in calibrated and not entry.label) else "not in calibration set"
-        counts[f"{label}, {sample}"].append(bool(regions(rgb)))
+        counts[f"{label}, {sample}"].append(bool(regions(rgb, data)))
     print("| images | n | with a region |\n| --- | ---: | ---: |")
     for name, hits in sorted(counts.items()):
         print(f"| {name} | {len(hits)} | {np.mean(hits):.0%} |")
@@ -68,8 +78,9 @@ def planted_rates(samples: int) -> None:
         composite = paste_resampled_patch(photo, patch)
         for name, fmt, quality in (("PNG", "PNG", 0), ("JPEG q95", "JPEG", 95), ("JPEG q90", "JPEG", 90),
                                    ("JPEG q80", "JPEG", 80)):
-            rgb = np.asarray(Image.open(io.BytesIO(encode(composite, fmt, quality=quality))).convert("RGB"))
-            found[name].append(any(r.box.iou(patch) >= 0.3 for r in regions(rgb)))
+            data = encode(composite, fmt, quality=quality)
+            rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+            found[name].append(any(r.box.iou(patch) >= 0.3 for r in regions(rgb, data)))
         clean.append(bool(regions(photo)))
     print(f"\n{samples} synthetic photos, patch 128-256 px re-rendered at half resolution:\n")
     print("| saved as | patch boxed (IoU >= 0.3) |\n| --- | ---: |")
@@ -82,8 +93,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("manifest", type=Path)
     parser.add_argument("--samples", type=int, default=24)
+    parser.add_argument("--planted-only", action="store_true", help="only part 2 (the synthetic composites)")
     args = parser.parse_args()
-    manifest_rates(args.manifest)
+    if not args.planted_only:
+        manifest_rates(args.manifest)
     planted_rates(args.samples)
 
 
