@@ -143,7 +143,7 @@ def test_sft_grpo_adapter_and_eval(checkpoints, dataset, tmp_path, family):
     tuned = _detector(tmp_path / "grpo", max_new_tokens=3, min_new_tokens=3)
     assert tuned.family.name == family
     run = run_evaluation(tuned, load_items(dataset), parse_perturbations("none"), progress=False)
-    assert len(run.predictions["none"]) == 2 and not run.failures
+    assert len(run.predictions["none"]) == 2 and not run.failures and run.model_family == family
 
 
 def test_an_adapter_refuses_another_familys_base(checkpoints, dataset, tmp_path):

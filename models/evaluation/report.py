@@ -25,6 +25,7 @@ def summarise(run: EvaluationRun, group_by: Sequence[str] = ()) -> dict:
     return {
         "source": run.source,
         "backend": run.backend,
+        "model_family": run.model_family,
         "perturbations": {
             name: {"description": PERTURBATIONS[name].description,
                    "overall": compute_metrics(preds).to_dict(),
@@ -62,7 +63,9 @@ def _table(rows: dict[str, dict], first: str) -> list[str]:
 
 def _markdown(summary: dict, plots: list[str]) -> str:
     lines = [f"# Evaluation: {summary['source']}", "",
-             (f"Backend: `{summary['backend']}`. AI class is positive; "
+             (f"Backend: `{summary['backend']}`"
+              + (f" (model family {summary['model_family']})" if summary.get("model_family") else "")
+              + ". AI class is positive; "
               "'inconclusive' counts as not AI. Definitions: docs/evaluation.md."), "",
              "## Overall, per perturbation", ""]
     perturbations = summary["perturbations"]

@@ -46,6 +46,7 @@ class EvaluationRun:
     failures: list[Failure]
     source: str
     backend: str
+    model_family: str | None = None   # a vision-language backend's family (its boxes' convention), else None
 
 
 def load_items(source: str | Path) -> list[EvalItem]:
@@ -66,7 +67,9 @@ def run_evaluation(detector: Detector, items: Sequence[EvalItem], perturbations:
                    on_prediction: Callable[[str, Prediction], None] | None = None) -> EvaluationRun:
     from tqdm import tqdm
 
-    run = EvaluationRun({p.name: [] for p in perturbations}, [], source, getattr(detector, "name", ""))
+    family = getattr(detector, "family", None)
+    run = EvaluationRun({p.name: [] for p in perturbations}, [], source, getattr(detector, "name", ""),
+                        getattr(family, "name", None))
     bar = tqdm(total=len(items) * len(perturbations), desc="evaluating", unit="run", file=sys.stderr,
                disable=not progress)
     for item in items:
