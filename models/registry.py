@@ -32,7 +32,7 @@ def _remote_vlm(**options: Any) -> Detector:
 
 BACKENDS: dict[str, tuple[Callable[..., Detector], str]] = {
     "evidence": (_evidence_engine, "embedded evidence engine: provenance, metadata, watermarks, signal maps"),
-    "vlm": (_local_vlm, "Qwen2.5-VL locate-then-examine on this machine (transformers, 4-bit bitsandbytes)"),
+    "vlm": (_local_vlm, "Qwen2.5-VL / Qwen3-VL / Qwen3.5 locate-then-examine on this machine (transformers, 4-bit bitsandbytes)"),
     "remote": (_remote_vlm, "the same two queries to an OpenAI-compatible server (vLLM, SGLang, LM Studio, Ollama)"),
 }
 

@@ -1,4 +1,4 @@
-"""`zoomin train sft|grpo`: fine-tune a Qwen2.5-VL checkpoint on a dataset split
+"""`zoomin train sft|grpo`: fine-tune a Qwen2.5-VL, Qwen3-VL or Qwen3.5 checkpoint on a dataset split
 (docs/training.md).  The output folder loads with `--backend vlm --model DIR`."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _run(method: str, trainer: Callable[[Path, TrainConfig], Any], dataset_path:
 
 @click.group()
 def train() -> None:
-    """Fine-tune a Qwen2.5-VL checkpoint for the vlm backend (LoRA/QLoRA; docs/training.md)."""
+    """Fine-tune a Qwen2.5-VL, Qwen3-VL or Qwen3.5 checkpoint for the vlm backend (LoRA/QLoRA; docs/training.md)."""
 
 
 @train.command()

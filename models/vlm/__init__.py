@@ -1,7 +1,9 @@
-"""Vision-language backends: Qwen2.5-VL locate-then-examine, run locally
+"""Vision-language backends: Qwen2.5-VL, Qwen3-VL and Qwen3.5 locate-then-examine, run locally
 (transformers, 4-bit bitsandbytes) or on an OpenAI-compatible server.
 
 One module per concern:
+  families      one entry per model family: cells, pixel bounds, box convention, quirks
+  hardware      which checkpoint and quantization fit this machine (estimates)
   settings      every knob, typed and checked
   loading       the one model-loading function (hub id or folder, quantization, device, cache)
   fingerprint   weights SHA-256 and software versions for the record

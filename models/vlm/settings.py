@@ -55,7 +55,8 @@ class VLMSettings:
     crop_margin: context added around each region, as a fraction of its size.
     evidence_context: give the evidence engine's provenance, metadata and
       watermark findings to the model and keep them beside its answer.
-    box_units: how the model writes boxes; "auto" reads Qwen2.5-VL's absolute
+    box_units: how the model writes boxes; "auto" follows the model family
+      (families.py): 0-1000 for Qwen3-VL and Qwen3.5; for Qwen2.5-VL it reads absolute
       pixels of its input and recognises 0-1000 or 0-1 normalised boxes.
     """
 
