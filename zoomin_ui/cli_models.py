@@ -30,6 +30,8 @@ def suggest(ram_gb: float | None, vram_gb: float | None, show_all: bool) -> None
         family = choice.checkpoint.family
         click.echo(f"suggested: {choice.checkpoint.model_id} ({family.title}, boxes {family.box_convention}) "
                    f"--quant {choice.quantization}: about {choice.estimated_gib:.1f} GiB (estimate)")
+        for note in family.notes:
+            click.echo(f"  note: {note}")
         click.echo(f"  zoomin models pull {choice.checkpoint.model_id}")
         click.echo(f"  zoomin analyze photo.jpg --backend vlm --model {choice.checkpoint.model_id} "
                    f"--quant {choice.quantization}")

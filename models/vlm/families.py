@@ -47,8 +47,9 @@ class ModelFamily:
     box_convention: BoxConvention
     name_pattern: str                  # a served model's name that belongs to this family (case-insensitive)
     prefix_cache_reusable: bool        # stage 2 may continue from stage 1's KV cache exactly
-    thinks_by_default: bool = False    # its chat template opens a <think> block unless told not to
-    chat_template_options: tuple[tuple[str, object], ...] = ()   # passed to apply_chat_template
+    # passed to apply_chat_template (and to a server as chat_template_kwargs); Qwen3.5's
+    # template opens a <think> block unless told enable_thinking=False
+    chat_template_options: tuple[tuple[str, object], ...] = ()
     mixture_of_experts: bool = False
     keep_unquantized: tuple[str, ...] = ()   # module names kept out of 4/8-bit beside the vision tower
     notes: tuple[str, ...] = field(default_factory=tuple)
@@ -103,7 +104,7 @@ QWEN3_VL_MOE = ModelFamily(
 
 _QWEN3_5_COMMON = dict(
     processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256, max_pixels=4096 * 4096,
-    box_convention="relative-1000", prefix_cache_reusable=False, thinks_by_default=True,
+    box_convention="relative-1000", prefix_cache_reusable=False,
     chat_template_options=(("enable_thinking", False),),
     # the linear-attention layers' gate projections (hidden x heads: tiny) set the recurrence's decay;
     # kept in full precision, which also keeps bitsandbytes' CPU kernel (rows in multiples of 32) usable
