@@ -179,6 +179,8 @@ def _file_part(facts: _Facts) -> str:
     if facts.camera is not None:
         return evidence_phrase(facts.camera)
     weak_ai = next((e for e in facts.analysis.evidence if e.kind == "metadata" and e.supports == "ai-generated"), None)
+    if weak_ai is not None and weak_ai.source.startswith("aigc:"):
+        return f"China's AI-content label calls it {weak_ai.details.get('label_meaning') or 'of an unknown kind'}"
     if weak_ai is not None:
         return "the metadata hints at an AI tool but does not show generation"
     return "the file holds no record of where it came from"

@@ -206,3 +206,12 @@ def test_the_label_in_plain_words():
     assert evidence_phrase(decided).startswith("the file carries China's label for AI-generated content")
     possible = _aigc(_png(text={"AIGC": json.dumps({**LABEL, "Label": "2"})}))
     assert "possibly AI-generated; that supports AI without deciding it" in plain_finding(possible)
+
+
+def test_a_possible_label_is_named_in_the_headline_of_an_open_verdict():
+    from tests.test_reading import engine_analysis
+
+    item = _aigc(_jpeg_with_xmp(_xmp(html.escape(json.dumps({**LABEL, "Label": "3"})))))
+    analysis = engine_analysis([item])
+    assert analysis.verdict == "inconclusive"
+    assert "China's AI-content label calls it suspected to be AI-generated" in analysis.reading.headline
