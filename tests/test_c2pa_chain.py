@@ -213,3 +213,22 @@ def test_the_panel_and_the_report_draw_the_store_as_a_tree(fx):
     marked = dict(_c2pa_rows(_read(fx["marked"], fx["anchors"])))
     assert marked["Watermark declared"] == "com.google.synthid.1" and "NOT verified" in marked[
         "Identity assertions (CAWG)"]
+
+
+def test_a_garbled_manifest_is_a_finding_and_the_other_readers_go_on():
+    import html as html_module
+    import struct
+
+    from models.evidence.generator_metadata import read_generator_metadata
+    from tests.test_aigc_stealth import LABEL, _jpeg_with_xmp, _xmp
+
+    labelled = _jpeg_with_xmp(_xmp(html_module.escape(json.dumps(LABEL))))
+    description = b"jumd" + b"c2pa\x00\x11\x00\x10\x80\x00\x00\xaa\x00\x38\x9b\x71" + b"\x03c2pa\x00"
+    junk = b"JP\x02\x11" + struct.pack(">I", 1) + struct.pack(">I", 300) + b"jumb" \
+        + struct.pack(">I", 8 + len(description) - 4) + description + b"\xde\xad\xbe\xef" * 60
+    data = labelled[:2] + b"\xff\xeb" + struct.pack(">H", len(junk) + 2) + junk + labelled[2:]
+    image = load_image(data)
+    credentials = read_content_credentials(image)
+    assert len(credentials) == 1 and "unreadable" in credentials[0].finding
+    assert credentials[0].details["store_state"] == "unreadable" and not credentials[0].decisive
+    assert any(e.source == "aigc:xmp" and e.decisive for e in read_generator_metadata(image))
