@@ -103,10 +103,23 @@ _worker_problem: str = ""
 
 def _start_worker(spec: DetectorSpec) -> None:
     global _worker_detector, _worker_problem
+    _one_thread_each()
     try:
         _worker_detector = spec.open()
     except service.WorkbenchError as exc:  # told to the parent by describe_worker, not raised here
         _worker_problem = str(exc)
+
+
+def _one_thread_each() -> None:
+    """OpenCV and torch keep pools of their own, sized by the cores, whatever the environment says."""
+    if multiprocessing.parent_process() is None:
+        return  # the batch's own process (threads for a model server): left as it is
+    import sys
+
+    if "cv2" in sys.modules:
+        sys.modules["cv2"].setNumThreads(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
 def _describe_worker() -> BackendInfo | str:
@@ -142,8 +155,17 @@ class PoolRunner:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+# Each worker is one core's work: the native libraries' own thread pools
+# (OpenMP, OpenBLAS, MKL) would otherwise start a thread per core in every
+# worker and the workers would fight over the cores (Ray does the same for its
+# actors).  Read by those libraries when a spawned worker imports them.
+ONE_THREAD_EACH = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def process_pool(spec: DetectorSpec, jobs: int) -> PoolRunner:
     """`jobs` worker processes, each loading the detector once."""
+    for name, value in ONE_THREAD_EACH.items():
+        os.environ.setdefault(name, value)  # the parent has loaded its own libraries already
     context = multiprocessing.get_context("spawn")
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
                                    initargs=(spec,))

@@ -1,0 +1,119 @@
+"""Batch throughput beyond one process (issue 16):
+
+* images/s on a dev-set subset with `--jobs 1` vs `--jobs 2` (goal >= 1.8x on
+  2 cores), verdicts and scores identical to the one-process run;
+* the same through a local Ray instance (loopback) with 2 actors (goal: within
+  15% of --jobs 2);
+* the remote backend against a stub server answering each request after
+  200 ms, 64 images, `--concurrency 1` vs `8` (goal >= 6x), same results;
+* the peak resident memory of each worker.
+
+    .venv/bin/python benchmarks/bench_scale.py [--images 48] [--skip-ray]
+
+Each configuration is timed from its first task handed out to its last
+result, the runner already started (its start-up is reported apart: workers
+load the detector once).  Inputs: every k-th row of ../shared/data/dev's
+manifest (mixed real and generated, all formats).  Results printed as
+Markdown; figures go to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from models.sample_images import camera_like_photo, encode  # noqa: E402
+from zoomin_ui.batch import run_batch  # noqa: E402
+from zoomin_ui.parallel import DetectorSpec, open_runner  # noqa: E402
+
+DEV = REPO.parent / "shared" / "data" / "dev"
+
+
+def dev_subset(count: int) -> list[str]:
+    rows = list(csv.DictReader(open(DEV / "manifest.csv", encoding="utf-8")))
+    step = max(1, len(rows) // count)
+    return [str(DEV / row["file"]) for row in rows[::step][:count]]
+
+
+def timed_batch(spec: DetectorSpec, files: list[str], **runner_options) -> dict:
+    started = time.perf_counter()
+    runner = open_runner(spec, len(files), **runner_options)
+    ready = time.perf_counter()
+    try:
+        outcomes = list(run_batch(runner, files))
+    finally:
+        runner.close()
+    seconds = time.perf_counter() - ready
+    return {"startup_s": ready - started, "seconds": seconds, "images_per_s": len(files) / seconds,
+            "results": {o.file: (o.analysis.verdict, o.analysis.score) if o.analysis else (None, o.code)
+                        for o in outcomes},
+            "peak_rss_mb": max(o.peak_rss_kb for o in outcomes) / 1024, "label": runner.label}
+
+
+def row(name: str, run: dict, base: dict | None = None) -> str:
+    ratio = f"{run['images_per_s'] / base['images_per_s']:.2f}x" if base else "1.00x"
+    same = "yes" if base is None or run["results"] == base["results"] else "NO"
+    return (f"| {name} | {run['label']} | {run['startup_s']:.1f} | {run['seconds']:.1f} | "
+            f"{run['images_per_s']:.2f} | {ratio} | {same} | {run['peak_rss_mb']:.0f} |")
+
+
+def stub_images(folder: Path, count: int) -> list[str]:
+    files = []
+    for index in range(count):
+        path = folder / f"{index:03d}.png"
+        path.write_bytes(encode(camera_like_photo(96, 128, seed=index), "PNG"))
+        files.append(str(path))
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=48)
+    parser.add_argument("--skip-ray", action="store_true")
+    args = parser.parse_args()
+    header = ("| run | runner | start-up s | batch s | images/s | vs 1 | same results | peak RSS per worker MB |\n"
+              "|---|---|---|---|---|---|---|---|")
+    files = dev_subset(args.images)
+    spec = DetectorSpec("evidence", {"max_regions": 5})
+    print(f"{len(files)} dev-set images, {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
+    one = timed_batch(spec, files, jobs=1)
+    two = timed_batch(spec, files, jobs=2)
+    lines = [header, row("--jobs 1", one), row("--jobs 2", two, one)]
+    if not args.skip_ray:
+        ray_run = timed_batch(spec, files, jobs=2, ray_address="local")
+        lines.append(row("--ray local (2 actors)", ray_run, one))
+        lines.append(f"\nRay vs --jobs 2: {ray_run['images_per_s'] / two['images_per_s']:.2f}x")
+    print("\n".join(lines))
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from chat_stub import StubChatServer
+
+    server = StubChatServer(delay=0.2)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            images = stub_images(Path(folder), 64)
+            remote = DetectorSpec("remote", {"base_url": server.url, "model": "Qwen/Qwen2.5-VL-7B-Instruct",
+                                             "evidence_context": False, "max_regions": 5})
+            runs = {}
+            for k in (1, 8):
+                server.peak = 0
+                runs[k] = timed_batch(DetectorSpec(remote.backend, {**remote.options, "concurrency": k}), images,
+                                      concurrency=k)
+                runs[k]["label"] += f", server saw at most {server.peak} at once"
+    finally:
+        server.close()
+    print("\nRemote backend, stub server answering after 200 ms, 64 images (2 requests each):\n")
+    print("\n".join([header, row("--concurrency 1", runs[1]), row("--concurrency 8", runs[8], runs[1])]))
+    print(f"\nload average after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
