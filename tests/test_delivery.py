@@ -132,6 +132,10 @@ def test_photos_and_generated_squares_are_not_screen_captures(photo):
     noisy_square = camera_like_photo(512, 512, seed=4)
     assert not recognise_screen_capture(noisy_square, "PNG", has_camera_exif=False).recognised
     assert flat_block_share(photo) < 0.05
+    # Bars and frames around a photo are a border, not flat interface areas.
+    assert not recognise_screen_capture(letterbox(photo), "PNG", has_camera_exif=False).recognised
+    framed = np.pad(photo, ((50, 50), (50, 50), (0, 0)), constant_values=200)
+    assert not recognise_screen_capture(framed, "PNG", has_camera_exif=False).recognised
 
 
 def test_a_screen_capture_keeps_a_pixel_call_from_being_made():

@@ -8,8 +8,9 @@ cheap and each named in the verdict text:
 - the exact pixel size of a common screen (either orientation);
 - no camera EXIF in the file;
 - flat interface areas: a large share of 8x8 blocks whose pixels are all
-  equal (window chrome, panels, text backgrounds).  Camera sensors and
-  generators leave noise in almost every block;
+  equal (window chrome, panels, text backgrounds), counted inside any
+  uniform bands along the edges (a letterbox or a frame is a border, not an
+  interface).  Camera sensors and generators leave noise in almost every block;
 - a lossless container (PNG), as screenshot tools write.
 
 Recognised when there is no camera EXIF, the flat share is past
@@ -35,6 +36,7 @@ SCREEN_SIZES: frozenset[tuple[int, int]] = frozenset({
 })
 FLAT_BLOCK = 8
 SAMPLED_BLOCKS = 40_000
+BAND_TOLERANCE = 4  # a row or column this close to one colour is a bar or frame, not picture
 # A camera photo or a generated image has almost no perfectly flat 8x8 block
 # (noise); a desktop or app screenshot has many.
 FLAT_SHARE_WITH_SIZE = 0.2
@@ -53,6 +55,18 @@ class ScreenCapture:
 
 def is_screen_size(width: int, height: int) -> bool:
     return (max(width, height), min(width, height)) in SCREEN_SIZES
+
+
+def inside_edge_bands(rgb: np.ndarray, tolerance: int = BAND_TOLERANCE) -> np.ndarray:
+    """The picture without uniform bands along any of its edges (letterbox bars,
+    frames): their flatness is a border around a picture, not an interface."""
+    rows = (rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).reshape(rgb.shape[0], -1).max(axis=1) <= tolerance
+    cols = (rgb.max(axis=0).astype(np.int16) - rgb.min(axis=0)).reshape(rgb.shape[1], -1).max(axis=1) <= tolerance
+    if rows.all() or cols.all():
+        return rgb[:0, :0]
+    top, bottom = int(np.argmin(rows)), len(rows) - int(np.argmin(rows[::-1]))
+    left, right = int(np.argmin(cols)), len(cols) - int(np.argmin(cols[::-1]))
+    return rgb[top:bottom, left:right]
 
 
 def flat_block_share(rgb: np.ndarray, block: int = FLAT_BLOCK) -> float:
@@ -87,7 +101,7 @@ def recognise_screen_capture(rgb: np.ndarray, file_format: str, has_camera_exif:
         cues.append(f"a lossless {file_format.upper()} file, as screenshot tools write")
     if not (screen_size or lossless):
         return ScreenCapture(False, cues)
-    share = flat_block_share(rgb)
+    share = flat_block_share(inside_edge_bands(rgb))
     if share >= FLAT_SHARE_WITH_SIZE:
         cues.append(f"flat interface-like areas ({share:.0%} of 8x8 blocks are a single colour)")
     recognised = (screen_size and lossless) or share >= FLAT_SHARE_WITH_SIZE
