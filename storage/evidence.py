@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models.image_input import ImageInputError, LoadedImage, load_image
-from storage import convert
+from storage import convert, similarity
 from storage.audit import load_case, record
 from storage.blobs import BlobStore, Stored
 from storage.cases import check_title, create_case
 from storage.database import Database
 from storage.errors import StoreError
+from storage.memory import hashes_for_intake
 from storage.records import EvidenceFileRecord, ReportRecord
 from storage.tables import AnalysisRow, EvidenceFileRow, ReportRow, utc_now
 
@@ -61,6 +62,8 @@ def add_evidence_file(db: Database, blobs: BlobStore, case_id: int | None, image
     else:
         db.read(lambda session: load_case(session, case_id))  # no file is stored for a case that does not exist
 
+    hashes = hashes_for_intake(image.rgb)  # perceptual hashes for "seen before" (storage/memory.py)
+
     def insert(session: Session) -> EvidenceIntake:
         if case_id is None:
             case = create_case(session, new_case_title or "", analyst)
@@ -76,6 +79,7 @@ def add_evidence_file(db: Database, blobs: BlobStore, case_id: int | None, image
                               width=image.width, height=image.height, intake_at=now, intake_by=analyst)
         session.add(row)
         session.flush()
+        similarity.insert_hashes(session, [similarity.hash_row(h, evidence_file_id=row.id) for h in hashes])
         record(session, case, analyst, "evidence-added", f"evidence:{row.id}", None,
                {"sha256": row.sha256, "original_name": name, "size_bytes": row.size_bytes,
                 "format": row.format, "width": row.width, "height": row.height}, at=now)

@@ -25,6 +25,7 @@ from storage.database import Database
 from storage.errors import StoreError
 from storage.evidence import EvidenceIntake
 from storage.keys import KeyRing, Signer
+from storage.memory import CaseMemory
 from storage.private import private_file, private_folder
 from storage.records import (
     UNCHANGED,
@@ -290,6 +291,11 @@ class CaseStore:
     def bundle_signer(self, source: str | os.PathLike) -> Signer:
         """Who signed a bundle, as this installation sees it."""
         return bundle.bundle_signer(self._blobs, Path(source))
+
+    @property
+    def memory(self) -> CaseMemory:
+        """Near-duplicates across every case, the hash index's back-fill, training releases."""
+        return CaseMemory(self._db, self._blobs)
 
     @property
     def keys(self) -> KeyRing:

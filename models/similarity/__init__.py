@@ -1,0 +1,1 @@
+"""Perceptual hashes and near-duplicate matching (the newsroom's memory of images seen before)."""

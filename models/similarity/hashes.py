@@ -1,0 +1,107 @@
+"""Perceptual hashes of a picture, for telling that an image was seen before.
+
+Two kinds, both 256 bits so one banded index holds them (storage/similarity.py):
+- PDQ (Meta's hash for sharing lists of known images) of the whole picture.  It survives
+  re-compression, resizing and small overlays, and its eight dihedral variants
+  (rotations, mirror) come from one computation, but it does not survive a crop or a
+  frame: 10 % cut from one side moves it about as far as an unrelated image.
+- ORB keypoint descriptors (OpenCV) of the strongest corners, each with its position.  A
+  cropped, padded or screenshotted copy keeps most of those corners, and matched corners
+  must agree on one scale-and-shift (models/similarity/geometry.py), which unrelated
+  pictures do not.  Several PDQ hashes of sub-windows were tried first and rejected:
+  PDQ tolerates only a few per cent of shift, so covering crops up to 20 % at any
+  position needs hundreds of windows per image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pdqhash
+
+PDQ = "pdq"
+ORB = "orb"
+FULL = "full"
+KEYPOINT = "kp"
+HASH_BITS = 256
+BAND_BITS = 16
+# PDQ below this quality comes from a near-flat picture, whose hash says little (Meta's advice).
+MIN_PDQ_QUALITY = 50
+KEYPOINTS = 48
+# Pictures are brought to this longer side before keypoints are found, so the same
+# corners come out whatever size the copy is.
+KEYPOINT_SIDE = 512
+# The dihedral variants in pdqhash.compute_dihedral's order: what was done to the stored
+# picture to give the one looked up.
+DIHEDRAL = ("same orientation", "rotated 90° anticlockwise", "rotated 180°", "rotated 90° clockwise",
+            "flipped upside down", "mirrored", "transposed", "transposed the other way")
+
+
+@dataclass(frozen=True)
+class ImageHash:
+    """One 256-bit perceptual hash (64 hex digits) and, for a keypoint, where it lies
+    (fractions of the picture's longer side)."""
+
+    algorithm: str
+    window: str
+    hex: str
+    quality: int
+    key_x: float | None = None
+    key_y: float | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.hex) != HASH_BITS // 4 or any(c not in "0123456789abcdef" for c in self.hex):
+            raise ValueError(f"a perceptual hash is {HASH_BITS // 4} lower-case hex digits, not {self.hex!r}")
+
+
+def bits_to_hex(bits: np.ndarray) -> str:
+    packed = np.packbits(np.asarray(bits, dtype=bool).reshape(-1)[:HASH_BITS])
+    return packed.tobytes().hex()
+
+
+def hex_to_int(hex_digits: str) -> int:
+    return int(hex_digits, 16)
+
+
+def hamming(a: str, b: str) -> int:
+    return (int(a, 16) ^ int(b, 16)).bit_count()
+
+
+def bands(hex_digits: str) -> tuple[int, ...]:
+    """The hash cut into 16-bit bands, most significant first."""
+    return tuple(int(hex_digits[i:i + BAND_BITS // 4], 16) for i in range(0, HASH_BITS // 4, BAND_BITS // 4))
+
+
+def pdq_hash(rgb: np.ndarray) -> ImageHash:
+    vector, quality = pdqhash.compute(np.ascontiguousarray(rgb, dtype=np.uint8))
+    return ImageHash(PDQ, FULL, bits_to_hex(vector), int(quality))
+
+
+def pdq_dihedral(rgb: np.ndarray) -> list[tuple[str, str]]:
+    """(what was done to the original, hash hex) for the eight rotations and mirrors."""
+    vectors, _ = pdqhash.compute_dihedral(np.ascontiguousarray(rgb, dtype=np.uint8))
+    return [(name, bits_to_hex(np.asarray(vector))) for name, vector in zip(DIHEDRAL, vectors)]
+
+
+def keypoint_hashes(rgb: np.ndarray, limit: int = KEYPOINTS) -> list[ImageHash]:
+    """ORB descriptors of the `limit` strongest corners, on a grey copy brought to KEYPOINT_SIDE."""
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
+    scale = KEYPOINT_SIDE / max(grey.shape)
+    size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
+    grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    orb = cv2.ORB_create(nfeatures=limit * 4, scaleFactor=1.3, nlevels=6, edgeThreshold=15, patchSize=15)
+    keypoints, descriptors = orb.detectAndCompute(grey, None)
+    if descriptors is None:
+        return []
+    strongest = sorted(range(len(keypoints)), key=lambda i: -keypoints[i].response)[:limit]
+    longer = float(max(grey.shape))
+    return [ImageHash(ORB, KEYPOINT, descriptors[i].tobytes().hex(), int(min(100, keypoints[i].response * 1e4)),
+                      round(keypoints[i].pt[0] / longer, 5), round(keypoints[i].pt[1] / longer, 5))
+            for i in strongest]
+
+
+def image_hashes(rgb: np.ndarray) -> list[ImageHash]:
+    """Everything stored for one picture: its PDQ hash and its keypoint descriptors."""
+    return [pdq_hash(rgb), *keypoint_hashes(rgb)]

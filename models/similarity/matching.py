@@ -1,0 +1,120 @@
+"""From index candidates to decisions: which stored pictures are near the one looked up,
+how near, and what the copy likely went through.  Pure functions over hashes; the store
+fetches the candidates (storage/similarity.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.similarity.geometry import Fit, covered_fractions, fit_scale_shift
+from models.similarity.hashes import DIHEDRAL, ImageHash, hamming
+
+# Meta's suggested PDQ match threshold; among 625 unrelated dev images the closest pair differs by 76 bits.
+PDQ_THRESHOLD = 31
+# Two ORB descriptors of one corner differ by fewer bits than this (OpenCV's usual cut is 64 of 256).
+DESCRIPTOR_THRESHOLD = 48
+# Corners that must agree on one scale-and-shift before a keypoint match is believed.
+MIN_INLIERS = 8
+# Coverage this close to 1 is the same framing (keypoint positions are approximate).
+FRAME_SLACK = 0.04
+# PDQ distance up to which a same-size copy is only re-compressed (JPEG q50 moves it about 4 bits).
+RECOMPRESSED = 10
+
+Owner = tuple[str, int]  # ("evidence", id) or ("list", id)
+
+
+@dataclass(frozen=True)
+class HashMatch:
+    owner: Owner
+    distance: int
+    orientation: str
+
+
+@dataclass(frozen=True)
+class KeypointMatch:
+    owner: Owner
+    fit: Fit
+
+
+def owner_of(candidate) -> Owner:
+    if candidate.evidence_file_id is not None:
+        return ("evidence", candidate.evidence_file_id)
+    return ("list", candidate.list_entry_id)
+
+
+def pdq_matches(dihedral: Sequence[tuple[str, str]], candidates: Sequence, threshold: int = PDQ_THRESHOLD
+                ) -> dict[Owner, HashMatch]:
+    """The nearest orientation of the looked-up picture for every stored hash within `threshold`."""
+    best: dict[Owner, HashMatch] = {}
+    for candidate in candidates:
+        for orientation, query in dihedral:
+            distance = hamming(query, candidate.hex)
+            owner = owner_of(candidate)
+            if distance <= threshold and (owner not in best or distance < best[owner].distance):
+                best[owner] = HashMatch(owner, distance, orientation)
+    return best
+
+
+def keypoint_matches(query: Sequence[ImageHash], candidates: Sequence,
+                     threshold: int = DESCRIPTOR_THRESHOLD) -> dict[Owner, KeypointMatch]:
+    """Stored pictures whose corners match at least MIN_INLIERS of the query's on one geometry."""
+    if not query or not candidates:
+        return {}
+    query_bits = np.unpackbits(np.frombuffer(bytes.fromhex("".join(h.hex for h in query)), np.uint8)).reshape(
+        len(query), -1)
+    query_points = np.array([(h.key_x, h.key_y) for h in query], dtype=float)
+    by_owner: dict[Owner, list] = {}
+    for candidate in candidates:
+        if candidate.key_x is not None:
+            by_owner.setdefault(owner_of(candidate), []).append(candidate)
+    found: dict[Owner, KeypointMatch] = {}
+    for owner, stored in by_owner.items():
+        if len(stored) < MIN_INLIERS:
+            continue
+        stored_bits = np.unpackbits(np.frombuffer(bytes.fromhex("".join(s.hex for s in stored)), np.uint8)).reshape(
+            len(stored), -1)
+        distances = (query_bits[:, None, :] != stored_bits[None, :, :]).sum(axis=2)
+        query_ids, stored_ids = np.nonzero(distances <= threshold)
+        if len(np.unique(query_ids)) < MIN_INLIERS:
+            continue
+        stored_points = np.array([(stored[i].key_x, stored[i].key_y) for i in stored_ids], dtype=float)
+        fit = fit_scale_shift(query_points[query_ids], stored_points, query_ids)
+        if fit is not None and fit.inliers >= MIN_INLIERS:
+            found[owner] = KeypointMatch(owner, fit)
+    return found
+
+
+def pdq_transform(match: HashMatch, query_size: tuple[int, int], stored_size: tuple[int, int] | None) -> str:
+    """Plain words for a whole-picture match."""
+    words = []
+    if match.orientation != DIHEDRAL[0]:
+        words.append(match.orientation)
+    if stored_size is not None and _resized(query_size, stored_size, match.orientation):
+        words.append(f"resized ({stored_size[0]}x{stored_size[1]} to {query_size[0]}x{query_size[1]})")
+    if match.distance > RECOMPRESSED:
+        words.append(f"re-encoded or lightly edited ({match.distance} of 256 bits differ)")
+    elif not words:
+        words.append(f"re-compressed ({match.distance} of 256 bits differ)")
+    return ", ".join(words)
+
+
+def keypoint_transform(match: KeypointMatch, query_size: tuple[int, int], stored_size: tuple[int, int]) -> str:
+    """Plain words for a keypoint match: a crop, a frame (screenshot-like padding) or both."""
+    shown, own = covered_fractions(match.fit, query_size, stored_size)
+    words = []
+    if shown < 1 - FRAME_SLACK:
+        words.append(f"cropped (about {shown:.0%} of the stored picture kept)")
+    if own < 1 - FRAME_SLACK:
+        words.append(f"framed or padded (the stored picture is about {own:.0%} of it, as in a screenshot)")
+    if not words:
+        words.append("resized or re-compressed, same framing")
+    return ", ".join(words) + f"; {match.fit.inliers} corners agree"
+
+
+def _resized(query_size: tuple[int, int], stored_size: tuple[int, int], orientation: str) -> bool:
+    turned = orientation in (DIHEDRAL[1], DIHEDRAL[3], DIHEDRAL[6], DIHEDRAL[7])
+    expected = (stored_size[1], stored_size[0]) if turned else stored_size
+    return tuple(query_size) != tuple(expected)

@@ -1,0 +1,118 @@
+"""The case store as the newsroom's memory: "which stored images are near this one", the
+back-fill of the hash index, and the per-case release of decisions as training data.
+Reached as CaseStore.memory; each method is one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.image_input import ImageInputError, load_image
+from models.similarity.hashes import ORB, PDQ, ImageHash, image_hashes, keypoint_hashes, pdq_dihedral
+from models.similarity.matching import keypoint_matches, keypoint_transform, pdq_matches, pdq_transform
+from storage import cases, similarity
+from storage.audit import load_case, record, require_analyst
+from storage.blobs import BlobStore
+from storage.database import Database
+from storage.memory_records import SAME_FILE, NearMatch
+from storage.records import CaseSummary
+from storage.tables import CaseRow
+
+TRAINING_ACTION = "training-release-changed"
+
+
+def hashes_for_intake(rgb: np.ndarray) -> list[ImageHash]:
+    """The hashes stored with a new evidence file; none for a picture they cannot be computed
+    on (a 1-pixel image), which is then simply never found as a near-duplicate."""
+    try:
+        return image_hashes(rgb)
+    except Exception:  # noqa: BLE001 - a hash is an aid; it never stops an intake
+        return []
+
+
+class CaseMemory:
+    def __init__(self, db: Database, blobs: BlobStore):
+        self._db = db
+        self._blobs = blobs
+
+    def near(self, rgb: np.ndarray, sha256: str = "") -> list[NearMatch]:
+        """Stored images and shared-list entries near this picture, nearest first: exact copies
+        (same SHA-256), whole-picture PDQ matches in any of its eight orientations, then
+        keypoint matches (crops, frames)."""
+        dihedral = pdq_dihedral(rgb)
+        corners = keypoint_hashes(rgb)
+        size = (int(rgb.shape[1]), int(rgb.shape[0]))
+
+        def look(session: Session) -> list[NearMatch]:
+            exact = similarity.evidence_files_by_sha(session, sha256) if sha256 else []
+            by_pdq = pdq_matches(dihedral, similarity.candidates(session, PDQ, [h for _, h in dihedral]))
+            by_corners = keypoint_matches(corners, similarity.candidates(session, ORB, [h.hex for h in corners]))
+            files = {i for kind, i in [*by_pdq, *by_corners] if kind == "evidence"} | set(exact)
+            images = similarity.stored_images(session, files)
+            listed = similarity.listed_images(session, [i for kind, i in by_pdq if kind == "list"])
+            found: dict[tuple[str, int], NearMatch] = {}
+            for file_id in exact:
+                found[("evidence", file_id)] = NearMatch(SAME_FILE, "sha256", 0, 0, image=images[file_id])
+            for owner, match in sorted(by_pdq.items(), key=lambda item: item[1].distance):
+                if owner in found:
+                    continue
+                image = images.get(owner[1]) if owner[0] == "evidence" else None
+                stored_size = (image.width, image.height) if image else None
+                found[owner] = NearMatch(pdq_transform(match, size, stored_size), PDQ, match.distance, 0,
+                                         image=image, listed=listed.get(owner[1]) if owner[0] == "list" else None)
+            for owner, match in sorted(by_corners.items(), key=lambda item: -item[1].fit.inliers):
+                if owner in found or owner[0] != "evidence":
+                    continue
+                image = images[owner[1]]
+                found[owner] = NearMatch(keypoint_transform(match, size, (image.width, image.height)), ORB, None,
+                                         match.fit.inliers, image=image)
+            return list(found.values())
+
+        return self._db.read(look)
+
+    def reindex(self, on_file: Callable[[int, str], None] | None = None) -> tuple[int, list[str]]:
+        """Compute the hashes of every evidence file stored before they existed (or whose
+        hashes are missing); returns (files indexed, problems).  One file per transaction,
+        so an interruption loses nothing done; a file that cannot be read is named, not fatal."""
+        done, problems = 0, []
+        for file_id, sha256 in self._db.read(similarity.unhashed_evidence):
+            try:
+                image = load_image(self._blobs.path_for(sha256).read_bytes(), name=sha256)
+            except (OSError, ImageInputError) as exc:
+                problems.append(f"evidence file {file_id}: cannot be read for hashing ({exc})")
+                continue
+            hashes = hashes_for_intake(image.rgb)
+            if not hashes:
+                problems.append(f"evidence file {file_id}: too small or flat to hash")
+                continue
+            self._db.write(lambda s, i=file_id, h=hashes: similarity.replace_evidence_hashes(s, i, h))
+            done += 1
+            if on_file is not None:
+                on_file(file_id, sha256)
+        return done, problems
+
+    def set_training_allowed(self, case_id: int, analyst: str, allowed: bool, reason: str = "") -> CaseSummary:
+        """Release the case's decisions as training data (or withdraw them), audited."""
+        name = require_analyst(analyst)
+
+        def change(session: Session) -> CaseSummary:
+            case = load_case(session, case_id, for_update=True)
+            if bool(case.training_allowed) != bool(allowed):
+                after = {"training_allowed": bool(allowed), **({"reason": reason.strip()} if reason.strip() else {})}
+                record(session, case, name, TRAINING_ACTION, f"case:{case_id}",
+                       {"training_allowed": bool(case.training_allowed)}, after)
+                case.training_allowed = bool(allowed)
+            return cases.summary(session, case)
+
+        return self._db.write(change)
+
+    def training_allowed(self, case_id: int) -> bool:
+        return self._db.read(lambda s: bool(load_case(s, case_id).training_allowed))
+
+    def released_case_ids(self) -> list[int]:
+        """Cases the analysts released as training data, oldest first."""
+        return self._db.read(lambda s: list(s.scalars(
+            select(CaseRow.id).where(CaseRow.training_allowed.is_(True)).order_by(CaseRow.id))))
