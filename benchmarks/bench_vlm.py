@@ -65,7 +65,8 @@ ARCHITECTURES = {
 _QWEN3_VISION = dict(depth=24, hidden_size=1024, intermediate_size=4096, num_heads=16, patch_size=16,
                      spatial_merge_size=2, temporal_patch_size=2, num_position_embeddings=2304,
                      hidden_act="gelu_pytorch_tanh")
-_QWEN3_ROPE = {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20], "mrope_interleaved": True}
+_QWEN3_ROPE = {"rope_type": "default", "rope_theta": 5000000.0, "mrope_section": [24, 20, 20],
+               "mrope_interleaved": True}
 FAMILY_ARCHITECTURES = {
     "qwen3-vl-2b": ("qwen3-vl", dict(
         text=dict(hidden_size=2048, intermediate_size=6144, num_hidden_layers=28, num_attention_heads=16,
@@ -179,7 +180,8 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
     if args.load_only:
         return memory
     width, height = args.image
-    settings = VLMSettings(max_image_pixels=max(width * height, loaded.family.min_pixels), max_new_tokens=args.new_tokens,
+    settings = VLMSettings(max_image_pixels=max(width * height, loaded.family.min_pixels),
+                           max_new_tokens=args.new_tokens,
                            min_new_tokens=args.new_tokens, max_regions=args.regions, zoom_size=args.zoom_size,
                            evidence_context=False)
     image = load_image(encode(camera_like_photo(height, width, seed=1), "PNG"), name="bench.png")
@@ -287,7 +289,8 @@ def main() -> None:
 
 
 def _print(result: dict) -> None:
-    print(f"\n{result['size']} ({result.get('family', 'qwen2.5-vl')}) {result['quantization']} on {result['device']}: load {result['load_seconds']} s, "
+    print(f"\n{result['size']} ({result.get('family', 'qwen2.5-vl')}) {result['quantization']} on "
+          f"{result['device']}: load {result['load_seconds']} s, "
           f"weights {result['weights_gib']} GiB, {result['resident_gib_after_load']} GiB resident after load "
           f"(peak while loading {result['peak_memory_gib_during_load']} GiB)")
     if "single" not in result:

@@ -181,7 +181,8 @@ def test_each_familys_answers_land_on_the_right_pixels(family, shape):
     assert analysis.provenance["scan_parse"]["box_units"] == family.box_units
     scan_prompt = transport.requests[0].turns[1].parts[-1].text
     assert ("from 0 to 1000" in scan_prompt) == (family.box_convention == "relative-1000")
-    caption = next(p.text for p in transport.requests[1].turns[1].parts if getattr(p, "text", "").startswith("Region 1"))
+    caption = next(p.text for p in transport.requests[1].turns[1].parts
+                   if getattr(p, "text", "").startswith("Region 1"))
     assert ("(0-1000)" in caption) == (family.box_convention == "relative-1000")
 
 

@@ -1,5 +1,6 @@
 """The model a training run starts from: a checkpoint of a supported family
-(Qwen2.5-VL, Qwen3-VL, Qwen3.5: models/vlm/families.py; hub id or folder), plain (LoRA) or 4-bit NF4 (QLoRA), or an earlier run's adapter
+(Qwen2.5-VL, Qwen3-VL, Qwen3.5: models/vlm/families.py; hub id or folder),
+plain (LoRA) or 4-bit NF4 (QLoRA), or an earlier run's adapter
 folder (GRPO after SFT continues training that adapter).
 
 Weights are found the way the backend finds them (models/vlm/loading.py:

@@ -221,7 +221,8 @@ def locate_weights(model: str, revision: str | None = None) -> tuple[Path, str |
         return folder, revision
     if looks_like_path(model):
         raise DetectorUnavailable(f"no model folder at {model}: pass --model with a folder that holds a "
-                                  "Qwen2.5-VL, Qwen3-VL or Qwen3.5 checkpoint (config.json, *.safetensors, the processor files), "
+                                  "Qwen2.5-VL, Qwen3-VL or Qwen3.5 checkpoint (config.json, *.safetensors, the "
+                                  "processor files), "
                                   "or a Hugging Face id")
     from huggingface_hub import snapshot_download
 

@@ -49,7 +49,8 @@ def region_caption(index: int, model_box: Sequence[int], label: str, reason: str
                    family: ModelFamily = DEFAULT_FAMILY) -> str:
     flagged = f" flagged as '{label}'" if label else ""
     why = f" ({reason})" if reason else ""
-    return f"Region {index}: box {list(model_box)}{family.caption_units()} in the full image{flagged}{why}. Zoomed view:"
+    return (f"Region {index}: box {list(model_box)}{family.caption_units()} in the full image{flagged}{why}. "
+            "Zoomed view:")
 
 
 def examine_request(region_count: int, question: str | None = None) -> str:

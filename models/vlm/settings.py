@@ -161,7 +161,8 @@ class RemoteSettings:
     def from_env(cls, base_url: str | None = None, model: str | None = None, api_key: str | None = None,
                  timeout: float | None = None, retries: int | None = None,
                  retry_backoff: float | None = None, family: str | None = None) -> "RemoteSettings":
-        """Explicit values win; ZOOMIN_REMOTE_BASE_URL / _MODEL / _API_KEY (or OPENAI_API_KEY) / _FAMILY fill the rest."""
+        """Explicit values win; ZOOMIN_REMOTE_BASE_URL / _MODEL / _API_KEY (or OPENAI_API_KEY) / _FAMILY
+        fill the rest."""
         url = base_url or _env("ZOOMIN_REMOTE_BASE_URL") or _env("OPENAI_BASE_URL")
         if not url:
             raise ValueError("the remote backend needs a server: pass --base-url URL "
