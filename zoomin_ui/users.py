@@ -235,3 +235,17 @@ def gradio_session_user(book: UserBook) -> Callable[[], SignedIn]:
         return SignedIn(user.name, user.role) if user else NOBODY
 
     return current
+
+
+def page_analyst(saved: str, typed: str):
+    """The page's Analyst box when it loads: the signed-in user, fixed (a typed
+    name would sign nothing); without logins, the name the browser remembers
+    (never over one being typed)."""
+    import gradio as gr
+
+    from storage.identity import signed_in
+
+    user = signed_in()
+    if user is not None and user.name:
+        return gr.Textbox(value=user.name, interactive=False, label=f"Analyst (signed in, {user.role})")
+    return gr.skip() if typed or not saved else saved

@@ -1,12 +1,12 @@
 """The newsroom server in the browser: `app.py --users` shows only the login
 page, refuses a wrong password, lets an analyst in, and what she does is
-signed with her login, not with the name typed on the page."""
+signed with her login: the page's name box shows it and takes no typing."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.browser.pages import open_workbench, upload, wait_for_element_text
+from tests.browser.pages import upload, wait_for_element_text
 from zoomin_ui.users import add_user
 
 PASSWORD = "correct horse battery"
@@ -32,8 +32,11 @@ def test_one_login_per_analyst(tmp_path, start_app, browser_page, screenshots, s
     name_box.fill("amira")
     password_box.fill(PASSWORD)
     password_box.press("Enter")
-    page.locator("#analyst-name").first.wait_for(state="visible", timeout=60_000)  # the login page reloads
-    open_workbench(page, server.url, "Typed Impostor")
+    name = page.locator("#analyst-name textarea, #analyst-name input").first
+    name.wait_for(state="visible", timeout=60_000)  # the login page reloads into the workbench
+    page.wait_for_function("() => document.querySelector('#analyst-name textarea, #analyst-name input')"
+                           ".value === 'amira'")
+    assert name.is_disabled()  # the login's name, not one to type
     upload(page, sample_photo.path)
     wait_for_element_text(page, "#status-message", "press Analyse", timeout=60_000)
     screenshots.take(page, "signed-in")

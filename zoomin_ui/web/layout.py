@@ -15,6 +15,7 @@ import gradio as gr
 from gradio_image_annotation import image_annotator
 
 from zoomin_ui.service import open_store
+from zoomin_ui.users import page_analyst
 from zoomin_ui.web.detectors import BackendConfig, Detectors
 from zoomin_ui.web.handlers import Handlers
 from zoomin_ui.web.queues import wire_detector_work
@@ -181,9 +182,8 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
             wire_detector_work(starters, backend, offered, page_event(store, handler, parts), inputs,
                                outputs(parts), **progress)
 
-        # Fill in the remembered name only: never overwrite one being typed.
-        demo.load(lambda saved, typed: gr.skip() if typed or not saved else saved, [remembered, analyst], analyst,
-                  queue=False)
+        # Fill in the remembered name only: never overwrite one being typed (signed in: the login's name).
+        demo.load(page_analyst, [remembered, analyst], analyst, queue=False)
         on(demo.load, handlers.first_view, [case_search], CASES)
         analyst.change(lambda name: (name or "").strip(), analyst, remembered, queue=False)
         # A waiting upload (dropped before the name) is taken in once the name is given.
