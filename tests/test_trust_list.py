@@ -143,3 +143,10 @@ def test_added_anchors_join_the_official_list(home, signed, tmp_path, monkeypatc
     item = read_content_credentials(load_image(data))[0]
     assert item.details["trust_status"] == "trusted"
     assert item.details["trust_lists"][0]["certificates"] == 30  # the official list is still in use
+
+
+def test_an_oversized_file_is_refused_unread(home, tmp_path):
+    big = tmp_path / "huge.json"
+    big.write_bytes(b" " * 5_000_001)
+    result = _run("update", str(big))
+    assert result.exit_code == 1 and "larger than 5 MB" in result.output

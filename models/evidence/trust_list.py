@@ -141,7 +141,8 @@ def install_trust_list(source: str | os.PathLike, home: str | os.PathLike | None
     its kind in use.  A list not issued later than the one in use is refused (nothing changes)."""
     path = Path(source)
     try:
-        data = path.read_bytes()[:MAX_LIST_BYTES + 1]
+        with path.open("rb") as handle:
+            data = handle.read(MAX_LIST_BYTES + 1)  # a larger file is refused without reading it all
     except OSError as exc:
         raise TrustListError(f"cannot read {path}: {exc.strerror or exc}") from None
     new = parse_trust_list(data, path)
