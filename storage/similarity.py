@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import insert, select, union_all
+from functools import lru_cache
+
+from sqlalchemy import bindparam, insert, select, union_all
 from sqlalchemy.orm import Session
 
 from models.similarity.hashes import ImageHash, bands
@@ -53,16 +55,22 @@ def candidates(session: Session, algorithm: str, hexes: Sequence[str]) -> list[S
     if not hexes:
         return []
     split = [bands(h) for h in hexes]
+    values = {f"band_values_{i}": sorted({b[i] for b in split}) for i in range(len(BAND_COLUMNS))}
+    found: dict[int, StoredHash] = {}
+    for row in session.execute(_candidate_query(), {"algorithm": algorithm, **values}):
+        found.setdefault(row[0], StoredHash(*row))
+    return list(found.values())
+
+
+@lru_cache(maxsize=1)
+def _candidate_query():
+    """One statement (built once, compiled once): per band an indexed IN, all bands UNION ALL."""
     table = PerceptualHashRow.__table__
     columns = (table.c.id, table.c.evidence_file_id, table.c.list_entry_id, table.c.algorithm, table.c.hash,
                table.c.key_x, table.c.key_y)
-    per_band = [select(*columns).where(table.c[name].in_(sorted({b[i] for b in split})),
-                                       table.c.algorithm == algorithm)
-                for i, name in enumerate(BAND_COLUMNS)]
-    found: dict[int, StoredHash] = {}
-    for row in session.execute(union_all(*per_band)):
-        found.setdefault(row[0], StoredHash(*row))
-    return list(found.values())
+    return union_all(*[select(*columns).where(table.c[name].in_(bindparam(f"band_values_{i}", expanding=True)),
+                                              table.c.algorithm == bindparam("algorithm"))
+                       for i, name in enumerate(BAND_COLUMNS)])
 
 
 def stored_images(session: Session, evidence_file_ids: Iterable[int]) -> dict[int, StoredImage]:

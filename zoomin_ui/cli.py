@@ -19,6 +19,7 @@ from zoomin_ui import service
 from zoomin_ui.cli_analyze import batch_options, run_analyze
 from zoomin_ui.cli_cases import cases, verify
 from zoomin_ui.cli_keys import keys
+from zoomin_ui.cli_memory import announce_seen_before, register as register_memory
 from zoomin_ui.cli_models import suggest
 from zoomin_ui.cli_trust import trust
 from zoomin_ui.cli_dataset import dataset, eval_command
@@ -115,6 +116,8 @@ def analyze(paths: tuple[str, ...], as_json: bool, backend: str, max_regions: in
     files = list(_expand(paths, recursive))
     if not files:
         raise click.ClickException("no image files found in the given folder(s)")
+    if save:  # told before anything else: this image (or a near copy) was decided before
+        announce_seen_before(files, max_pixels, case_id)
     outcomes = run_analyze(files, backend, options, jobs=jobs, ordered=ordered, resume=resume,
                            concurrency=concurrency, ray_address=ray_address, max_pixels=max_pixels,
                            boxes=parsed_boxes, question=question,
@@ -239,6 +242,7 @@ models_group.add_command(suggest)
 
 
 main.add_command(cases)
+register_memory(cases)
 main.add_command(verify)
 main.add_command(keys)
 main.add_command(trust)

@@ -40,20 +40,25 @@ def fit_scale_shift(query_points: np.ndarray, stored_points: np.ndarray, query_i
     else:
         first = generator.integers(0, count, HYPOTHESES)
         second = generator.integers(0, count, HYPOTHESES)
-    best: Fit | None = None
-    for a, b in zip(first, second):
-        span = np.linalg.norm(query_points[b] - query_points[a])
-        if a == b or span < MIN_SPAN:
-            continue
-        scale = float(np.linalg.norm(stored_points[b] - stored_points[a]) / span)
-        if not MIN_SCALE <= scale <= MAX_SCALE:
-            continue
-        shift = stored_points[a] - scale * query_points[a]
-        error = np.linalg.norm(stored_points - (scale * query_points + shift), axis=1)
-        inliers = len(np.unique(query_ids[error < TOLERANCE * max(1.0, scale)]))
-        if best is None or inliers > best.inliers:
-            best = Fit(inliers, scale, float(shift[0]), float(shift[1]))
-    return best
+    # All hypotheses at once: each pair of matches fixes a scale and a shift.
+    span = np.linalg.norm(query_points[second] - query_points[first], axis=1)
+    usable = (first != second) & (span >= MIN_SPAN)
+    first, second, span = first[usable], second[usable], span[usable]
+    scale = np.linalg.norm(stored_points[second] - stored_points[first], axis=1) / np.maximum(span, 1e-9)
+    usable = (scale >= MIN_SCALE) & (scale <= MAX_SCALE)
+    first, scale = first[usable], scale[usable]
+    if len(first) == 0:
+        return None
+    shift = stored_points[first] - scale[:, None] * query_points[first]
+    predicted = scale[:, None, None] * query_points[None] + shift[:, None, :]
+    error = np.linalg.norm(stored_points[None] - predicted, axis=2)
+    close = error < TOLERANCE * np.maximum(1.0, scale)[:, None]
+    corners = np.unique(query_ids, return_inverse=True)[1]
+    one_hot = np.zeros((len(query_ids), corners.max() + 1), dtype=bool)
+    one_hot[np.arange(len(query_ids)), corners] = True
+    inliers = (close.astype(np.int32) @ one_hot.astype(np.int32) > 0).sum(axis=1)
+    best = int(np.argmax(inliers))
+    return Fit(int(inliers[best]), float(scale[best]), float(shift[best][0]), float(shift[best][1]))
 
 
 def covered_fractions(fit: Fit, query_size: tuple[int, int], stored_size: tuple[int, int]) -> tuple[float, float]:

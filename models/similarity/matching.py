@@ -77,9 +77,12 @@ def keypoint_matches(query: Sequence[ImageHash], candidates: Sequence,
         stored_bits = np.unpackbits(np.frombuffer(bytes.fromhex("".join(s.hex for s in stored)), np.uint8)).reshape(
             len(stored), -1)
         distances = (query_bits[:, None, :] != stored_bits[None, :, :]).sum(axis=2)
-        query_ids, stored_ids = np.nonzero(distances <= threshold)
-        if len(np.unique(query_ids)) < MIN_INLIERS:
+        # Each query corner keeps its nearest stored corner only (Lowe-style, without the ratio).
+        nearest = distances.argmin(axis=1)
+        query_ids = np.nonzero(distances[np.arange(len(query)), nearest] <= threshold)[0]
+        if len(query_ids) < MIN_INLIERS:
             continue
+        stored_ids = nearest[query_ids]
         stored_points = np.array([(stored[i].key_x, stored[i].key_y) for i in stored_ids], dtype=float)
         fit = fit_scale_shift(query_points[query_ids], stored_points, query_ids)
         if fit is not None and fit.inliers >= MIN_INLIERS:

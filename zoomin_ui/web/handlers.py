@@ -14,7 +14,7 @@ from typing import Any
 import gradio as gr
 
 from models.detector import RegionProgress
-from zoomin_ui import runs, workbench
+from zoomin_ui import memory, runs, workbench
 from zoomin_ui.service import WorkbenchError
 from zoomin_ui.web import exports, rendering
 from zoomin_ui.web.region_handlers import RegionHandlers
@@ -68,6 +68,10 @@ class Handlers(RegionHandlers):
         for path in paths:
             digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
             lines += rendering.seen_before_text(Path(path).name, workbench.seen_before(self.store, digest))
+            try:  # then near-duplicates (crops, re-compressions, shared lists): zoomin_ui/memory.py
+                lines += memory.seen_before_lines(self.store, path, Path(path).name, near_only=True)
+            except WorkbenchError:
+                pass  # an unreadable upload is refused by the intake itself, with its reason
         return "\n".join(lines)
 
     def first_view(self, query: str) -> ViewState:

@@ -1,0 +1,97 @@
+"""`zoomin cases similar | reindex | release`: the newsroom's memory from the command line,
+plus the "seen before" notice `zoomin analyze --save` prints before anything else.
+Registered on the `cases` group (zoomin_ui/cli_cases.py) from zoomin_ui/cli.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+
+from models.safe_text import strict_dumps
+from zoomin_ui import memory, service
+from zoomin_ui.cli_cases import analyst_option, opened_store, resolve_analyst
+from zoomin_ui.terminal import SAFE_TEXT, echo, terminal_safe
+
+
+@click.command("similar")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="The matches as a JSON array.")
+def similar(file: str, as_json: bool) -> None:
+    """Stored images near FILE (any case, and imported hash lists), nearest first."""
+    with opened_store() as store:
+        try:
+            matches = memory.seen_before(store, file)
+        except service.WorkbenchError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        echo(strict_dumps([_match_json(m) for m in matches]))
+        return
+    if not matches:
+        echo(f"{click.format_filename(file)}: not seen before (no stored image or listed hash is near it)")
+    for match in matches:
+        echo(terminal_safe(match.sentence()))
+
+
+@click.command("reindex")
+def reindex() -> None:
+    """Compute the perceptual hashes of evidence stored before "seen before" existed."""
+    with opened_store() as store:
+        try:
+            done, problems = memory.reindex(store)
+        except service.WorkbenchError as exc:
+            raise click.ClickException(str(exc)) from None
+    for problem in problems:
+        click.echo(terminal_safe(problem), err=True)
+    echo(f"{done} evidence file(s) indexed" + (f"; {len(problems)} could not be" if problems else ""))
+
+
+@click.command("release")
+@click.argument("case_id", type=int)
+@click.option("--withdraw", is_flag=True, help="Take the release back: the case is no longer training data.")
+@click.option("--reason", default="", type=SAFE_TEXT, help="Why (kept in the audit trail).")
+@analyst_option
+def release(case_id: int, withdraw: bool, reason: str, analyst: str | None) -> None:
+    """Allow the case's decisions (verdict, boxes, notes) to be used as training data."""
+    with opened_store() as store:
+        try:
+            summary = memory.release_for_training(store, case_id, resolve_analyst(analyst), not withdraw, reason)
+        except service.WorkbenchError as exc:
+            raise click.ClickException(str(exc)) from None
+    state = "withdrawn from" if withdraw else "released as"
+    echo(terminal_safe(f"case {summary.id} ({summary.title}): {state} training data"))
+
+
+def announce_seen_before(files: Sequence[str], max_pixels: int | None, case_id: int | None) -> None:
+    """For `zoomin analyze --save`: every earlier sighting of each file, on stderr, before any
+    analysis runs (a file that cannot be read is left to the analysis to report)."""
+    try:
+        store = service.open_store()
+    except service.WorkbenchError:
+        return  # the save itself reports a store that cannot be opened
+    try:
+        for file in files:
+            try:
+                lines = memory.seen_before_lines(store, file, click.format_filename(file), excluding_case=case_id)
+            except service.WorkbenchError:
+                continue
+            for line in lines:
+                click.echo(terminal_safe(line), err=True)
+    finally:
+        store.close()
+
+
+def _match_json(match) -> dict:
+    image, listed = match.image, match.listed
+    return {"sentence": match.sentence(), "transform": match.transform, "method": match.method,
+            "distance": match.distance, "keypoints": match.keypoints,
+            "case_id": image.case_id if image else None, "evidence_file_id": image.evidence_file_id if image else None,
+            "file_name": image.file_name if image else None, "final_verdict": image.final_verdict if image else None,
+            "concluded_by": image.concluded_by if image else None,
+            "concluded_at": image.concluded_at.isoformat() if image and image.concluded_at else None,
+            "list_source": listed.source if listed else None, "list_verdict": listed.verdict if listed else None}
+
+
+def register(cases_group: click.Group) -> None:
+    for command in (similar, reindex, release):
+        cases_group.add_command(command)
