@@ -242,7 +242,7 @@ models_group.add_command(suggest)
 
 
 main.add_command(cases)
-register_memory(cases)
+register_memory(cases, dataset)
 main.add_command(verify)
 main.add_command(keys)
 main.add_command(trust)

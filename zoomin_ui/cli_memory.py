@@ -92,6 +92,29 @@ def _match_json(match) -> dict:
             "list_source": listed.source if listed else None, "list_verdict": listed.verdict if listed else None}
 
 
-def register(cases_group: click.Group) -> None:
+@click.command("from-cases")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The JSON Lines dataset to write.")
+@click.option("--since", default=None, type=click.DateTime(["%Y-%m-%d"]), help="Cases last changed on or after.")
+@click.option("--verdict", default=None, type=click.Choice(["ai-generated", "real"]))
+@click.option("--test-share", default=0.2, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of near-duplicate groups marked extra.split=test.")
+def from_cases(out: str, since, verdict: str | None, test_share: float) -> None:
+    """The analysts' decisions as a dataset: released, concluded cases only."""
+    from datetime import timezone
+
+    from models.dataset.from_cases import records_from_cases
+    from models.dataset.jsonl import write_dataset
+
+    with opened_store() as store:
+        summary = records_from_cases(store, since=since.replace(tzinfo=timezone.utc) if since else None,
+                                     verdict=verdict, test_share=test_share)
+        written = write_dataset(out, summary.records)
+    skipped = "; ".join(f"{count} {why}" for why, count in summary.cases_skipped.items())
+    echo(f"{written} record(s) from {summary.cases_used} released case(s) written to {click.format_filename(out)}"
+         + (f" (left out: {skipped})" if skipped else ""))
+
+
+def register(cases_group: click.Group, dataset_group: click.Group) -> None:
     for command in (similar, reindex, release):
         cases_group.add_command(command)
+    dataset_group.add_command(from_cases)
