@@ -94,6 +94,8 @@ def _stored_pixels(image: LoadedImage) -> np.ndarray | None:
     """The file's own pixels (stored orientation, alpha kept), 8 bits per channel."""
     from PIL import Image
 
+    if image.mode == "RGB" and image.bit_depth == 8 and image.orientation == 1:
+        return image.rgb  # already decoded as stored: no second decode
     try:
         with Image.open(io.BytesIO(image.data)) as opened:
             if opened.mode not in ("RGBA", "RGB", "LA", "L", "P", "PA", "RGBa"):
