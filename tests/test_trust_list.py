@@ -150,3 +150,11 @@ def test_an_oversized_file_is_refused_unread(home, tmp_path):
     big.write_bytes(b" " * 5_000_001)
     result = _run("update", str(big))
     assert result.exit_code == 1 and "larger than 5 MB" in result.output
+
+
+def test_signers_and_time_stamp_authorities_are_both_anchors():
+    from models.evidence.trust_list import anchors_pem
+
+    pem, lists = anchors_pem("/nonexistent-home")
+    assert pem.count("BEGIN CERTIFICATE") == 30 + 22
+    assert {t.kind for t in lists} == {"signers", "timestamps"}
