@@ -136,6 +136,7 @@ def test_photos_and_generated_squares_are_not_screen_captures(photo):
     assert not recognise_screen_capture(letterbox(photo), "PNG", has_camera_exif=False).recognised
     framed = np.pad(photo, ((50, 50), (50, 50), (0, 0)), constant_values=200)
     assert not recognise_screen_capture(framed, "PNG", has_camera_exif=False).recognised
+    assert not recognise_screen_capture(letterbox(framed), "PNG", has_camera_exif=False).recognised
 
 
 def test_a_screen_capture_keeps_a_pixel_call_from_being_made():

@@ -101,7 +101,13 @@ def recognise_screen_capture(rgb: np.ndarray, file_format: str, has_camera_exif:
         cues.append(f"a lossless {file_format.upper()} file, as screenshot tools write")
     if not (screen_size or lossless):
         return ScreenCapture(False, cues)
-    share = flat_block_share(inside_edge_bands(rgb))
+    inside = rgb
+    for _ in range(3):  # bars around a frame: once the bars go, the frame's edges are uniform in turn
+        trimmed = inside_edge_bands(inside)
+        if trimmed.shape == inside.shape:
+            break
+        inside = trimmed
+    share = flat_block_share(inside)
     if share >= FLAT_SHARE_WITH_SIZE:
         cues.append(f"flat interface-like areas ({share:.0%} of 8x8 blocks are a single colour)")
     recognised = (screen_size and lossless) or share >= FLAT_SHARE_WITH_SIZE
