@@ -29,7 +29,7 @@ HASH_BITS = 256
 BAND_BITS = 16
 # PDQ below this quality comes from a near-flat picture, whose hash says little (Meta's advice).
 MIN_PDQ_QUALITY = 50
-KEYPOINTS = 48
+KEYPOINTS = 64
 # Pictures are brought to this longer side before keypoints are found, so the same
 # corners come out whatever size the copy is.
 KEYPOINT_SIDE = 512
@@ -95,11 +95,27 @@ def keypoint_hashes(rgb: np.ndarray, limit: int = KEYPOINTS) -> list[ImageHash]:
     keypoints, descriptors = orb.detectAndCompute(grey, None)
     if descriptors is None:
         return []
-    strongest = sorted(range(len(keypoints)), key=lambda i: -keypoints[i].response)[:limit]
     longer = float(max(grey.shape))
+    strongest = _spread(keypoints, grey.shape, limit)
     return [ImageHash(ORB, KEYPOINT, descriptors[i].tobytes().hex(), int(min(100, keypoints[i].response * 1e4)),
                       round(keypoints[i].pt[0] / longer, 5), round(keypoints[i].pt[1] / longer, 5))
             for i in strongest]
+
+
+def _spread(keypoints, shape: tuple[int, ...], limit: int) -> list[int]:
+    """The strongest corners: half the slots spread over a 4x4 grid (limit/32 per cell), the
+    rest the strongest anywhere.  A caption or logo full of sharp corners then cannot take
+    every slot, and a framed copy still shares the strongest corners of the picture."""
+    by_strength = sorted(range(len(keypoints)), key=lambda i: -keypoints[i].response)
+    per_cell, taken, chosen = max(1, limit // 32), {}, []
+    for i in by_strength:
+        x, y = keypoints[i].pt
+        cell = (min(3, int(4 * y / shape[0])), min(3, int(4 * x / shape[1])))
+        if taken.get(cell, 0) < per_cell:
+            taken[cell] = taken.get(cell, 0) + 1
+            chosen.append(i)
+    rest = [i for i in by_strength if i not in set(chosen)]
+    return (chosen + rest)[:limit]
 
 
 def image_hashes(rgb: np.ndarray) -> list[ImageHash]:

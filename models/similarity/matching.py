@@ -17,7 +17,7 @@ PDQ_THRESHOLD = 31
 # Two ORB descriptors of one corner differ by fewer bits than this (OpenCV's usual cut is 64 of 256).
 DESCRIPTOR_THRESHOLD = 48
 # Corners that must agree on one scale-and-shift before a keypoint match is believed.
-MIN_INLIERS = 8
+MIN_INLIERS = 12
 # Coverage this close to 1 is the same framing (keypoint positions are approximate).
 FRAME_SLACK = 0.04
 # PDQ distance up to which a same-size copy is only re-compressed (JPEG q50 moves it about 4 bits).

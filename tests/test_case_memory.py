@@ -1,0 +1,204 @@
+"""The case store as the newsroom's memory (issue 15): perceptual hashes, the banded index
+against brute force, near-duplicates through every transform family, and the training
+release (off by default, audited, respected by from-cases).  Store tests run on SQLite
+and, where it can be started, PostgreSQL (tests/storage_backends.py)."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageOps
+
+from models.dataset.from_cases import records_from_cases
+from models.dataset.jsonl import read_dataset, write_dataset
+from models.sample_images import camera_like_photo, encode
+from models.similarity.hashes import ORB, PDQ, ImageHash, bands, hamming, image_hashes, pdq_hash
+from storage import CaseStore
+from storage.similarity import candidates, hash_row, insert_hashes
+from tests.storage_backends import BACKENDS, database_for
+from tests.storage_backends import store_environment  # noqa: F401  (autouse fixture)
+from zoomin_ui import memory
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request):
+    yield from database_for(request.param)
+
+
+@pytest.fixture
+def store(database_url, tmp_path):
+    with CaseStore.open(tmp_path / "home", database_url) as opened:
+        yield opened
+
+
+def _picture(seed: int) -> Image.Image:
+    return Image.fromarray(camera_like_photo(480, 640, seed=seed))
+
+
+def _jpeg(picture: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def _padded(picture: Image.Image) -> Image.Image:
+    canvas = Image.new("RGB", (int(picture.width * 1.2), int(picture.height * 1.35)), (245, 245, 245))
+    canvas.paste(picture, (int(picture.width * 0.1), int(picture.height * 0.2)))
+    return canvas
+
+
+def _captioned(picture: Image.Image) -> Image.Image:
+    out = picture.copy()
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, int(out.height * 0.88), out.width, out.height), fill=(0, 0, 0))
+    draw.text((10, int(out.height * 0.9)), "SHARED 10,000 TIMES", fill=(255, 255, 255))
+    return out
+
+
+TRANSFORMS = {
+    "jpeg q50": lambda p: _jpeg(p, 50),
+    "resize 25%": lambda p: p.resize((p.width // 4, p.height // 4)),
+    "crop 15% (corner)": lambda p: p.crop((0, 0, int(p.width * 0.85), int(p.height * 0.85))),
+    "crop 20% (centre)": lambda p: p.crop((int(p.width * .1), int(p.height * .1), int(p.width * .9), int(p.height * .9))),
+    "mirror": ImageOps.mirror,
+    "screenshot padding": _padded,
+    "text overlay": _captioned,
+}
+
+
+# ---------------------------------------------------------------------- hashes
+
+
+def test_hashes_are_stable_and_banded():
+    rgb = camera_like_photo(240, 320, seed=3)
+    first, again = image_hashes(rgb), image_hashes(rgb.copy())
+    assert first == again
+    assert first[0].algorithm == PDQ and first[0].quality >= 50
+    assert len([h for h in first if h.algorithm == ORB]) >= 20
+    value = first[0].hex
+    assert "".join(f"{b:04x}" for b in bands(value)) == value
+    assert hamming(value, value) == 0
+    other = pdq_hash(camera_like_photo(240, 320, seed=4)).hex
+    assert hamming(value, other) > 60  # unrelated pictures are far apart
+
+
+def test_a_malformed_hash_is_refused():
+    with pytest.raises(ValueError):
+        ImageHash(PDQ, "full", "xyz", 100)
+
+
+# ---------------------------------------------------------------------- the index against brute force
+
+
+def _random_hex(generator: random.Random) -> str:
+    return f"{generator.getrandbits(256):064x}"
+
+
+def _flip(hex_digits: str, bits: int, generator: random.Random) -> str:
+    value = int(hex_digits, 16)
+    for position in generator.sample(range(256), bits):
+        value ^= 1 << position
+    return f"{value:064x}"
+
+
+def test_the_banded_index_finds_everything_brute_force_finds_within_15_bits(store):
+    generator = random.Random(7)
+    stored = [_random_hex(generator) for _ in range(3000)]
+    queries = [_flip(generator.choice(stored), generator.randint(0, 15), generator) for _ in range(40)]
+    rows = [hash_row(ImageHash(PDQ, "full", h, 100)) for h in stored]
+    store._db.write(lambda s: insert_hashes(s, rows))
+    for query in queries:
+        found = {c.hex for c in store._db.read(lambda s, q=query: candidates(s, PDQ, [q]))}
+        truth = {h for h in stored if hamming(h, query) <= 15}
+        assert truth and truth <= found
+        # and the candidates are few: random 16-bit bands rarely collide
+        assert len(found) < 40
+
+
+# ---------------------------------------------------------------------- near-duplicates
+
+
+def test_every_transform_family_is_found_with_its_case_and_unrelated_pictures_are_not(store):
+    originals = [_picture(seed) for seed in (11, 12, 13)]
+    case_of = {}
+    for n, picture in enumerate(originals):
+        intake = store.open_case_with_evidence(f"viral {n}", encode(np.asarray(picture), "PNG"), "D. Reyes",
+                                               original_name=f"viral{n}.png")
+        case_of[n] = intake.record.case_id
+    store.update_case(case_of[0], "D. Reyes", final_verdict="ai-generated")
+    for name, transform in TRANSFORMS.items():
+        for n, picture in enumerate(originals):
+            copy = encode(np.asarray(transform(picture)), "JPEG", quality=85)
+            matches = memory.seen_before(store, copy)
+            assert [m.case_id for m in matches] == [case_of[n]], f"{name} of picture {n}: {matches}"
+    sentence = memory.seen_before(store, encode(np.asarray(ImageOps.mirror(originals[0])), "JPEG"))[0].sentence()
+    assert sentence.startswith(f"near-duplicate of case {case_of[0]} (concluded ai-generated by D. Reyes on ")
+    assert "mirrored" in sentence
+    cropped = memory.seen_before(store, encode(np.asarray(TRANSFORMS["crop 15% (corner)"](originals[1])), "JPEG"))
+    assert "cropped" in cropped[0].transform
+    assert memory.seen_before(store, encode(camera_like_photo(480, 640, seed=99), "JPEG")) == []
+
+
+def test_the_same_file_is_a_copy_and_the_own_case_can_be_left_out(store):
+    data = encode(camera_like_photo(200, 300, seed=5), "PNG")
+    case = store.open_case_with_evidence("first", data, "A. Analyst").record.case_id
+    (match,) = memory.seen_before(store, data)
+    assert match.method == "sha256" and match.sentence().startswith(f"copy of case {case} (not concluded yet)")
+    assert memory.seen_before(store, data, excluding_case=case) == []
+
+
+def test_reindex_back_fills_files_stored_without_hashes(store):
+    data = encode(camera_like_photo(200, 300, seed=6), "PNG")
+    store.open_case_with_evidence("old", data, "A. Analyst")
+    store._db.write(lambda s: s.execute(__import__("sqlalchemy").text("DELETE FROM perceptual_hashes")))
+    assert memory.seen_before(store, encode(camera_like_photo(200, 300, seed=6), "JPEG")) == []
+    assert memory.reindex(store) == (1, [])
+    assert len(memory.seen_before(store, encode(camera_like_photo(200, 300, seed=6), "JPEG"))) == 1
+    assert memory.reindex(store) == (0, [])
+
+
+# ---------------------------------------------------------------------- training release
+
+
+def test_training_release_is_off_by_default_audited_and_respected_by_from_cases(store, tmp_path):
+    cases = []
+    for seed in (21, 22, 23):
+        intake = store.open_case_with_evidence(f"case {seed}", encode(camera_like_photo(200, 300, seed=seed), "PNG"),
+                                               "D. Reyes")
+        cases.append(intake.record.case_id)
+        store.update_case(intake.record.case_id, "D. Reyes", final_verdict="ai-generated" if seed != 23 else "real")
+    assert not any(memory.training_allowed(store, c) for c in cases)
+    assert records_from_cases(store).records == ()
+    memory.release_for_training(store, cases[0], "D. Reyes", reason="decided with the wire service")
+    memory.release_for_training(store, cases[2], "E. Editor")
+    history = store.get_case(cases[0]).history
+    event = [e for e in history if e.action == "training-release-changed"][-1]
+    assert event.actor == "D. Reyes" and event.before == {"training_allowed": False}
+    assert event.after["training_allowed"] is True and "wire service" in event.after["reason"]
+    summary = records_from_cases(store)
+    assert sorted(r.extra["case_id"] for r in summary.records) == [cases[0], cases[2]]
+    labels = {r.extra["case_id"]: r.label for r in summary.records}
+    assert labels == {cases[0]: "fake", cases[2]: "real"}
+    assert all(r.annotator.backend == "human" and r.annotator.model_id == "D. Reyes" for r in summary.records)
+    assert {r.extra["split"] for r in summary.records} <= {"train", "test"}
+    out = tmp_path / "train.jsonl"
+    assert write_dataset(out, summary.records) == 2
+    assert len(read_dataset(out)) == 2
+    assert [r.label for r in records_from_cases(store, verdict="real").records] == ["real"]
+    memory.release_for_training(store, cases[0], "D. Reyes", allowed=False)
+    assert [r.extra["case_id"] for r in records_from_cases(store).records] == [cases[2]]
+
+
+def test_near_duplicate_cases_share_a_split_group(store):
+    picture = _picture(31)
+    ids = []
+    for n, copy in enumerate((picture, ImageOps.mirror(picture), _picture(32))):
+        intake = store.open_case_with_evidence(f"c{n}", encode(np.asarray(copy), "PNG"), "D. Reyes")
+        store.update_case(intake.record.case_id, "D. Reyes", final_verdict="ai-generated")
+        memory.release_for_training(store, intake.record.case_id, "D. Reyes")
+        ids.append(intake.record.case_id)
+    groups = {r.extra["case_id"]: r.extra["dup_group"] for r in records_from_cases(store).records}
+    assert groups[ids[0]] == groups[ids[1]] != groups[ids[2]]
