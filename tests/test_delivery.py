@@ -265,3 +265,10 @@ def test_every_limit_is_named_in_the_verdict():
     undecided = Evidence("signal", "signal-model", "learned residual model: P(AI)=0.50", "neither", 0.0)
     explanation = fuse([undecided, item], []).explanation
     assert "only 240x180 px" in explanation and "quality about 30" in explanation
+
+
+@pytest.mark.parametrize("shape", [(768, 1366), (30, 40), (8, 2000)])
+def test_a_blank_image_is_measured_without_error(shape):
+    blank = np.full((*shape, 3), 128, np.uint8)
+    found = recognise_screen_capture(blank, "PNG", has_camera_exif=False)
+    assert found.flat_share == 0.0 and found.recognised == (shape == (768, 1366))

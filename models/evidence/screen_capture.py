@@ -59,7 +59,10 @@ def is_screen_size(width: int, height: int) -> bool:
 
 def inside_edge_bands(rgb: np.ndarray, tolerance: int = BAND_TOLERANCE) -> np.ndarray:
     """The picture without uniform bands along any of its edges (letterbox bars,
-    frames): their flatness is a border around a picture, not an interface."""
+    frames): their flatness is a border around a picture, not an interface.
+    An image that is all one colour has no inside: an empty array."""
+    if rgb.size == 0:
+        return rgb
     rows = (rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).reshape(rgb.shape[0], -1).max(axis=1) <= tolerance
     cols = (rgb.max(axis=0).astype(np.int16) - rgb.min(axis=0)).reshape(rgb.shape[1], -1).max(axis=1) <= tolerance
     if rows.all() or cols.all():
