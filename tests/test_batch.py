@@ -139,3 +139,13 @@ def test_a_worker_that_dies_costs_its_file_only():
     outcomes = list(run_batch(Dying(), ["a", "b", "c"], ordered=True))
     assert [o.code for o in outcomes] == ["ok", "internal", "ok"]
     assert "worker killed" in outcomes[1].error
+
+
+def test_a_detector_that_cannot_start_is_never_replaced_by_an_earlier_one(monkeypatch):
+    from zoomin_ui.parallel import DetectorSpec, RunnerError, in_process
+
+    monkeypatch.delenv("ZOOMIN_REMOTE_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    in_process(DetectorSpec("evidence")).close()
+    with pytest.raises(RunnerError, match="needs a server"):
+        in_process(DetectorSpec("remote", {"model": "Qwen/Qwen2.5-VL-7B-Instruct"}))

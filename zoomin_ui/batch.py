@@ -17,7 +17,7 @@ import json
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from queue import SimpleQueue
 from typing import TYPE_CHECKING, Any, Protocol
@@ -149,8 +149,6 @@ def _start(save: SaveTo, backend: BackendInfo, task: Task) -> service.StartedRun
 
 def _finish(store: CaseStore, run: service.StartedRun, outcome: Outcome) -> Outcome:
     """Record the worker's result on its run; a run whose worker failed is recorded failed."""
-    from dataclasses import replace
-
     from storage import StoreError
 
     try:

@@ -19,8 +19,10 @@ import multiprocessing
 import os
 import resource
 import traceback
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from models.detector import Detector, DetectorUnavailable
@@ -97,6 +99,7 @@ def _result(**values: Any) -> WorkerResult:
 
 # ---------------------------------------------------------------------- one detector per worker process
 
+# Set once in each worker process by its initializer (never in the batch's own process).
 _worker_detector: Detector | None = None
 _worker_problem: str = ""
 
@@ -107,7 +110,7 @@ def _start_worker(spec: DetectorSpec) -> None:
     try:
         _worker_detector = spec.open()
     except service.WorkbenchError as exc:  # told to the parent by describe_worker, not raised here
-        _worker_problem = str(exc)
+        _worker_detector, _worker_problem = None, str(exc)
 
 
 def _one_thread_each() -> None:
@@ -138,18 +141,21 @@ class RunnerError(Exception):
 
 class PoolRunner:
     """`submit(task) -> Future[WorkerResult]` on one executor; `backend` is what
-    the record keeps about the workers' detector."""
+    the record keeps about the workers' detector.  `run` and `describe` are the
+    worker processes' functions, or (threads) closures over one detector."""
 
-    def __init__(self, executor: Executor, width: int, label: str):
-        self.executor, self.width, self.label = executor, width, label
-        described = executor.submit(_describe_worker).result()
+    def __init__(self, executor: Executor, width: int, label: str,
+                 run: Callable[[Task], WorkerResult] = _run_in_worker,
+                 describe: Callable[[], BackendInfo | str] = _describe_worker):
+        self.executor, self.width, self.label, self._run = executor, width, label, run
+        described = executor.submit(describe).result()
         if isinstance(described, str):
             executor.shutdown(cancel_futures=True)
             raise RunnerError(described or "the detector did not start")
         self.backend: BackendInfo = described
 
     def submit(self, task: Task) -> Future:
-        return self.executor.submit(_run_in_worker, task)
+        return self.executor.submit(self._run, task)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
@@ -175,13 +181,17 @@ def process_pool(spec: DetectorSpec, jobs: int) -> PoolRunner:
 def thread_pool(spec: DetectorSpec, threads: int) -> PoolRunner:
     """One detector shared by `threads` threads: for a model server, where the
     work is waiting on the network and the server batches what is in flight."""
-    _start_worker(spec)
+    try:
+        detector = spec.open()
+    except service.WorkbenchError as exc:
+        raise RunnerError(str(exc)) from None
     executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="zoomin-batch")
-    return PoolRunner(executor, threads, f"{threads} requests in flight")
+    return PoolRunner(executor, threads, f"{threads} requests in flight", partial(analyse_with, detector),
+                      partial(service.backend_info, detector))
 
 
 def in_process(spec: DetectorSpec) -> PoolRunner:
-    """This process, one file at a time (`--jobs 1`)."""
+    """This process, one file at a time (`--jobs 1`), on its own detector."""
     return thread_pool(spec, 1)
 
 
