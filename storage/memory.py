@@ -11,8 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.image_input import ImageInputError, load_image
-from models.similarity.hashes import ORB, PDQ, ImageHash, image_hashes, keypoint_hashes, pdq_dihedral
-from models.similarity.matching import keypoint_matches, keypoint_transform, pdq_matches, pdq_transform
+from models.similarity.hashes import ORB, PDQ, ImageHash, hamming, image_hashes, keypoint_hashes, pdq_dihedral
+from models.similarity.matching import (
+    SAME_FRAMING_PDQ,
+    keypoint_matches,
+    keypoint_transform,
+    pdq_matches,
+    pdq_transform,
+    same_framing,
+)
 from storage import cases, similarity
 from storage.audit import load_case, record, require_analyst
 from storage.blobs import BlobStore
@@ -52,6 +59,7 @@ class CaseMemory:
             by_corners = keypoint_matches(corners, similarity.candidates(session, ORB, [h.hex for h in corners]))
             files = {i for kind, i in [*by_pdq, *by_corners] if kind == "evidence"} | set(exact)
             images = similarity.stored_images(session, files)
+            stored_pdq = similarity.pdq_of(session, [i for kind, i in by_corners if kind == "evidence"])
             listed = similarity.listed_images(session, [i for kind, i in by_pdq if kind == "list"])
             found: dict[tuple[str, int], NearMatch] = {}
             for file_id in exact:
@@ -67,6 +75,10 @@ class CaseMemory:
                 if owner in found or owner[0] != "evidence":
                     continue
                 image = images[owner[1]]
+                if same_framing(match, size, (image.width, image.height)) and min(
+                        (hamming(h, stored_pdq.get(owner[1], "0" * 64)) for _, h in dihedral), default=256) \
+                        > SAME_FRAMING_PDQ:
+                    continue  # corners agree but the picture does not: shared artefacts, not a copy
                 found[owner] = NearMatch(keypoint_transform(match, size, (image.width, image.height)), ORB, None,
                                          match.fit.inliers, image=image)
             return list(found.values())

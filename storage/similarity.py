@@ -99,6 +99,15 @@ def listed_images(session: Session, list_entry_ids: Iterable[int]) -> dict[int, 
             for entry, source in session.execute(query)}
 
 
+def pdq_of(session: Session, evidence_file_ids: Iterable[int]) -> dict[int, str]:
+    """The whole-picture PDQ hash of each of these evidence files."""
+    wanted = sorted(set(evidence_file_ids))
+    if not wanted:
+        return {}
+    return dict(session.execute(select(PerceptualHashRow.evidence_file_id, PerceptualHashRow.hash).where(
+        PerceptualHashRow.evidence_file_id.in_(wanted), PerceptualHashRow.algorithm == "pdq")).all())
+
+
 def evidence_files_by_sha(session: Session, sha256: str) -> list[int]:
     return list(session.scalars(select(EvidenceFileRow.id).where(EvidenceFileRow.sha256 == sha256)))
 

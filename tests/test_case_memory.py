@@ -35,7 +35,16 @@ def store(database_url, tmp_path):
 
 
 def _picture(seed: int) -> Image.Image:
-    return Image.fromarray(camera_like_photo(480, 640, seed=seed))
+    """A photo-like picture with objects in it (edges and corners, as real scenes have)."""
+    picture = Image.fromarray(camera_like_photo(480, 640, seed=seed))
+    draw = ImageDraw.Draw(picture)
+    generator = random.Random(seed)
+    for _ in range(30):
+        x, y = generator.randint(0, 600), generator.randint(0, 440)
+        w, h = generator.randint(15, 90), generator.randint(15, 90)
+        colour = tuple(generator.randint(0, 255) for _ in range(3))
+        (draw.rectangle if generator.random() < 0.5 else draw.ellipse)((x, y, x + w, y + h), fill=colour)
+    return picture
 
 
 def _jpeg(picture: Image.Image, quality: int) -> Image.Image:

@@ -25,6 +25,9 @@ class Fit:
     scale: float
     shift_x: float
     shift_y: float
+    # The smaller side of the box around the agreeing corners (fraction of the longer side):
+    # a shared logo or border agrees in one small patch, a copy across the picture.
+    spread: float = 0.0
 
 
 def fit_scale_shift(query_points: np.ndarray, stored_points: np.ndarray, query_ids: np.ndarray,
@@ -58,7 +61,9 @@ def fit_scale_shift(query_points: np.ndarray, stored_points: np.ndarray, query_i
     one_hot[np.arange(len(query_ids)), corners] = True
     inliers = (close.astype(np.int32) @ one_hot.astype(np.int32) > 0).sum(axis=1)
     best = int(np.argmax(inliers))
-    return Fit(int(inliers[best]), float(scale[best]), float(shift[best][0]), float(shift[best][1]))
+    agreeing = query_points[close[best]]
+    spread = float(min(np.ptp(agreeing[:, 0]), np.ptp(agreeing[:, 1]))) if len(agreeing) else 0.0
+    return Fit(int(inliers[best]), float(scale[best]), float(shift[best][0]), float(shift[best][1]), spread)
 
 
 def covered_fractions(fit: Fit, query_size: tuple[int, int], stored_size: tuple[int, int]) -> tuple[float, float]:

@@ -91,6 +91,9 @@ def keypoint_hashes(rgb: np.ndarray, limit: int = KEYPOINTS) -> list[ImageHash]:
     scale = KEYPOINT_SIDE / max(grey.shape)
     size = (max(1, round(grey.shape[1] * scale)), max(1, round(grey.shape[0] * scale)))
     grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    # A light blur first: JPEG's 8x8 blocks are corners too, at the same places in every
+    # re-compressed thumbnail, and made unrelated web images agree.
+    grey = cv2.GaussianBlur(grey, (0, 0), 1.5)
     orb = cv2.ORB_create(nfeatures=limit * 4, scaleFactor=1.3, nlevels=6, edgeThreshold=15, patchSize=15)
     keypoints, descriptors = orb.detectAndCompute(grey, None)
     if descriptors is None:

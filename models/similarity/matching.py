@@ -15,11 +15,16 @@ from models.similarity.hashes import DIHEDRAL, ImageHash, hamming
 # Meta's suggested PDQ match threshold; among 625 unrelated dev images the closest pair differs by 76 bits.
 PDQ_THRESHOLD = 31
 # Two ORB descriptors of one corner differ by fewer bits than this (OpenCV's usual cut is 64 of 256).
-DESCRIPTOR_THRESHOLD = 48
+DESCRIPTOR_THRESHOLD = 36
 # Corners that must agree on one scale-and-shift before a keypoint match is believed.
 MIN_INLIERS = 12
+# ... spread over at least this much of the picture (fraction of its longer side).
+MIN_SPREAD = 0.2
 # Coverage this close to 1 is the same framing (keypoint positions are approximate).
 FRAME_SLACK = 0.04
+# A keypoint match that keeps the framing must keep PDQ this close too: a real same-framed copy
+# does (captions move it up to ~50 bits), corners shared by unrelated web thumbnails do not.
+SAME_FRAMING_PDQ = 70
 # PDQ distance up to which a same-size copy is only re-compressed (JPEG q50 moves it about 4 bits).
 RECOMPRESSED = 10
 
@@ -85,9 +90,14 @@ def keypoint_matches(query: Sequence[ImageHash], candidates: Sequence,
         stored_ids = nearest[query_ids]
         stored_points = np.array([(stored[i].key_x, stored[i].key_y) for i in stored_ids], dtype=float)
         fit = fit_scale_shift(query_points[query_ids], stored_points, query_ids)
-        if fit is not None and fit.inliers >= MIN_INLIERS:
+        if fit is not None and fit.inliers >= MIN_INLIERS and fit.spread >= MIN_SPREAD:
             found[owner] = KeypointMatch(owner, fit)
     return found
+
+
+def same_framing(match: KeypointMatch, query_size: tuple[int, int], stored_size: tuple[int, int]) -> bool:
+    shown, own = covered_fractions(match.fit, query_size, stored_size)
+    return shown >= 1 - 2 * FRAME_SLACK and own >= 1 - 2 * FRAME_SLACK
 
 
 def pdq_transform(match: HashMatch, query_size: tuple[int, int], stored_size: tuple[int, int] | None) -> str:

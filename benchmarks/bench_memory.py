@@ -1,0 +1,200 @@
+"""Benchmark: the case store as the newsroom's memory (issue 15).
+
+recall   One dev image per dup_group, split by a hash of the group: the "stored" half is
+         taken into a throw-away store; every stored image is looked up again after each
+         transform (JPEG q50-95, resize 25-100 %, crops keeping 80-95 % of each side at a
+         random place, heavy crops keeping 60-70 % reported apart, mirror, screenshot-like
+         padding, a caption band).  Recall: the share of copies whose own case is found.
+         False matches: the "unrelated" half's originals looked up against the stored half
+         (share of pairs matched), and any other case matched by a transformed copy.
+lookup   A SQLite store filled with N random 256-bit hashes (executemany; 1/65 PDQ, the rest
+         keypoint descriptors, as intake stores them) plus the dev images; the median time of
+         the whole `seen_before` lookup (hashing the query included) over real dev pictures.
+cases    A store with C decided dev cases (final verdict = the dev label, released as training
+         data) -> `records_from_cases` -> a JSON Lines dataset checked by `zoomin dataset validate`.
+
+    .venv/bin/python benchmarks/bench_memory.py ../shared/data/dev/manifest.csv \
+        [--images 120] [--hashes 1000000] [--cases 200] [--parts recall,lookup,cases]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps
+
+from models.dataset.from_cases import records_from_cases
+from models.dataset.jsonl import dataset_problems, write_dataset
+from models.similarity.hashes import ImageHash
+from storage import CaseStore
+from storage.similarity import hash_row, insert_hashes
+from zoomin_ui import memory
+
+
+def _jpeg(picture: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+
+
+def _crop(picture: Image.Image, keep: float, rng: random.Random) -> Image.Image:
+    width, height = int(picture.width * keep), int(picture.height * keep)
+    x, y = rng.randint(0, picture.width - width), rng.randint(0, picture.height - height)
+    return picture.crop((x, y, x + width, y + height))
+
+
+def _padded(picture: Image.Image, rng: random.Random) -> Image.Image:
+    side, top, bottom = rng.uniform(0.03, 0.15), rng.uniform(0.08, 0.25), rng.uniform(0.05, 0.2)
+    canvas = Image.new("RGB", (int(picture.width * (1 + 2 * side)), int(picture.height * (1 + top + bottom))),
+                       rng.choice([(255, 255, 255), (20, 20, 24), (240, 242, 245)]))
+    canvas.paste(picture, (int(picture.width * side), int(picture.height * top)))
+    return canvas
+
+
+def _captioned(picture: Image.Image, rng: random.Random) -> Image.Image:
+    out = picture.copy()
+    draw = ImageDraw.Draw(out)
+    band = int(out.height * rng.uniform(0.06, 0.12))
+    draw.rectangle((0, out.height - band, out.width, out.height), fill=(0, 0, 0))
+    draw.text((8, out.height - band + 4), "BREAKING: SHARED 10,000 TIMES", fill=(255, 255, 255))
+    return out
+
+
+FAMILIES = {
+    "jpeg q50-95": lambda p, r: _jpeg(p, r.choice([50, 60, 75, 85, 95])),
+    "resize 25-100%": lambda p, r: p.resize((max(16, int(p.width * (s := r.uniform(0.25, 1.0)))),
+                                             max(16, int(p.height * s)))),
+    "crop <=20%": lambda p, r: _crop(p, r.uniform(0.80, 0.95), r),
+    "heavy crop 30-40%": lambda p, r: _crop(p, r.uniform(0.60, 0.70), r),
+    "mirror": lambda p, r: ImageOps.mirror(p),
+    "screenshot padding": _padded,
+    "text overlay": _captioned,
+}
+
+
+def _picks(manifest: Path, count: int) -> tuple[list[Path], list[Path]]:
+    rows = list(csv.DictReader(manifest.open()))
+    by_group: dict[str, dict] = {}
+    for row in rows:
+        by_group.setdefault(row["dup_group"], row)
+    stored, unrelated = [], []
+    for group, row in sorted(by_group.items()):
+        half = stored if int(hashlib.sha256(group.encode()).hexdigest()[:4], 16) % 2 == 0 else unrelated
+        half.append(manifest.parent / row["file"])
+    return stored[:count], unrelated[:count]
+
+
+def _encode(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def bench_recall(manifest: Path, count: int) -> dict:
+    stored, unrelated = _picks(manifest, count)
+    rng = random.Random(15)
+    with tempfile.TemporaryDirectory() as home, CaseStore.open(Path(home)) as store:
+        case_of = {}
+        for path in stored:
+            case_of[path] = store.open_case_with_evidence(path.name, path.read_bytes(), "bench").record.case_id
+        recall, wrong = {}, 0
+        for family, transform in FAMILIES.items():
+            found = 0
+            for path in stored:
+                copy = transform(Image.open(path).convert("RGB"), rng)
+                cases = {m.case_id for m in memory.seen_before(store, _encode(copy))}
+                found += case_of[path] in cases
+                wrong += len(cases - {case_of[path]})
+            recall[family] = round(found / len(stored), 3)
+        false_pairs = sum(len(memory.seen_before(store, p.read_bytes())) for p in unrelated)
+    return {"stored_images": len(stored), "unrelated_images": len(unrelated), "recall": recall,
+            "false_match_share_unrelated_pairs": false_pairs / (len(stored) * len(unrelated)),
+            "unrelated_pairs_matched": false_pairs, "transformed_copies_matching_another_case": wrong,
+            "transformed_copies": len(stored) * len(FAMILIES)}
+
+
+def bench_lookup(manifest: Path, hashes: int, queries: int) -> dict:
+    stored, unrelated = _picks(manifest, queries)
+    rng = random.Random(16)
+    with tempfile.TemporaryDirectory() as home, CaseStore.open(Path(home)) as store:
+        started = time.perf_counter()
+        chunk = 50_000
+        for start in range(0, hashes, chunk):
+            rows = [hash_row(ImageHash("pdq" if (start + i) % 65 == 0 else "orb",
+                                       "full" if (start + i) % 65 == 0 else "kp", f"{rng.getrandbits(256):064x}", 80,
+                                       None if (start + i) % 65 == 0 else rng.random(),
+                                       None if (start + i) % 65 == 0 else rng.random()))
+                    for i in range(min(chunk, hashes - start))]
+            store._db.write(lambda s, r=rows: insert_hashes(s, r))
+        filled = time.perf_counter() - started
+        for path in stored:
+            store.open_case_with_evidence(path.name, path.read_bytes(), "bench")
+        times, hits = [], 0
+        for path in stored + unrelated:
+            data = _encode(_jpeg(Image.open(path).convert("RGB"), 75))
+            begin = time.perf_counter()
+            found = memory.seen_before(store, data)
+            times.append(time.perf_counter() - begin)
+            hits += bool(found)
+    return {"random_hashes": hashes, "fill_seconds": round(filled, 1), "queries": len(times),
+            "median_lookup_ms": round(1000 * statistics.median(times), 1),
+            "p90_lookup_ms": round(1000 * float(np.percentile(times, 90)), 1), "queries_with_a_match": hits}
+
+
+def bench_cases(manifest: Path, count: int) -> dict:
+    rows = list(csv.DictReader(manifest.open()))[:count]
+    with tempfile.TemporaryDirectory() as home, CaseStore.open(Path(home)) as store:
+        begin = time.perf_counter()
+        for row in rows:
+            case = store.open_case_with_evidence(row["file"], (manifest.parent / row["file"]).read_bytes(),
+                                                 "D. Reyes").record.case_id
+            store.update_case(case, "D. Reyes", final_verdict="ai-generated" if row["label"] == "fake" else "real")
+            memory.release_for_training(store, case, "D. Reyes")
+        summary = records_from_cases(store)
+        out = Path(home) / "train.jsonl"
+        written = write_dataset(out, summary.records)
+        checked, problems = dataset_problems(out)
+        seconds = time.perf_counter() - begin
+        groups: dict[str, set] = {}
+        for record in summary.records:
+            groups.setdefault(record.extra["dup_group"], set()).add(record.extra["split"])
+    return {"cases": len(rows), "records": written, "validated_rows": checked, "problems": len(problems),
+            "splits": {s: sum(r.extra["split"] == s for r in summary.records) for s in ("train", "test")},
+            "groups_on_both_sides": sum(len(s) > 1 for s in groups.values()), "seconds": round(seconds, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("manifest", type=Path)
+    parser.add_argument("--images", type=int, default=120)
+    parser.add_argument("--hashes", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=30)
+    parser.add_argument("--cases", type=int, default=200)
+    parser.add_argument("--parts", default="recall,lookup,cases")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    result = {}
+    for part in args.parts.split(","):
+        if part == "recall":
+            result["recall"] = bench_recall(args.manifest, args.images)
+        elif part == "lookup":
+            result["lookup"] = bench_lookup(args.manifest, args.hashes, args.queries)
+        elif part == "cases":
+            result["cases"] = bench_cases(args.manifest, args.cases)
+        print(json.dumps({part: result.get(part)}, indent=1), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
