@@ -20,7 +20,7 @@ from models.similarity.matching import (
     pdq_transform,
     same_framing,
 )
-from storage import cases, similarity
+from storage import cases, hash_lists, similarity
 from storage.audit import load_case, record, require_analyst
 from storage.blobs import BlobStore
 from storage.database import Database
@@ -120,6 +120,18 @@ class CaseMemory:
             return cases.summary(session, case)
 
         return self._db.write(change)
+
+    def export_hash_list(self, with_notes: bool = False) -> list[dict]:
+        """PDQ hashes of the concluded cases' files with verdict and date (storage/hash_lists.py)."""
+        return self._db.read(lambda s: hash_lists.export_rows(s, with_notes))
+
+    def import_hash_list(self, data: bytes, file_name: str, source: str, analyst: str) -> int:
+        """Another organisation's list, checked whole, then imported in one transaction; its
+        entry count.  A bad line refuses the whole list (StoreError with line numbers)."""
+        name = require_analyst(analyst)
+        entries = hash_lists.parse_list(data, file_name)
+        self._db.write(lambda s: hash_lists.import_list(s, entries, source, file_name, data, name))
+        return len(entries)
 
     def training_allowed(self, case_id: int) -> bool:
         return self._db.read(lambda s: bool(load_case(s, case_id).training_allowed))

@@ -19,6 +19,7 @@ from zoomin_ui import service
 from zoomin_ui.cli_analyze import batch_options, run_analyze
 from zoomin_ui.cli_cases import cases, verify
 from zoomin_ui.cli_keys import keys
+from zoomin_ui.cli_hashlist import hashlist
 from zoomin_ui.cli_memory import announce_seen_before, register as register_memory
 from zoomin_ui.cli_models import suggest
 from zoomin_ui.cli_trust import trust
@@ -243,6 +244,7 @@ models_group.add_command(suggest)
 
 main.add_command(cases)
 register_memory(cases, dataset)
+main.add_command(hashlist)
 main.add_command(verify)
 main.add_command(keys)
 main.add_command(trust)
