@@ -211,3 +211,52 @@ def test_near_duplicate_cases_share_a_split_group(store):
         ids.append(intake.record.case_id)
     groups = {r.extra["case_id"]: r.extra["dup_group"] for r in records_from_cases(store).records}
     assert groups[ids[0]] == groups[ids[1]] != groups[ids[2]]
+
+
+# ---------------------------------------------------------------------- shared hash lists
+
+
+def _count(store: CaseStore, table: str) -> int:
+    from sqlalchemy import text
+
+    return store._db.read(lambda s: s.execute(text(f"SELECT COUNT(*) FROM {table}")).scalar())
+
+
+GOOD_HASH = "f" * 32 + "0" * 32
+
+
+@pytest.mark.parametrize("body, expected", [
+    (f"hash,quality,verdict\n{GOOD_HASH},90,real\nnot-a-hash,90,real\n", "line 3: the hash is not 64 hex digits"),
+    (f"hash,quality\n{GOOD_HASH},abc\n", "line 2: quality 'abc' is not a whole number"),
+    (f"hash,quality\n{GOOD_HASH},101\n", "line 2: quality is between 0 and 100"),
+    (f"hash,verdict\n{GOOD_HASH},\"real\x1b[31m\"\n", "line 2: the verdict holds control characters"),
+    (f"hash,concluded_on\n{GOOD_HASH},yesterday\n", "line 2: the date 'yesterday' is not YYYY-MM-DD"),
+    ("quality,verdict\n90,real\n", "line 1: the header must name a 'hash' column"),
+    ('[{"hash": "' + GOOD_HASH + '"}, 7]', "line 2: an entry is an object"),
+    ('[{"hash": ', "not valid JSON"),
+    ("hash\n", "no entries"),
+])
+def test_a_hostile_or_malformed_list_is_refused_whole_with_line_numbers(store, body, expected):
+    with pytest.raises(Exception) as refused:
+        store.memory.import_hash_list(body.encode(), "their.csv", "Other Desk", "D. Reyes")
+    assert expected in str(refused.value) and "nothing was imported" in str(refused.value)
+    assert _count(store, "hash_lists") == _count(store, "hash_list_entries") == _count(store, "perceptual_hashes") == 0
+
+
+def test_an_exported_list_imported_elsewhere_names_its_source(store, tmp_path):
+    from storage.hash_lists import write_list
+
+    picture = _picture(41)
+    case = store.open_case_with_evidence("fake", encode(np.asarray(picture), "PNG"), "D. Reyes").record.case_id
+    store.update_case(case, "D. Reyes", final_verdict="ai-generated", final_note="private reasoning")
+    rows = store.memory.export_hash_list()
+    assert len(rows) == 1 and rows[0]["verdict"] == "ai-generated" and "note" not in rows[0]
+    assert "private reasoning" in write_list(store.memory.export_hash_list(with_notes=True), "csv")
+    listed = write_list(rows, "csv")
+    assert listed.startswith("hash,quality,verdict,concluded_on,case_uid\n")
+    with CaseStore.open(tmp_path / "elsewhere") as other:
+        assert other.memory.import_hash_list(listed.encode(), "list.csv", "Partner Newsroom", "E. Editor") == 1
+        (match,) = memory.seen_before(other, encode(np.asarray(_jpeg(picture, 70)), "JPEG"))
+    assert match.case_id is None and match.listed.source == "Partner Newsroom"
+    assert match.sentence().startswith("on the shared list from Partner Newsroom (listed as ai-generated")
+    assert "their decision, not this newsroom's" in match.sentence()
