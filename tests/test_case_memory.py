@@ -260,3 +260,18 @@ def test_an_exported_list_imported_elsewhere_names_its_source(store, tmp_path):
     assert match.case_id is None and match.listed.source == "Partner Newsroom"
     assert match.sentence().startswith("on the shared list from Partner Newsroom (listed as ai-generated")
     assert "their decision, not this newsroom's" in match.sentence()
+
+
+def test_a_from_cases_dataset_reads_as_a_training_manifest(store, tmp_path):
+    from models.evidence.dev_manifest import read_manifest
+
+    for seed, verdict in ((51, "ai-generated"), (52, "real")):
+        case = store.open_case_with_evidence(f"c{seed}", encode(np.asarray(_picture(seed)), "PNG"),
+                                             "D. Reyes").record.case_id
+        store.update_case(case, "D. Reyes", final_verdict=verdict)
+        memory.release_for_training(store, case, "D. Reyes")
+    out = tmp_path / "cases.jsonl"
+    write_dataset(out, records_from_cases(store).records)
+    entries = read_manifest(out)
+    assert sorted(e.label for e in entries) == [0, 1]
+    assert all(e.trainable and e.path.is_file() and e.group for e in entries)

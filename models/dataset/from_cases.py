@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from models.dataset.records import AnnotatedBox, Annotator, DatasetRecord
@@ -131,3 +132,25 @@ def _with_splits(store: CaseStore, records: list[DatasetRecord], test_share: flo
         out.append(DatasetRecord(record.path, record.sha256, record.label, record.width, record.height,
                                  record.generator, record.boxes, record.explanation, record.annotator, extra))
     return out
+
+
+CASE_LICENCE = "released for training by the newsroom's analyst (zoomin cases release)"
+
+
+def manifest_entries(dataset: Path):
+    """A from-cases dataset as manifest rows, so `zoomin train-signal` and `zoomin calibrate-scan`
+    take it where they take a CSV manifest (groups: the near-duplicate groups)."""
+    from models.dataset.jsonl import read_dataset, resolve_path
+    from models.evidence.dev_manifest import ManifestEntry
+
+    try:
+        records = read_dataset(dataset)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read dataset {dataset}: {exc}") from None
+    if not records:
+        raise ValueError(f"dataset {dataset} lists no images")
+    return [ManifestEntry(path=resolve_path(r.path, Path(dataset)), label=1 if r.is_fake else 0,
+                          generator=r.generator or ("unknown" if r.is_fake else "real"),
+                          source=str(r.extra.get("source", "zoomin-cases")), licence=CASE_LICENCE,
+                          group=str(r.extra.get("dup_group") or r.sha256[:16]))
+            for r in records]

@@ -34,6 +34,7 @@ LICENCE_ALLOW_LIST: tuple[tuple[str, str], ...] = (
     (r"CC-BY-[0-9]", "CC-BY (attribution)"),
     (r"CC0|public domain", "public domain"),
     (r"Kodak PhotoCD images: released by Eastman Kodak for unrestricted use", "Kodak, unrestricted use"),
+    (r"released for training by the newsroom", "the newsroom's own case, released by its analyst"),
 )
 REQUIRED_COLUMNS = ("file", "label", "source_repo", "license", "dup_group")
 LABELS = {"fake": 1, "ai": 1, "ai-generated": 1, "real": 0}
@@ -65,6 +66,10 @@ class ManifestEntry:
 
 def read_manifest(manifest: Path) -> list[ManifestEntry]:
     manifest = Path(manifest)
+    if manifest.suffix.lower() == ".jsonl":  # a dataset from `zoomin dataset from-cases`, beside a CSV manifest
+        from models.dataset.from_cases import manifest_entries
+
+        return manifest_entries(manifest)
     try:
         text = manifest.read_text(encoding="utf-8-sig")
     except OSError as exc:
