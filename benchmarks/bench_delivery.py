@@ -1,7 +1,7 @@
 """Benchmark: the evidence engine's verdicts on developer images as they are delivered.
 
     nice -n 10 .venv/bin/python benchmarks/bench_delivery.py ../shared/data/dev/manifest.csv \
-        [--fraction 0.5] [--compare-thresholds 0.824,0.068] [--json out.json]
+        [--fraction 0.5] [--compare-thresholds 0.819,none] [--json out.json]
 
 Every image of the manifest (or the images of a seeded share of its
 dup_groups: near-duplicates stay together) is analysed as received and after
@@ -149,8 +149,14 @@ def summarise(records: list[dict], pick) -> dict:
                    for version in VERSIONS}
     real_ai_by_version = {version: sum(pick(r["versions"][version]) == "ai-generated" for r in real
                                        if "verdict" in r["versions"].get(version, {})) for version in VERSIONS}
+    # Of the images called as received, how many get another verdict under each transform.
+    called = [r for r in records if "verdict" in r["versions"].get("received", {})
+              and pick(r["versions"]["received"]) != "inconclusive"]
+    changed = {version: sum(pick(r["versions"][version]) != pick(r["versions"]["received"]) for r in called
+                            if "verdict" in r["versions"].get(version, {})) for version in VERSIONS[1:]}
     return {
         "images": {"real": len(real), "ai": len(fake)}, "versions": len(every),
+        "called_as_received": len(called), "calls_changed_by_version": changed,
         "real_called_ai_any_version": {"n": len(real_any_ai), "share": round(len(real_any_ai) / max(len(real), 1), 4),
                                        "files": real_any_ai},
         "ai_precision_left_out_sources": precision([r for r in records if not r["trainable"]]),
