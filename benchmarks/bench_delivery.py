@@ -42,7 +42,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.evidence.delivery import DELIVERY_SOURCE, assess_delivery  # noqa: E402
-from models.evidence.delivery_transforms import TRANSFORMS, decode  # noqa: E402
+from models.evidence.delivery_transforms import TRANSFORMS  # noqa: E402
 from models.evidence.dev_manifest import read_manifest  # noqa: E402
 from models.evidence.engine import EvidenceEngine  # noqa: E402
 from models.evidence.fusion import fuse  # noqa: E402
