@@ -275,3 +275,27 @@ def test_a_from_cases_dataset_reads_as_a_training_manifest(store, tmp_path):
     entries = read_manifest(out)
     assert sorted(e.label for e in entries) == [0, 1]
     assert all(e.trainable and e.path.is_file() and e.group for e in entries)
+
+
+def test_the_page_releases_a_case_for_training_audited_and_draws_it_per_case(tmp_path):
+    from tests.test_app_handlers import event
+    from zoomin_ui.service import open_store
+    from zoomin_ui.web.detectors import BackendConfig, Detectors
+    from zoomin_ui.web.handlers import Handlers
+    from zoomin_ui.web.screen import ViewState
+
+    first, second = tmp_path / "first.png", tmp_path / "second.png"
+    first.write_bytes(encode(np.asarray(_picture(61)), "PNG"))
+    second.write_bytes(encode(np.asarray(_picture(62)), "PNG"))
+    with open_store(str(tmp_path / "home")) as store:
+        handlers = Handlers(store, Detectors(BackendConfig.from_env(env={})))
+        opened = event(handlers, handlers.upload, [str(first)], "dana", ViewState())
+        assert opened.training_allowed is False
+        saved = event(handlers, handlers.save_verdict, "ai-generated", "", "dana", opened.state, True)
+        assert "released as training data" in saved.status and saved.training_allowed is True
+        case_id = saved.state.case_id
+        assert [e.actor for e in store.get_case(case_id).history if e.action == "training-release-changed"] == ["dana"]
+        other = event(handlers, handlers.upload, [str(second)], "dana", saved.state)
+        assert other.training_allowed is False  # another case: its own flag, off
+        again = event(handlers, handlers.save_verdict, "ai-generated", "", "dana", saved.state, True)
+        assert "training" not in again.status  # unchanged: nothing new is audited

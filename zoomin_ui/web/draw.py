@@ -228,6 +228,13 @@ def _final_note(frame: Frame) -> str:
     return frame.case.final_note if frame.case else ""
 
 
+def _training_allowed(frame: Frame) -> bool:
+    """The case's release as training data (storage: cases.training_allowed), off when no case is open."""
+    from zoomin_ui import memory
+
+    return memory.training_allowed(frame.store, frame.case.summary.id) if frame.case else False
+
+
 def _case_list(frame: Frame) -> list[list[Any]]:
     return rendering.case_rows(workbench.search_cases(frame.store, frame.state.query))
 
@@ -269,6 +276,7 @@ _DRAWERS: dict[str, Callable[[Frame], Any]] = {
     "compare": _compare,
     "final_verdict": _final_verdict,
     "final_note": _final_note,
+    "training_allowed": _training_allowed,
     "case_list": _case_list,
     "pdf_file": lambda frame: frame.state.pdf_file,
     "bundle_file": lambda frame: frame.state.bundle_file,

@@ -211,14 +211,19 @@ class Handlers(RegionHandlers):
 
     # ------------------------------------------------------------------ the case's verdict and files
 
-    def save_verdict(self, verdict: str | None, note: str, analyst: str, state: ViewState) -> ViewState:
+    def save_verdict(self, verdict: str | None, note: str, analyst: str, state: ViewState,
+                     training: bool | None = None) -> ViewState:
         name = require_analyst(analyst)
         if state.case_id is None:
             raise WorkbenchError("open or create a case first", "empty")
         chosen = verdict if verdict in ("ai-generated", "real", "inconclusive") else None
         summary = workbench.set_final_verdict(self.store, state.case_id, name, chosen, note or "")
+        released = ""
+        if training is not None and bool(training) != memory.training_allowed(self.store, state.case_id):
+            memory.release_for_training(self.store, state.case_id, name, bool(training))  # audited
+            released = "; released as training data" if training else "; withdrawn from training data"
         return replace(state, status=f"Case {summary.id}: final verdict {summary.final_verdict or 'cleared'}, "
-                                     "note saved")
+                                     f"note saved{released}")
 
     def export_pdf(self, analyst: str, state: ViewState) -> ViewState:
         name = require_analyst(analyst)

@@ -135,6 +135,9 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
                         c["final_verdict"] = gr.Radio(VERDICTS, label="Final verdict (analyst)",
                                                       elem_id="final-verdict")
                         c["final_note"] = gr.Textbox(label="Final note", lines=3, elem_id="final-note")
+                        c["training_allowed"] = gr.Checkbox(
+                            label="The decisions in this case may be used as training data (off unless ticked)",
+                            elem_id="training-allowed")
                         save_verdict_btn = gr.Button("Save verdict", elem_id="save-verdict-btn")
                         with gr.Row():
                             export_pdf_btn = gr.Button("Export PDF report", elem_id="export-pdf-btn")
@@ -209,7 +212,8 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
         on(c["editor_fold"].collapse, handlers.close_editor, [state], STATE_ONLY)
         on(save_boxes_btn.click, handlers.save_boxes, [c["editor"], analyst, state])
         detector_work([rerun_btn.click], handlers.rerun, [backend, analyst, c["editor"], state])
-        on(save_verdict_btn.click, handlers.save_verdict, [c["final_verdict"], c["final_note"], analyst, state])
+        on(save_verdict_btn.click, handlers.save_verdict, [c["final_verdict"], c["final_note"], analyst, state,
+                                                               c["training_allowed"]])
         on(export_pdf_btn.click, handlers.export_pdf, [analyst, state], FILES)
         on(bundle_export_btn.click, handlers.export_bundle, [analyst, state], FILES)
         on(bundle_import.upload, handlers.import_bundle, [bundle_import, analyst, state])

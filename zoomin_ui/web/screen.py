@@ -81,7 +81,7 @@ PAGE = ("state", "status", "notice", "case_title", "file_info", "evidence_choice
         "analyse_btn", "analyse_all_btn", "verdict_word", "verdict_headline", "verdict_figure", "verdict_why",
         "verdict", "provenance", "provenance_raw", "image", "regions", "zoom_panel", "zoom_crop", "zoom_maps",
         "region_text", "answer", "question", "decision", "decision_note", "editor_fold", "editor", "compare", "final_verdict",
-        "final_note", "case_list", "pdf_file", "bundle_file", "tabs")
+        "final_note", "training_allowed", "case_list", "pdf_file", "bundle_file", "tabs")
 # A box click or a table row: the chosen region, its highlight, its zoom and its decision form.
 REGION = ("state", "status", "image", "regions", "zoom_panel", "zoom_crop", "zoom_maps", "region_text", "answer",
           "question", "decision", "decision_note", "tabs")
