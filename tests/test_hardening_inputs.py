@@ -176,7 +176,8 @@ def test_running_out_of_memory_costs_one_file_not_the_batch(batch, monkeypatch):
         return analyze(self, image)
 
     monkeypatch.setattr(EvidenceEngine, "analyze", exhausted)
-    records = strict_lines(run("analyze", "--json", str(batch["ok"]), str(batch["nan"])).stdout)
+    # In this process (--jobs 1): the patched engine does not reach spawned workers.
+    records = strict_lines(run("analyze", "--json", "--jobs", "1", str(batch["ok"]), str(batch["nan"])).stdout)
     assert records[0]["error_code"] == "too-large" and "memory" in records[0]["error"]
     assert records[1]["verdict"] == "ai-generated"
 
