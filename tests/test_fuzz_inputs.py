@@ -191,7 +191,8 @@ def check_records(stdout: str, files: list[Path]) -> None:
 def test_every_fuzzed_file_gets_a_strict_json_verdict_or_error(fuzzed):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = CliRunner().invoke(main, ["analyze", "--json", *map(str, fuzzed)])
+        # In this process (--jobs 1), so the warnings caught here are all there are.
+        result = CliRunner().invoke(main, ["analyze", "--json", "--jobs", "1", *map(str, fuzzed)])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
     assert "Traceback" not in result.stderr
     pillow = {str(w.message) for w in caught if "PIL" in w.filename}
@@ -204,7 +205,7 @@ def test_every_fuzzed_file_gets_a_strict_json_verdict_or_error(fuzzed):
 def test_a_real_process_writes_only_strict_utf8_json_and_no_traceback(fuzzed):
     kinds = len(MUTATIONS) + len(BUILDERS)
     sample = fuzzed[:len(seed_files())] + fuzzed[-2 * kinds:]  # every seed, two of every mutation
-    done = zoomin("analyze", "--json", *map(str, sample))
+    done = zoomin("analyze", "--json", "--ordered", *map(str, sample))  # worker processes, in input order
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     stderr = done.stderr.decode("utf-8")
     assert "Traceback" not in stderr and "Maximum supported image dimension" not in stderr
