@@ -74,14 +74,29 @@ def bands(hex_digits: str) -> tuple[int, ...]:
     return tuple(int(hex_digits[i:i + BAND_BITS // 4], 16) for i in range(0, HASH_BITS // 4, BAND_BITS // 4))
 
 
+# PDQ reduces every picture to 64x64 before it hashes; handing it a copy already brought to
+# this longer side (area average) gives the same hash at a fraction of the cost: 12 MP
+# took ~0.3 s per hash and ~0.8 s for the eight dihedral ones, on every intake.
+PDQ_SIDE = 512
+
+
+def _pdq_input(rgb: np.ndarray) -> np.ndarray:
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    scale = PDQ_SIDE / max(rgb.shape[:2])
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
 def pdq_hash(rgb: np.ndarray) -> ImageHash:
-    vector, quality = pdqhash.compute(np.ascontiguousarray(rgb, dtype=np.uint8))
+    vector, quality = pdqhash.compute(_pdq_input(rgb))
     return ImageHash(PDQ, FULL, bits_to_hex(vector), int(quality))
 
 
 def pdq_dihedral(rgb: np.ndarray) -> list[tuple[str, str]]:
     """(what was done to the original, hash hex) for the eight rotations and mirrors."""
-    vectors, _ = pdqhash.compute_dihedral(np.ascontiguousarray(rgb, dtype=np.uint8))
+    vectors, _ = pdqhash.compute_dihedral(_pdq_input(rgb))
     return [(name, bits_to_hex(np.asarray(vector))) for name, vector in zip(DIHEDRAL, vectors)]
 
 
