@@ -102,3 +102,26 @@ def test_an_upload_is_measured_ahead_without_recording_anything(tmp_path, engine
         assert sha in engine._cache, "the upload was measured ahead"
         detail = store.get_case(state.case_id)
         assert not detail.analyses, "preparing records no analysis"
+
+
+def test_an_upload_is_decoded_once_for_the_notice_and_the_intake(tmp_path, monkeypatch):
+    """The seen-before check and the intake share one decode of the upload."""
+    from zoomin_ui import workbench
+    from zoomin_ui.web import handlers as page_handlers
+
+    photo = tmp_path / "upload.jpg"
+    photo.write_bytes(encode(camera_like_photo(320, 240, seed=5), "JPEG"))
+    decodes = []
+
+    def counting(load):
+        def load_image(*args, **kwargs):
+            decodes.append(kwargs.get("name"))
+            return load(*args, **kwargs)
+        return load_image
+
+    monkeypatch.setattr(page_handlers, "load_image", counting(page_handlers.load_image))
+    monkeypatch.setattr(workbench, "load_image", counting(workbench.load_image))
+    with open_store(str(tmp_path / "home")) as store:
+        state = Handlers(store, Detectors(BackendConfig.from_env(env={}))).upload([str(photo)], "alice", ViewState())
+        assert store.get_evidence_file(state.evidence_file_id).original_name == "upload.jpg"
+    assert decodes == ["upload.jpg"]

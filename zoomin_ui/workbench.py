@@ -104,12 +104,15 @@ class Intake:
 
 def take_in(store: CaseStore, files: Sequence[str | Path], analyst: str, *, case_id: int | None = None,
             title: str | None = None, max_bytes: int = MAX_UPLOAD_BYTES,
-            names: Sequence[str] | None = None) -> Intake:
+            names: Sequence[str] | None = None,
+            decoded: Sequence[LoadedImage | None] | None = None) -> Intake:
     """Each file becomes an evidence item of the case (a new case when
     `case_id` is None).  Every file is checked by content before any is kept,
     so one bad file leaves the case as it was; without an analyst nothing is
     read or kept (the page keeps the upload waiting for the name).  Each item
-    says which other cases already held that exact file (`seen_before`)."""
+    says which other cases already held that exact file (`seen_before`).
+    `decoded` may hold each file as the caller already decoded it (None: decode here);
+    one whose bytes are not the file's is decoded again."""
     if not (analyst or "").strip():
         raise WorkbenchError("enter your name in 'Analyst' first: every action is signed with it; "
                              "nothing was stored", "analyst")
@@ -128,6 +131,10 @@ def take_in(store: CaseStore, files: Sequence[str | Path], analyst: str, *, case
             except OSError as exc:
                 raise WorkbenchError(f"{name}: cannot read the upload ({exc.strerror or exc})",
                                      "unreadable") from None
+            given = decoded[index] if decoded and index < len(decoded) else None
+            if given is not None and given.data == data and given.name == name:
+                images.append((given, name))
+                continue
             with store_errors():
                 images.append((load_image(data, name=name), name))
         except WorkbenchError:

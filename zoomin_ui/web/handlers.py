@@ -14,6 +14,7 @@ from typing import Any
 import gradio as gr
 
 from models.detector import RegionProgress
+from models.image_input import ImageInputError, LoadedImage, load_image
 from zoomin_ui import memory, runs, workbench
 from zoomin_ui.service import WorkbenchError
 from zoomin_ui.web import exports, rendering
@@ -55,24 +56,30 @@ class Handlers(RegionHandlers):
         if add_to_open_case and state.case_id is None:
             raise WorkbenchError("no case is open to add to: open one, or untick 'Add these images'", "empty")
         case_id = state.case_id if add_to_open_case else None
-        notice = self._seen_before(paths)  # told before anything is stored again
-        intake = workbench.take_in(self.store, paths, name, case_id=case_id, names=[Path(p).name for p in paths])
+        notice, decoded = self._seen_before(paths)  # told before anything is stored again
+        intake = workbench.take_in(self.store, paths, name, case_id=case_id, names=[Path(p).name for p in paths],
+                                   decoded=decoded)
         verb = "added to" if case_id is not None else "taken in as"
         first = intake.items[0].evidence_file_id
         opened = state.opened(intake.case_id, first, None, f"{len(intake.items)} evidence item(s) {verb} case "
                               f"{intake.case_id}; press Analyse")
         return replace(opened, notice=notice)
 
-    def _seen_before(self, paths: tuple[str, ...]) -> str:
-        lines = []
+    def _seen_before(self, paths: tuple[str, ...]) -> tuple[str, list[LoadedImage | None]]:
+        """The notice, and each upload as decoded for it (None where it would not decode),
+        so the intake need not decode a 12-megapixel photo a second time."""
+        lines, decoded = [], []
         for path in paths:
-            digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-            lines += rendering.seen_before_text(Path(path).name, workbench.seen_before(self.store, digest))
+            data = Path(path).read_bytes()
+            lines += rendering.seen_before_text(Path(path).name, workbench.seen_before(
+                self.store, hashlib.sha256(data).hexdigest()))
             try:  # then near-duplicates (crops, re-compressions, shared lists): zoomin_ui/memory.py
-                lines += memory.seen_before_lines(self.store, path, Path(path).name, near_only=True)
-            except WorkbenchError:
-                pass  # an unreadable upload is refused by the intake itself, with its reason
-        return "\n".join(lines)
+                image = load_image(data, name=Path(path).name)
+                lines += memory.seen_before_lines(self.store, image, Path(path).name, near_only=True)
+            except (WorkbenchError, ImageInputError):
+                image = None  # an unreadable upload is refused by the intake itself, with its reason
+            decoded.append(image)
+        return "\n".join(lines), decoded
 
     def first_view(self, query: str) -> ViewState:
         """The page as a new session first sees it: the case list for the search box."""
