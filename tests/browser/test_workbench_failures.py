@@ -200,14 +200,16 @@ def test_5_rerun_examines_the_boxes_the_editor_shows(shared_app, browser_page, t
 
 def test_6_a_double_click_makes_one_analysis(shared_app, browser_page, tmp_path):
     page = browser_page.page
-    rgb, planted = photo_with_planted_patch(2400, 1800, seed=7)  # long enough to click twice during it
+    rgb, planted = photo_with_planted_patch(2400, 1800, seed=7)
     photo = save_photo(rgb, planted, tmp_path / "images" / "double.jpg")
     open_workbench(page, shared_app.url, ANALYST)
     upload(page, photo.path)
     wait_for_element_text(page, "#status-message", "press Analyse")
     page.locator("#analyse-btn").dblclick()
-    page.wait_for_function("() => document.querySelector('#analyse-btn').disabled === true", timeout=10_000)
-    page.locator("#analyse-btn").click(force=True)  # a third press while it runs
+    # No third press: the upload was measured ahead (Detector.prepare), so the run
+    # may end before a later press arrives, and a press after the run is a new
+    # analysis the analyst asked for.  Both clicks of the double click come within
+    # milliseconds, before the first run's first answer.
     wait_for_element_text(page, "#status-message", "done", timeout=90_000)
     page.wait_for_function("() => document.querySelector('#analyse-btn').disabled === false", timeout=10_000)
     page.wait_for_timeout(1500)  # time for a second analysis to start, were one queued
