@@ -68,6 +68,12 @@ class Detector(ABC):
         """Work that may be done before an analysis is asked for, e.g. while
         the analyst reads the intake; it records nothing (none by default)."""
 
+    def warm_up(self) -> None:
+        """Pay the one-time costs of a first analysis (libraries that load on
+        first use, a model's first pass) now, on nothing of the analyst's, so
+        a batch worker's first file is not slower than its others; it
+        records nothing (none by default: a model server is not sent work)."""
+
     def analyze(self, image: LoadedImage) -> Analysis:
         """Both stages, timed."""
         start = time.perf_counter()

@@ -149,3 +149,37 @@ def test_a_detector_that_cannot_start_is_never_replaced_by_an_earlier_one(monkey
     in_process(DetectorSpec("evidence")).close()
     with pytest.raises(RunnerError, match="needs a server"):
         in_process(DetectorSpec("remote", {"model": "Qwen/Qwen2.5-VL-7B-Instruct"}))
+
+
+def test_a_runner_warms_its_detector_up_once_and_a_failed_warm_up_does_not_stop_it(monkeypatch):
+    from models.evidence.engine import EvidenceEngine
+    from zoomin_ui.parallel import DetectorSpec
+
+    calls = []
+    real = EvidenceEngine.warm_up
+
+    def counted(self):
+        calls.append(self)
+        real(self)  # the real warm-up: it must not raise on the engine as shipped
+
+    monkeypatch.setattr(EvidenceEngine, "warm_up", counted)
+    detector = DetectorSpec("evidence").open()
+    assert calls == [detector]
+
+    def broken(self):
+        raise RuntimeError("warm-up failed")
+
+    monkeypatch.setattr(EvidenceEngine, "warm_up", broken)
+    assert isinstance(DetectorSpec("evidence").open(), EvidenceEngine)  # the first real file reports any problem
+
+
+def test_the_engines_warm_up_leaves_no_trace_in_a_later_analysis():
+    from models.evidence.engine import EvidenceEngine
+    from models.image_input import load_image
+
+    photo = load_image(encode(camera_like_photo(200, 240, seed=3), "JPEG", quality=90), name="p.jpg")
+    cold, warm = EvidenceEngine(), EvidenceEngine()
+    warm.warm_up()
+    first, second = cold.analyze(photo), warm.analyze(photo)
+    assert (first.verdict, first.score, [r.box for r in first.regions]) == \
+        (second.verdict, second.score, [r.box for r in second.regions])

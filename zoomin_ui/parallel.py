@@ -50,7 +50,15 @@ class DetectorSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     def open(self) -> Detector:
-        return service.open_detector(self.backend, **self.options)
+        """The detector, warmed up: a runner's start-up, not its first file, pays
+        the one-time costs (a failed warm-up is left for that file to report)."""
+        detector = service.open_detector(self.backend, **self.options)
+        try:
+            detector.warm_up()
+        except Exception:
+            if os.environ.get("ZOOMIN_DEBUG", "") not in ("", "0"):
+                traceback.print_exc()
+        return detector
 
 
 @dataclass(frozen=True)

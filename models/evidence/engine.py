@@ -163,6 +163,15 @@ class EvidenceEngine(Detector):
         """Measure the image ahead of its analysis (kept with the last few)."""
         self._measure(image)
 
+    def warm_up(self) -> None:
+        """One small made-up photo measured: the first call of the C2PA
+        reader (its library and the trust list) and of the learned score
+        (torch's first pass) cost seconds, once per process."""
+        from models.image_input import load_image
+        from models.sample_images import camera_like_photo, encode
+
+        self._measure_now(load_image(encode(camera_like_photo(256, 320, seed=0), "JPEG"), name="warm-up.jpg"))
+
     def _measure(self, image: LoadedImage) -> _Measured:
         """Measured once per image: a second caller (the analysis asked for
         while a prepare() of the upload runs) waits for the first."""
