@@ -8,11 +8,18 @@
   200 ms, 64 images, `--concurrency 1` vs `8` (goal >= 6x), same results;
 * the peak resident memory of each worker.
 
+`--jobs 1` is not one core's work: the evidence engine measures the file
+checks and the learned score on a second thread beside the pixel maps, so
+the cores it keeps busy (its CPU time over its wall time) are printed, and
+it is run a second time pinned to one core (`sched_setaffinity`): the pool's
+scaling is `--jobs 2` against that one-core rate, and its ceiling against
+`--jobs 1` is the cores over what `--jobs 1` already uses.
+
     .venv/bin/python benchmarks/bench_scale.py [--images 48] [--skip-ray]
 
 Each configuration is timed from its first task handed out to its last
 result, the runner already started (its start-up is reported apart: workers
-load the detector once).  Inputs: every k-th row of ../shared/data/dev's
+load the detector once and warm it up on a made-up photo).  Inputs: every k-th row of ../shared/data/dev's
 manifest (mixed real and generated, all formats).  Results printed as
 Markdown; figures go to docs/benchmarks.md.
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -43,16 +51,34 @@ def dev_subset(count: int) -> list[str]:
     return [str(DEV / row["file"]) for row in rows[::step][:count]]
 
 
-def timed_batch(spec: DetectorSpec, files: list[str], **runner_options) -> dict:
-    started = time.perf_counter()
-    runner = open_runner(spec, len(files), **runner_options)
-    ready = time.perf_counter()
+def pin_every_thread(cores: set[int]) -> None:
+    """Linux pins one thread per call: the engine's pool threads, started by an
+    earlier run, are pinned too (threads started later inherit the affinity)."""
+    for thread in os.listdir("/proc/self/task"):
+        os.sched_setaffinity(int(thread), cores)
+
+
+def timed_batch(spec: DetectorSpec, files: list[str], cores: set[int] | None = None, **runner_options) -> dict:
+    """One configuration; `cores` pins this process (an in-process runner) to those cores."""
+    everywhere = os.sched_getaffinity(0)
+    if cores is not None:
+        pin_every_thread(cores)
     try:
-        outcomes = list(run_batch(runner, files))
+        started = time.perf_counter()
+        runner = open_runner(spec, len(files), **runner_options)
+        ready = time.perf_counter()
+        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+        try:
+            outcomes = list(run_batch(runner, files))
+        finally:
+            runner.close()
+        seconds = time.perf_counter() - ready
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
-        runner.close()
-    seconds = time.perf_counter() - ready
+        pin_every_thread(everywhere)
+    own_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return {"startup_s": ready - started, "seconds": seconds, "images_per_s": len(files) / seconds,
+            "cores_busy": own_cpu / seconds,  # this process's own threads (an in-process runner's work)
             "results": {o.file: (o.analysis.verdict, o.analysis.score) if o.analysis else (None, o.code)
                         for o in outcomes},
             "peak_rss_mb": max(o.peak_rss_kb for o in outcomes) / 1024, "label": runner.label}
@@ -85,8 +111,14 @@ def main() -> None:
     spec = DetectorSpec("evidence", {"max_regions": 5})
     print(f"{len(files)} dev-set images, {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
     one = timed_batch(spec, files, jobs=1)
+    one_core = timed_batch(spec, files, cores={min(os.sched_getaffinity(0))}, jobs=1)
     two = timed_batch(spec, files, jobs=2)
-    lines = [header, row("--jobs 1", one), row("--jobs 2", two, one)]
+    lines = [header, row("--jobs 1", one), row("--jobs 1 pinned to one core", one_core, one),
+             row("--jobs 2", two, one)]
+    cores = len(os.sched_getaffinity(0))
+    print(f"--jobs 1 kept {one['cores_busy']:.2f} cores busy (pinned: {one_core['cores_busy']:.2f}); "
+          f"--jobs 2 vs one core: {two['images_per_s'] / one_core['images_per_s']:.2f}x; "
+          f"ceiling vs --jobs 1: {cores / one['cores_busy']:.2f}x")
     if not args.skip_ray:
         ray_run = timed_batch(spec, files, jobs=2, ray_address="local")
         lines.append(row("--ray local (2 actors)", ray_run, one))
