@@ -18,6 +18,7 @@ from models.evidence.delivery import (
     STABILITY_CHECKS,
     assess_delivery,
     check_stability,
+    delivery_short,
     estimate_jpeg_quality,
 )
 from models.evidence.delivery_transforms import TRANSFORMS, crop_border, decode, letterbox, on_screen
@@ -186,6 +187,51 @@ def test_a_pixel_call_that_holds_up_is_made_and_says_what_was_checked(photo):
     assert item.details["stability"]["checked"] == list(STABILITY_CHECKS)
     assert "holds up under" in item.finding and "a 5% crop" in item.finding
     assert fuse([_ai_signal(), item], []).verdict == "ai-generated"
+
+
+class _LetterboxBlind(_Scorer):
+    """Calls AI, except on an image with black bars on two opposite sides,
+    which it calls real: the flip the benchmark saw letterboxes cause most."""
+
+    def score(self, rgb: np.ndarray) -> SignalScore:
+        barred = (rgb[:4].max() == 0 and rgb[-4:].max() == 0) or (rgb[:, :4].max() == 0 and rgb[:, -4:].max() == 0)
+        probability = 0.1 if barred else 0.9
+        tiles = TileGrid(np.zeros((1, 1)), rgb.shape[1], rgb.shape[0], rgb.shape[1], rgb.shape[0], "none")
+        return SignalScore(probability, tiles, "real" if barred else "ai-generated", {"probability": probability})
+
+
+def test_a_pixel_call_that_flips_under_a_letterbox_is_cant_tell(photo):
+    scorer = _LetterboxBlind(ai_threshold=0.5)
+    original = scorer.score(photo)
+    assert "letterbox" in STABILITY_CHECKS and original.decision == "ai-generated"
+    stability = check_stability(scorer, photo, original)
+    # The screenshot puts the photo between black bars too; nothing else moves the call.
+    assert stability.broken_by == ["letterbox", "screen_png"] and stability.decisions["letterbox"]["decision"] == "real"
+    item = assess_delivery(photo, "PNG", None, [], original, scorer)
+    assert item.details["blocks_pixel_call"] and item.details["limits"] == ["unstable"]
+    assert "does not hold up under ordinary delivery: black letterbox bars to 16:9 gives P(AI)=0.10 (real), " \
+        in item.finding and item.finding.endswith("against P(AI)=0.90 as received")
+    assert delivery_short(item) == "the lean does not survive re-compression, resizing or reframing"
+    result = fuse([_ai_signal(original.probability), item], [])
+    assert result.verdict == "inconclusive" and "black letterbox bars" in result.explanation
+
+
+def test_the_stability_check_scores_a_working_copy_and_the_screenshot_from_the_received_image():
+    seen: dict[int, tuple[int, ...]] = {}
+
+    class Records(_Scorer):
+        def score(self, rgb):
+            seen[len(seen)] = rgb.shape
+            return super().score(rgb)
+
+    large = camera_like_photo(1200, 1600, seed=3)
+    scorer = Records(ai_threshold=0.0)
+    check_stability(scorer, large, scorer.score(large))
+    shapes = dict(zip(STABILITY_CHECKS, list(seen.values())[1:]))
+    assert shapes["crop5"][:2] == (1024 - 52, 1365 - 68)      # 5% of the 1024 px working copy
+    assert shapes["letterbox"][:2] == (1024, 1820)            # bars to 16:9 around the working copy
+    assert max(shapes["long720"][:2]) == 720
+    assert shapes["screen_png"][:2] == (1080, 1920)           # the received image fitted on the screen
 
 
 def test_no_stability_check_runs_when_the_score_names_no_side(photo):
