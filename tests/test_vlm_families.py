@@ -55,7 +55,11 @@ def test_the_families_facts_are_transformers_own():
                                                                                QWEN2_5_VL.max_pixels)
     assert [f.box_convention for f in (QWEN2_5_VL, QWEN3_VL, QWEN3_5)] == ["absolute-resized", "relative-1000",
                                                                             "relative-1000"]
-    assert QWEN3_VL.prefix_cache_reusable and not QWEN3_5.prefix_cache_reusable  # linear attention's state
+    # a family whose language side has linear-attention layers (a recurrent state) reuses its prefix by
+    # snapshot; attention-only families cut their cache back
+    for family, config in ((QWEN2_5_VL, Qwen2_5_VLConfig()), (QWEN3_VL, Qwen3VLConfig()), (QWEN3_5, Qwen3_5Config())):
+        recurrent = "linear_attention" in (getattr(config.text_config, "layer_types", None) or ())
+        assert family.prefix_reuse == ("snapshot" if recurrent else "crop")
 
 
 @pytest.mark.parametrize("name, family", [

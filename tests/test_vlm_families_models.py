@@ -1,6 +1,6 @@
 """Qwen3-VL and Qwen3.5 end to end on tiny random checkpoints built from their real
 configs shrunk (tests/tiny_families.py), through the real paths: loading (4-bit on
-CPU included), both stages, prefix reuse where the family allows it, annotation,
+CPU included), both stages, prefix reuse (each in its way), annotation,
 one SFT and one GRPO step, evaluation, adapters that refuse another family's base,
 and the remote backend against a local server answering in each family's convention.
 The weights are noise: the tests assert the pipeline, never the text."""
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -67,8 +68,7 @@ def test_both_stages_through_the_real_loading_path(checkpoints, image, family):
     assert analysis.provenance["tokens"]["generated"] == 6
     for region in analysis.regions:
         assert 0 <= region.box.x1 < region.box.x2 <= 300 and 0 <= region.box.y1 < region.box.y2 <= 200
-    reused = analysis.provenance["tokens"]["reused_prefix"]
-    assert (reused > 0) == detector.family.prefix_cache_reusable   # Qwen3.5 recomputes: its linear-attention state
+    assert analysis.provenance["tokens"]["reused_prefix"] > 64   # the full image's 64 tokens and the text before
     assert analysis.timings["scan_vision"] > 0 and analysis.timings["examine_prefill"] > 0
 
 
@@ -80,25 +80,33 @@ def test_qwen3_5_is_asked_not_to_think(checkpoints):
     assert text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
 
-def test_qwen3_vl_prefix_reuse_equals_recomputation(checkpoints, image):
-    """Deepstack features and interleaved rotary positions included: stage 2 from the cache = from scratch."""
+@pytest.mark.parametrize("family", FAMILIES)
+def test_prefix_reuse_equals_recomputation(checkpoints, image, family):
+    """Greedy answers continued from the kept prefix (Qwen3-VL: the cache cut back; Qwen3.5: the snapshot
+    taken at the prefix end, its recurrent and convolution states included) equal those of one forward
+    over the whole prompt, in both stages; deepstack features and interleaved rotary positions included."""
     from models.vlm import prompts
     from models.vlm.geometry import zoom_crop
 
-    detector = _detector(checkpoints["qwen3-vl"])
+    detector = _detector(checkpoints[family])
     turns, _, key = detector._prefix(image, "")
     crop, _ = zoom_crop(image.rgb, Box(10, 10, 120, 100), 0.25, ZOOM, detector.family)
+    shared = len(turns[1].parts)
     scan = GenerationRequest((turns[0], Turn("user", (*turns[1].parts, TextPart(prompts.scan_request(1, 1, 1))))),
-                             "scan", 3, 3, key)
+                             "scan", 6, 6, key, shared_parts=shared)
     examine = GenerationRequest((turns[0], Turn("user", (*turns[1].parts, ImagePart(crop), TextPart("verdict?")))),
-                                "examine", 5, 5, key, ("generated", "real"))
+                                "examine", 8, 8, key, ("generated", "real"), shared_parts=shared)
     warm = LocalTransport(detector.loaded, PIXELS)
-    warm.generate(scan)
+    first = warm.generate(scan)
     reused = warm.generate(examine)
-    cold = LocalTransport(detector.loaded, PIXELS).generate(examine)
-    assert reused.reused_prefix_tokens > 0 and cold.reused_prefix_tokens == 0
-    assert reused.text == cold.text
-    for a, b in zip(reused.tokens, cold.tokens, strict=True):
+    again = warm.generate(examine)    # a later question about the image continues from the same prefix
+    cold = LocalTransport(detector.loaded, PIXELS)
+    assert first.text == cold.generate(replace(scan, prefix_key=None)).text
+    recomputed = cold.generate(replace(examine, prefix_key=None))
+    assert first.reused_prefix_tokens == 0 and recomputed.reused_prefix_tokens == 0
+    assert reused.reused_prefix_tokens > 64 and again.reused_prefix_tokens >= reused.reused_prefix_tokens
+    assert reused.text == again.text == recomputed.text
+    for a, b in zip(reused.tokens, recomputed.tokens, strict=True):
         assert a.candidates["real"] == pytest.approx(b.candidates["real"], abs=1e-4)
 
 

@@ -39,7 +39,10 @@ class Turn:
 class GenerationRequest:
     """One query.  prefix_key names the image (and everything placed before the
     stage-specific text) so a transport may keep what it computed for the
-    shared prefix and reuse it for the next query about the same image."""
+    shared prefix and reuse it for the next query about the same image.
+    shared_parts says where that prefix ends: the first shared_parts parts of
+    the last turn, with every turn before it (None: the transport finds out by
+    comparing this query with the last one about the same key)."""
 
     turns: tuple[Turn, ...]
     stage: Literal["scan", "examine"]
@@ -47,6 +50,7 @@ class GenerationRequest:
     min_new_tokens: int = 0
     prefix_key: str | None = None
     verdict_words: tuple[str, ...] = ()   # score these words' first-token probabilities at each step
+    shared_parts: int | None = None
 
     @property
     def images(self) -> list[Image.Image]:

@@ -10,8 +10,9 @@ ask the family instead of assuming one:
               axis ("relative-1000"); a larger minimum image (256x256).
   Qwen3.5     the Qwen3-VL vision side and processor; boxes 0-1000; the language side
               mixes linear (gated delta-net) and full attention layers, whose
-              recurrent state cannot be cut back to a shared prefix; it thinks by
-              default, so the chat template is asked not to.
+              recurrent state cannot be cut back to a shared prefix, so the prefix is
+              prefilled on its own and its cache copied there (prefix_reuse
+              "snapshot"); it thinks by default, so the chat template is asked not to.
 
 Facts checked in transformers 5.24 (models/qwen2_5_vl, qwen3_vl, qwen3_5 config and
 processor defaults), the checkpoints' preprocessor_config.json, and the Qwen3-VL
@@ -30,6 +31,13 @@ from pathlib import Path
 from typing import Literal
 
 BoxConvention = Literal["absolute-resized", "relative-1000"]
+# How stage 2 reuses what stage 1 computed for the shared prefix (system text, full image, context):
+#   "crop"      keep each query's cache and cut it back to the tokens the next query shares
+#               (attention keys and values only: any prefix of them is exact);
+#   "snapshot"  prefill the shared prefix as its own forward pass and keep a copy of the cache at its
+#               end; every query about the image continues from a fresh copy (a recurrent state, as in
+#               linear-attention layers, holds the whole past and cannot be cut back, only copied).
+PrefixReuse = Literal["crop", "snapshot"]
 
 
 @dataclass(frozen=True)
@@ -46,7 +54,7 @@ class ModelFamily:
     max_pixels: int
     box_convention: BoxConvention
     name_pattern: str                  # a served model's name that belongs to this family (case-insensitive)
-    prefix_cache_reusable: bool        # stage 2 may continue from stage 1's KV cache exactly
+    prefix_reuse: PrefixReuse          # how stage 2 continues from stage 1's cache, exactly (see above)
     # passed to apply_chat_template (and to a server as chat_template_kwargs); Qwen3.5's
     # template opens a <think> block unless told enable_thinking=False
     chat_template_options: tuple[tuple[str, object], ...] = ()
@@ -83,14 +91,14 @@ QWEN2_5_VL = ModelFamily(
     architectures=("Qwen2_5_VLForConditionalGeneration",), model_class="Qwen2_5_VLForConditionalGeneration",
     processor_class="Qwen2_5_VLProcessor", patch_size=14, merge_size=2, min_pixels=56 * 56,
     max_pixels=28 * 28 * 1280, box_convention="absolute-resized", name_pattern=r"qwen2[._-]?5[._-]?vl",
-    prefix_cache_reusable=True)
+    prefix_reuse="crop")
 
 QWEN3_VL = ModelFamily(
     name="qwen3-vl", title="Qwen3-VL", model_types=("qwen3_vl",),
     architectures=("Qwen3VLForConditionalGeneration",), model_class="Qwen3VLForConditionalGeneration",
     processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256,
     max_pixels=4096 * 4096, box_convention="relative-1000", name_pattern=r"qwen3[._-]?vl(?![._-]?\d+b[._-]?a\d)",
-    prefix_cache_reusable=True,
+    prefix_reuse="crop",
     notes=("the -Thinking checkpoints write their reasoning before the answer, ended by </think>",))
 
 QWEN3_VL_MOE = ModelFamily(
@@ -98,13 +106,13 @@ QWEN3_VL_MOE = ModelFamily(
     architectures=("Qwen3VLMoeForConditionalGeneration",), model_class="Qwen3VLMoeForConditionalGeneration",
     processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256,
     max_pixels=4096 * 4096, box_convention="relative-1000", name_pattern=r"qwen3[._-]?vl[._-]?\d+b[._-]?a\d",
-    prefix_cache_reusable=True, mixture_of_experts=True,
+    prefix_reuse="crop", mixture_of_experts=True,
     notes=("the experts are fused weight tensors, which bitsandbytes leaves unquantized: 4-bit shrinks the "
            "attention layers only",))
 
 _QWEN3_5_COMMON = dict(
     processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256, max_pixels=4096 * 4096,
-    box_convention="relative-1000", prefix_cache_reusable=False,
+    box_convention="relative-1000", prefix_reuse="snapshot",
     chat_template_options=(("enable_thinking", False),),
     # the linear-attention layers' gate projections (hidden x heads: tiny) set the recurrence's decay;
     # kept in full precision, which also keeps bitsandbytes' CPU kernel (rows in multiples of 32) usable
@@ -113,8 +121,8 @@ _QWEN3_5_COMMON = dict(
 QWEN3_5 = ModelFamily(
     name="qwen3.5", title="Qwen3.5", model_types=("qwen3_5",), architectures=("Qwen3_5ForConditionalGeneration",),
     model_class="Qwen3_5ForConditionalGeneration", name_pattern=r"qwen3[._-]5(?![._-]?\d+b[._-]?a\d)",
-    notes=("linear-attention layers keep a recurrent state that cannot be cut back to the shared prefix, so "
-           "stage 2 recomputes the prompt",), **_QWEN3_5_COMMON)
+    notes=("linear-attention layers keep a recurrent state that cannot be cut back to the shared prefix: the "
+           "prefix is prefilled on its own and its cache copied at its end for stage 2",), **_QWEN3_5_COMMON)
 
 QWEN3_5_MOE = ModelFamily(
     name="qwen3.5-moe", title="Qwen3.5 (mixture of experts)", model_types=("qwen3_5_moe",),

@@ -2,30 +2,27 @@
 shared prefix of the two queries computed once.
 
 Both queries start with the same system text, full image and context (see
-prompts.py).  After each query the KV cache of its prompt is kept per image;
-the next query about that image reuses the cached tokens it shares (the full
-image's vision features included: those tokens are not encoded again), and
-only the new images (the zoomed crops, all in one batch) go through the
-vision encoder.  Qwen2.5-VL's and Qwen3-VL's multimodal rotary positions
-depend only on the tokens before them, so the reused prefix is exact; tests
-compare it against a full recomputation.  A family whose cache cannot be cut
-back to the shared prefix (Qwen3.5's linear-attention state) recomputes it:
-its entry says so (families.py, prefix_cache_reusable).
+prompts.py).  What one query computed for that prefix is kept per image
+(prefix_cache.py, in the way the family's entry declares: a cache cut back to
+the shared tokens, or a snapshot taken at the prefix end); the next query
+about that image continues from it (the full image's vision features
+included: those tokens are not encoded again), and only the new images (the
+zoomed crops, all in one batch) go through the vision encoder.  Tests compare
+each family's reused prefix against a full recomputation.
 """
 
 from __future__ import annotations
 
-import copy
 import time
-from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 import torch
 
-from models.vlm.conversation import Generation, GenerationRequest, ImagePart, TokenStep, TransportError
+from models.vlm.conversation import Generation, GenerationRequest, ImagePart, TokenStep, TransportError, Turn
 from models.vlm.loading import LoadedModel
+from models.vlm.prefix_cache import PrefixStore, shared_prefix_length
 
-KEPT_PREFIXES = 2
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>")
 
 
@@ -34,7 +31,8 @@ class LocalTransport:
         self.loaded = loaded
         self.family = loaded.family
         self.max_image_pixels = max_image_pixels
-        self._prefixes: OrderedDict[str, tuple[torch.Tensor, Any]] = OrderedDict()
+        config = loaded.model.config
+        self._prefixes = PrefixStore(self.family, config.vision_start_token_id, config.vision_end_token_id)
 
     def describe(self) -> dict:
         return self.loaded.describe()
@@ -51,7 +49,7 @@ class LocalTransport:
         inputs = processor(text=[text], images=images or None, return_tensors="pt", size=size).to(model.device)
         with self.loaded.lock, torch.inference_mode(), _StageClock(model) as clock:
             try:
-                generation = self._generate(request, inputs, clock)
+                generation = self._generate(request, text, inputs, clock)
             except (torch.OutOfMemoryError, MemoryError) as exc:
                 raise TransportError(f"out of memory while generating ({exc}); lower --max-new-tokens, the "
                                      "image size or the number of regions, or use --quant 4bit") from None
@@ -62,14 +60,17 @@ class LocalTransport:
         generation.timings.update(clock.timings())
         return generation
 
-    def _generate(self, request: GenerationRequest, inputs: Any, clock: "_StageClock") -> Generation:
+    def _generate(self, request: GenerationRequest, text: str, inputs: Any, clock: "_StageClock") -> Generation:
         model = self.loaded.model
         input_ids = inputs["input_ids"]
-        reused, cache = self._reusable_prefix(request.prefix_key, input_ids)
+        reused, cache = self._prefixes.reusable(request.prefix_key, input_ids)
+        continued = reused
+        if not reused and self._prefixes.snapshots and request.prefix_key is not None:
+            continued, cache = self._prefill_snapshot(request, text, inputs, clock)
         arguments = dict(inputs)
-        if reused:
+        if continued:
             arguments.pop("pixel_values", None)
-            new_images = self._encode_new_images(inputs, reused, clock)
+            new_images = self._encode_new_images(inputs, continued, clock)
             if new_images is not None:
                 arguments["mm_encoder_outputs"] = {"image": new_images}
             arguments["past_key_values"] = cache
@@ -84,7 +85,7 @@ class LocalTransport:
                                 top_p=None, top_k=None, return_dict_in_generate=True,
                                 output_logits=bool(request.verdict_words))
         prompt_length = input_ids.shape[1]
-        self._keep_prefix(request.prefix_key, input_ids, output.past_key_values, prompt_length)
+        self._prefixes.keep_after(request.prefix_key, input_ids, output.past_key_values, prompt_length)
         new_ids = output.sequences[0, prompt_length:].tolist()
         new_ids = _without_end(new_ids, self._end_ids())
         answer = self.loaded.processor.tokenizer.decode(new_ids, skip_special_tokens=False)
@@ -94,32 +95,33 @@ class LocalTransport:
 
     # ------------------------------------------------------------------ prefix reuse
 
-    def _reusable_prefix(self, key: str | None, input_ids: torch.Tensor) -> tuple[int, Any]:
-        """(tokens reused, a private copy of their cache) for this query."""
-        if key is None or key not in self._prefixes or not self.family.prefix_cache_reusable:
+    def _prefill_snapshot(self, request: GenerationRequest, text: str, inputs: Any, clock: "_StageClock"
+                          ) -> tuple[int, Any]:
+        """Prefill the shared prefix alone and keep a copy of its cache (families whose cache cannot be
+        cut back); (its length, the cache this query continues from), or (0, None) when there is none."""
+        if request.shared_parts is None:
             return 0, None
-        kept_ids, kept_cache = self._prefixes[key]
-        self._prefixes.move_to_end(key)
-        length = min(kept_ids.shape[1], input_ids.shape[1] - 1)  # at least one token must be new
-        differs = (kept_ids[0, :length] != input_ids[0, :length].to(kept_ids.device)).nonzero()
-        shared = int(differs[0]) if len(differs) else length
-        shared = self._before_partial_image(input_ids, shared)
-        if shared <= 0:
+        last = request.turns[-1]
+        shared = replace(request, turns=(*request.turns[:-1], Turn(last.role, last.parts[:request.shared_parts])))
+        prefix_text = self.loaded.processor.apply_chat_template(
+            chat_messages(shared), tokenize=False, add_generation_prompt=False, **self.family.template_options())
+        input_ids, grid = inputs["input_ids"], inputs.get("image_grid_thw")
+        length = self._prefixes.before_partial_image(
+            input_ids, shared_prefix_length(self.loaded.processor, text, prefix_text, input_ids, grid))
+        if length <= 0:
             return 0, None
-        cache = copy.deepcopy(kept_cache)
-        if cache.get_seq_length() > shared:
-            cache.crop(shared - cache.get_seq_length())
-        return shared, cache
-
-    def _before_partial_image(self, input_ids: torch.Tensor, shared: int) -> int:
-        """Never split an image: end the reused part before an image it would cut."""
-        config = self.loaded.model.config
-        ids = input_ids[0].tolist()
-        for start in (i for i, t in enumerate(ids[:shared]) if t == config.vision_start_token_id):
-            end = ids.index(config.vision_end_token_id, start)
-            if end >= shared:
-                return start
-        return shared
+        part = {name: inputs[name][:, :length] for name in ("input_ids", "attention_mask", "mm_token_type_ids")
+                if inputs.get(name) is not None}
+        images = int((input_ids[0, :length] == self._prefixes.vision_start_id).sum())
+        if images and grid is not None:
+            part["pixel_values"] = inputs["pixel_values"][:int(grid[:images].prod(-1).sum())]
+            part["image_grid_thw"] = grid[:images]
+        model = self.loaded.model
+        model.model.rope_deltas = None   # positions from this prefix alone: the same as in the whole prompt
+        clock.prefill_forwards = 2       # this forward and the generation's first
+        cache = model(**part, use_cache=True, logits_to_keep=1).past_key_values
+        self._prefixes.keep_snapshot(request.prefix_key, input_ids[:, :length], cache)
+        return length, cache
 
     def _encode_new_images(self, inputs: Any, reused: int, clock: "_StageClock") -> Any:
         """Vision features of the images after the reused prefix, in one batch."""
@@ -135,16 +137,6 @@ class LocalTransport:
         offset = int(patches[:first_new].sum())
         return self.loaded.model.model.get_image_features(inputs["pixel_values"][offset:], grid[first_new:],
                                                           return_dict=True)
-
-    def _keep_prefix(self, key: str | None, input_ids: torch.Tensor, cache: Any, prompt_length: int) -> None:
-        if key is None or cache is None or not self.family.prefix_cache_reusable:
-            return
-        if cache.get_seq_length() > prompt_length:
-            cache.crop(prompt_length - cache.get_seq_length())
-        self._prefixes[key] = (input_ids.detach(), cache)
-        self._prefixes.move_to_end(key)
-        while len(self._prefixes) > KEPT_PREFIXES:
-            self._prefixes.popitem(last=False)
 
     # ------------------------------------------------------------------ verdict probabilities
 
@@ -191,16 +183,18 @@ def chat_messages(request: GenerationRequest) -> list[dict]:
 
 
 class _StageClock:
-    """Times the vision encoder, the prefill (first forward) and the decode
-    steps of one generate call with forward hooks, without touching the model.
-    The vision encoder may run inside the first forward or before it
-    (transformers can pre-encode images), so intervals are compared."""
+    """Times the vision encoder, the prefill (the first forward, or the first
+    two where the shared prefix is prefilled on its own) and the decode steps of
+    one generate call with forward hooks, without touching the model.  The
+    vision encoder may run inside a prefill forward or before it (transformers
+    can pre-encode images), so intervals are compared."""
 
     def __init__(self, model: Any):
         self.model = model
         self.cuda = next(model.parameters()).device.type == "cuda"
         self.forwards: list[tuple[float, float]] = []
         self.visions: list[tuple[float, float]] = []
+        self.prefill_forwards = 1
         self._handles: list[Any] = []
 
     def _now(self) -> float:
@@ -231,9 +225,8 @@ class _StageClock:
 
     def timings(self) -> dict[str, float]:
         vision = sum(end - start for start, end in self.visions)
-        if not self.forwards:
-            return {"vision": vision, "prefill": 0.0, "decode": 0.0}
-        first_start, first_end = self.forwards[0]
-        inside = sum(max(0.0, min(end, first_end) - max(start, first_start)) for start, end in self.visions)
-        return {"vision": vision, "prefill": (first_end - first_start) - inside,
-                "decode": sum(end - start for start, end in self.forwards[1:])}
+        prefills = self.forwards[:self.prefill_forwards]
+        inside = sum(max(0.0, min(end, f_end) - max(start, f_start))
+                     for f_start, f_end in prefills for start, end in self.visions)
+        return {"vision": vision, "prefill": sum(end - start for start, end in prefills) - inside,
+                "decode": sum(end - start for start, end in self.forwards[self.prefill_forwards:])}

@@ -107,7 +107,7 @@ class VisionLanguageDetector(Detector):
         request = GenerationRequest(turns=(turns[0], user), stage=stage,  # type: ignore[arg-type]
                                     max_new_tokens=self.settings.max_new_tokens,
                                     min_new_tokens=self.settings.min_new_tokens, prefix_key=key,
-                                    verdict_words=verdict_words)
+                                    verdict_words=verdict_words, shared_parts=len(turns[1].parts))
         try:
             return self.transport.generate(request)
         except TransportError as exc:
