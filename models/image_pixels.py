@@ -36,4 +36,21 @@ def to_rgb8(image: Image.Image, mode: str, bit_depth: int, notes: list[str]) -> 
         elif mode == "P":
             notes.append("palette image expanded to RGB")
         rgb_image = image.convert("RGB")
-    return np.ascontiguousarray(np.asarray(rgb_image, dtype=np.uint8))
+    return _rgb_array(rgb_image)
+
+
+def _rgb_array(image: Image.Image) -> np.ndarray:
+    """np.asarray(image) for an RGB image, without the cost of Pillow's array
+    interface: it packs the pixels in 64 kB pieces and joins them (600 pieces
+    and a 36 MB copy for a 12 MP photo, as long as decoding the JPEG); one
+    pass of the same raw packer into one buffer gives the same bytes."""
+    width, height = image.size
+    try:
+        encoder = Image._getencoder("RGB", "raw", "RGB")
+        encoder.setimage(image.im, (0, 0, width, height))
+        _, status, data = encoder.encode(width * height * 3)
+    except Exception:  # a Pillow without this internal path: the public one
+        status, data = 0, b""
+    if status != 1 or len(data) != width * height * 3:
+        return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+    return np.frombuffer(data, np.uint8).reshape(height, width, 3)

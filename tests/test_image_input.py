@@ -160,3 +160,19 @@ def test_hash_and_metadata_are_kept(photo):
 
     assert image.sha256 == hashlib.sha256(data).hexdigest() and image.size_bytes == len(data)
     assert image.mime == "image/jpeg" and image.jpeg_quantization
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (5, 1), (37, 53), (300, 401)])
+def test_decoded_pixels_are_exactly_pillows(shape):
+    """The one-buffer copy out of Pillow gives the bytes its array interface gives."""
+    from models.image_pixels import _rgb_array
+
+    rgb = np.random.default_rng(sum(shape)).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    for fmt in ("PNG", "JPEG"):
+        with Image.open(io.BytesIO(encode(rgb, fmt, quality=90))) as image:
+            image.load()
+            expected = np.asarray(image)
+            got = _rgb_array(image)
+        assert got.dtype == np.uint8 and got.flags.c_contiguous and np.array_equal(got, expected)
+    loaded = load_image(encode(rgb, "PNG"))
+    assert np.array_equal(loaded.rgb, rgb)
