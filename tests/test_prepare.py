@@ -125,3 +125,34 @@ def test_an_upload_is_decoded_once_for_the_notice_and_the_intake(tmp_path, monke
         state = Handlers(store, Detectors(BackendConfig.from_env(env={}))).upload([str(photo)], "alice", ViewState())
         assert store.get_evidence_file(state.evidence_file_id).original_name == "upload.jpg"
     assert decodes == ["upload.jpg"]
+
+
+def test_an_upload_is_measured_from_its_decode_on_beside_the_intake(tmp_path, engine, monkeypatch):
+    """The measurement starts once the upload is decoded, before the seen-before lookup and
+    the intake store it, so the three overlap; it is of the very picture the case keeps."""
+    from zoomin_ui import memory, runs, workbench
+    from zoomin_ui.web import handlers as page_handlers
+
+    order = []
+
+    def spy(module, name, label):
+        real = getattr(module, name)
+
+        def called(*args, **kwargs):
+            order.append((label, args))
+            return real(*args, **kwargs)
+        monkeypatch.setattr(module, name, called)
+
+    spy(runs, "prepare_upload_in_background", "prepare")
+    spy(memory, "seen_before_lines", "lookup")
+    spy(workbench, "take_in", "store")
+    detectors = Detectors(BackendConfig.from_env(env={}))
+    detectors._made["evidence"] = engine
+    photo = tmp_path / "upload.jpg"
+    photo.write_bytes(encode(camera_like_photo(320, 240, seed=6), "JPEG"))
+    with open_store(str(tmp_path / "home")) as store:
+        state = page_handlers.Handlers(store, detectors).upload([str(photo)], "alice", ViewState(), False, "evidence")
+        sha = store.get_evidence_file(state.evidence_file_id).sha256
+        assert not store.get_case(state.case_id).analyses, "preparing records no analysis"
+    assert [label for label, _ in order] == ["prepare", "lookup", "store"]
+    assert order[0][1][1].sha256 == sha, "the picture measured is the one stored"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from models.detector import Detector, RegionProgress
+from models.image_input import LoadedImage
 from zoomin_ui.service import SavedAnalysis, WorkbenchError
 from zoomin_ui.workbench import (
     ScannedRun,
@@ -44,12 +45,23 @@ def prepare_in_background(store: CaseStore, detector: Detector, evidence_file_id
     intake, so pressing Analyse finds the work under way or done.  It records
     nothing; a failure is only logged, as the analysis, when asked for, meets
     it again and reports it."""
-    def prepare() -> None:
-        try:
-            detector.prepare(evidence_image(store, evidence_file_id))
-        except Exception:  # noqa: BLE001 (work ahead of time never fails anything)
-            log.debug("preparing evidence item %s failed", evidence_file_id, exc_info=True)
-    return _PREPARING.submit(prepare)
+    return _PREPARING.submit(_prepare, detector, lambda: evidence_image(store, evidence_file_id),
+                             f"evidence item {evidence_file_id}")
+
+
+def prepare_upload_in_background(detector: Detector, image: LoadedImage) -> Future:
+    """The same for an upload as soon as it is decoded, before its intake
+    (the seen-before lookup, storing it, drawing it) has ended: the
+    measurement overlaps with the intake.  Nothing is recorded, so an upload
+    the intake then refuses leaves nothing behind but the detector's cache."""
+    return _PREPARING.submit(_prepare, detector, lambda: image, image.name)
+
+
+def _prepare(detector: Detector, image: Callable[[], LoadedImage], what: str) -> None:
+    try:
+        detector.prepare(image())
+    except Exception:  # noqa: BLE001 (work ahead of time never fails anything)
+        log.debug("preparing %s failed", what, exc_info=True)
 
 
 def analyse_in_steps(store: CaseStore, detector: Detector, evidence_file_id: int, analyst: str,

@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 
-from models.detector import RegionProgress
+from models.detector import Detector, RegionProgress
 from models.image_input import ImageInputError, LoadedImage, load_image
 from zoomin_ui import memory, runs, workbench
 from zoomin_ui.service import WorkbenchError
@@ -40,11 +40,10 @@ class Handlers(RegionHandlers):
             return replace(state, waiting_upload=paths, waiting_add=add_to_open_case,
                            status="Enter your name in 'Analyst' to take in the upload: it waits, nothing is "
                                   "stored until then")
-        taken = self._take_in(paths, require_analyst(analyst), state, add_to_open_case)
-        detector = self.detectors.opened(backend)
-        if detector is not None:  # measured while the analyst reads the intake (nothing is recorded)
-            runs.prepare_in_background(self.store, detector, taken.evidence_file_id)
-        return taken
+        # An open detector measures the upload from its decode on, beside the rest of the
+        # intake and while the analyst reads it (nothing is recorded); none is opened for it.
+        return self._take_in(paths, require_analyst(analyst), state, add_to_open_case,
+                             ahead=self.detectors.opened(backend))
 
     def name_given(self, analyst: str, state: ViewState) -> ViewState | None:
         """The analyst typed a name: a waiting upload is taken in now (nothing to draw otherwise)."""
@@ -52,11 +51,12 @@ class Handlers(RegionHandlers):
             return None
         return self._take_in(state.waiting_upload, require_analyst(analyst), state, state.waiting_add)
 
-    def _take_in(self, paths: tuple[str, ...], name: str, state: ViewState, add_to_open_case: bool) -> ViewState:
+    def _take_in(self, paths: tuple[str, ...], name: str, state: ViewState, add_to_open_case: bool,
+                 ahead: Detector | None = None) -> ViewState:
         if add_to_open_case and state.case_id is None:
             raise WorkbenchError("no case is open to add to: open one, or untick 'Add these images'", "empty")
         case_id = state.case_id if add_to_open_case else None
-        notice, decoded = self._seen_before(paths)  # told before anything is stored again
+        notice, decoded = self._seen_before(paths, ahead)  # told before anything is stored again
         intake = workbench.take_in(self.store, paths, name, case_id=case_id, names=[Path(p).name for p in paths],
                                    decoded=decoded)
         verb = "added to" if case_id is not None else "taken in as"
@@ -65,9 +65,11 @@ class Handlers(RegionHandlers):
                               f"{intake.case_id}; press Analyse")
         return replace(opened, notice=notice)
 
-    def _seen_before(self, paths: tuple[str, ...]) -> tuple[str, list[LoadedImage | None]]:
+    def _seen_before(self, paths: tuple[str, ...], ahead: Detector | None = None
+                     ) -> tuple[str, list[LoadedImage | None]]:
         """The notice, and each upload as decoded for it (None where it would not decode),
-        so the intake need not decode a 12-megapixel photo a second time."""
+        so the intake need not decode a 12-megapixel photo a second time.  `ahead`, if
+        given, starts measuring the first upload (the one the page shows) once decoded."""
         lines, decoded = [], []
         for path in paths:
             data = Path(path).read_bytes()
@@ -75,6 +77,8 @@ class Handlers(RegionHandlers):
                 self.store, hashlib.sha256(data).hexdigest()))
             try:  # then near-duplicates (crops, re-compressions, shared lists): zoomin_ui/memory.py
                 image = load_image(data, name=Path(path).name)
+                if ahead is not None and not decoded:
+                    runs.prepare_upload_in_background(ahead, image)
                 lines += memory.seen_before_lines(self.store, image, Path(path).name, near_only=True)
             except (WorkbenchError, ImageInputError):
                 image = None  # an unreadable upload is refused by the intake itself, with its reason
