@@ -120,7 +120,7 @@ def test_upload_shows_hash_size_and_format_at_once(handlers, photo, tmp_path):
     assert [caption for _, caption in shown.evidence_strip] == ["composite.png: not analysed",
                                                                 "small.jpg: not analysed"]
     switched = event(handlers, handlers.choose_evidence, 2, shown.state)
-    assert switched.state.evidence_file_id == 2 and switched.image.size == (400, 300)
+    assert switched.state.evidence_file_id == 2 and Image.open(switched.image).size == (400, 300)
 
 
 def test_an_upload_before_the_name_waits_for_it(handlers, photo):
@@ -234,7 +234,7 @@ def test_a_click_inside_a_box_opens_the_zoom_panel_smallest_box_winning(handlers
     assert [caption.split(" ")[0] for _, caption in followed.zoom_maps][:3] == ["error", "noise", "residual"]
     whole = event(handlers, handlers.show_maps, zoomed.state, parts=REGION)  # the two steps draw what one would
     assert followed.regions.set_uuid("t").to_html() == whole.regions.set_uuid("t").to_html()
-    assert followed.image.tobytes() == whole.image.tobytes()
+    assert Image.open(followed.image).tobytes() == Image.open(whole.image).tobytes()
     outer = event(handlers, handlers.click_image, state, click(handlers, state, box.x2 - 5, box.y2 - 5), parts=REGION)
     assert outer.state.region_id == region_id and "Region 1 " in outer.region_text
     missed = event(handlers, handlers.click_image, outer.state, click(handlers, state, 2, 2), parts=REGION)
@@ -329,12 +329,42 @@ def test_the_editor_keeps_a_band_above_the_picture_for_the_numbers_of_top_edge_b
     done = analysed(handlers, photo)
     opened = event(handlers, handlers.open_editor, done.state)
     value = opened.editor
-    shown = done.image
+    shown = Image.open(done.image)
     band = editor_margin(shown.width)
     assert value["image"].size == (shown.width, shown.height + band) and band >= 32
     assert all(box["ymin"] >= band for box in value["boxes"]), "every number has room above its box"
     saved = event(handlers, handlers.save_boxes, dict(value), "carol", opened.state)
     assert "no box changed" in saved.status
+
+
+def test_the_page_image_is_drawn_once_per_picture_and_boxes(handlers, photo):
+    """The image with its boxes is handed to Gradio as a JPEG file, made once for each
+    picture and set of boxes: a redraw of the same state hands the same file (Gradio
+    would encode a picture again on every draw), another choice of box a new one,
+    which shows that box highlighted."""
+    import numpy as np
+
+    from models.overlay import draw_boxes
+    from zoomin_ui import workbench
+    from zoomin_ui.web import pictures, rendering
+
+    done = analysed(handlers, photo)
+    again = event(handlers, handlers.show_maps, done.state)
+    assert done.image == again.image and Image.open(done.image).format == "JPEG"
+    thumb = Image.open(done.evidence_strip[0][0])
+    assert thumb.format == "JPEG" and max(thumb.size) == pictures.THUMB_SIDE
+    region_id, box = boxes(handlers, done.state)[0]
+    chosen = event(handlers, handlers.click_image, done.state,
+                   click(handlers, done.state, (box.x1 + box.x2) / 2, (box.y1 + box.y2) / 2), parts=REGION)
+    assert chosen.state.region_id == region_id and chosen.image != done.image
+    base, scale = pictures.display_base(workbench.evidence_image(handlers.store, done.state.evidence_file_id))
+    regions = numbered_regions(handlers.store.get_analysis(done.state.analysis_id))
+    for path, chosen_id in ((done.image, None), (chosen.image, region_id)):
+        expected = np.asarray(draw_boxes(base, rendering.region_boxes(scale, regions, chosen_id)), dtype=float)
+        shown = np.asarray(Image.open(path).convert("RGB"), dtype=float)
+        assert shown.shape == expected.shape and np.abs(shown - expected).mean() < 3, "only JPEG's own loss"
+    assert np.abs(np.asarray(Image.open(done.image), dtype=float)
+                  - np.asarray(Image.open(chosen.image), dtype=float)).max() > 100, "the highlight is drawn"
 
 
 def test_a_tool_box_the_analyst_moved_is_drawn_in_the_analyst_style(handlers, photo):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from zoomin_ui import workbench
-from zoomin_ui.web import rendering
+from zoomin_ui.web import pictures, rendering
 from zoomin_ui.web.provenance import provenance_text
 from zoomin_ui.web.regions import DECISION_NAMES, NumberedRegion, numbered_regions
 from zoomin_ui.web.screen import PAGE, ViewState
@@ -52,7 +52,13 @@ class Frame:
         """(the image shrunk for the page, display pixels per image pixel), or None."""
         if self.state.evidence_file_id is None:
             return None
-        return rendering.display_base(workbench.evidence_image(self.store, self.state.evidence_file_id))
+        return pictures.display_base(workbench.evidence_image(self.store, self.state.evidence_file_id))
+
+    @cached_property
+    def picture_key(self) -> str:
+        """The shown evidence file's SHA-256 (the page's pictures of it are kept by it)."""
+        assert self.state.evidence_file_id is not None
+        return workbench.evidence_image(self.store, self.state.evidence_file_id).sha256
 
     @cached_property
     def zoom(self) -> ZoomView | None:
@@ -149,8 +155,10 @@ def _image(frame: Frame) -> Any:
         return None
     base, scale = frame.base
     if frame.analysis is None:
-        return rendering.overlay_scan(base, scale, frame.state.scan)
-    return rendering.overlay_regions(base, scale, frame.regions, chosen=frame.state.region_id)
+        boxes = rendering.scan_boxes(scale, frame.state.scan)
+    else:
+        boxes = rendering.region_boxes(scale, frame.regions, chosen=frame.state.region_id)
+    return pictures.page_image(frame.picture_key, base, boxes)
 
 
 def _regions(frame: Frame) -> Any:
@@ -166,7 +174,7 @@ def _zoom_panel(frame: Frame) -> Any:
 
 
 def _zoom_crop(frame: Frame) -> Any:
-    return rendering.fast_png(frame.zoom.crop) if frame.zoom else None
+    return pictures.fast_png(frame.zoom.crop) if frame.zoom else None
 
 
 def _zoom_maps(frame: Frame) -> list[tuple[Any, str]]:

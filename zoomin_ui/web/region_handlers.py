@@ -14,7 +14,7 @@ import gradio as gr
 from models.overlay import hit_test
 from zoomin_ui import workbench
 from zoomin_ui.service import WorkbenchError
-from zoomin_ui.web import rendering
+from zoomin_ui.web import pictures
 from zoomin_ui.web.regions import (
     apply_box_edits,
     ask_about_region,
@@ -29,7 +29,7 @@ class RegionHandlers(HandlerBase):
 
     def _scale(self, state: ViewState) -> float:
         assert state.evidence_file_id is not None
-        return rendering.display_base(workbench.evidence_image(self.store, state.evidence_file_id))[1]
+        return pictures.display_base(workbench.evidence_image(self.store, state.evidence_file_id))[1]
 
     def _numbered(self, state: ViewState):
         if state.analysis_id is None:

@@ -4,80 +4,42 @@ into plain-text cells and text boxes, never into HTML or Markdown."""
 
 from __future__ import annotations
 
-import atexit
-import io
-import shutil
-import tempfile
-import threading
-import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import cv2
 import pandas as pd
 from PIL import Image
 
 from models.glossary import verdict_word
-from models.image_input import LoadedImage
-from models.overlay import OverlayBox, box_colour, draw_boxes
+from models.overlay import OverlayBox, box_colour
 from models.types import Box, Region
 from models.region_words import region_line
 from zoomin_ui.summary import FOLDED_FIELDS, fold
+from zoomin_ui.web.pictures import thumbnail_file
 from zoomin_ui.web.regions import DECISION_NAMES, NumberedRegion, editor_margin, region_as_detected
 
 if TYPE_CHECKING:
     from storage import AnalysisRecord, CaseSummary
 
-DISPLAY_SIDE = 1600  # longest side of the image as the page shows it
 REGION_COLUMNS = ["#", "what stood out", "score", "decision", "drawn by"]
 CASE_COLUMNS = ["id", "title", "verdict", "analyst", "date", "files", "SHA-256"]
 COMPARE_COLUMNS = ["", "before", "after"]
-
-_BASES: OrderedDict[str, tuple[Image.Image, float]] = OrderedDict()
-_BASES_LOCK = threading.Lock()
-
-
-def display_base(image: LoadedImage) -> tuple[Image.Image, float]:
-    """The image shrunk for the page (kept for the last few images) and the
-    scale from image pixels to display pixels."""
-    with _BASES_LOCK:
-        if image.sha256 in _BASES:
-            _BASES.move_to_end(image.sha256)
-            return _BASES[image.sha256]
-    height, width = image.rgb.shape[:2]
-    scale = min(1.0, DISPLAY_SIDE / max(width, height))
-    pixels = image.rgb
-    if scale < 1.0:
-        # OpenCV's area average: a clean downscale for the screen, ~4x faster
-        # than Pillow's Lanczos on a 12-megapixel photo (part of every upload).
-        pixels = cv2.resize(pixels, (max(1, round(width * scale)), max(1, round(height * scale))),
-                            interpolation=cv2.INTER_AREA)
-    base = Image.fromarray(pixels)
-    with _BASES_LOCK:
-        _BASES[image.sha256] = (base, scale)
-        while len(_BASES) > 4:
-            _BASES.popitem(last=False)
-    return base, scale
-
 
 def _scaled(box: Box, scale: float) -> Box:
     return Box(box.x1 * scale, box.y1 * scale, box.x2 * scale, box.y2 * scale)
 
 
-def overlay_regions(base: Image.Image, scale: float, regions: Sequence[NumberedRegion],
-                    chosen: int | None = None) -> Image.Image:
-    """The current boxes, numbered; the chosen region's box highlighted."""
-    return draw_boxes(base, [OverlayBox(_scaled(n.record.box, scale), n.number, n.record.score, box_style(n),
-                                        highlighted=n.record.id == chosen) for n in regions])
+def region_boxes(scale: float, regions: Sequence[NumberedRegion], chosen: int | None = None) -> list[OverlayBox]:
+    """The current boxes as drawn, numbered; the chosen region's box highlighted."""
+    return [OverlayBox(_scaled(n.record.box, scale), n.number, n.record.score, box_style(n),
+                       highlighted=n.record.id == chosen) for n in regions]
 
 
-def overlay_scan(base: Image.Image, scale: float, regions: Sequence[Region]) -> Image.Image:
+def scan_boxes(scale: float, regions: Sequence[Region]) -> list[OverlayBox]:
     """The stage-1 boxes, before they are examined and stored."""
-    return draw_boxes(base, [OverlayBox(_scaled(r.box, scale), number, r.score)
-                             for number, r in enumerate(regions, 1)])
+    return [OverlayBox(_scaled(r.box, scale), number, r.score) for number, r in enumerate(regions, 1)]
 
 
 def drawn_by(region: NumberedRegion) -> Literal["model", "analyst"]:
@@ -254,25 +216,13 @@ def last_answer(record: Any) -> str:
     return f"Q: {last.question}\nA: {last.answer}"
 
 
-_THUMBS: OrderedDict[str, Image.Image] = OrderedDict()
-THUMB_SIDE = 160
-
-
-def evidence_strip(store: Any, case: Any) -> list[tuple[Image.Image, str]]:
+def evidence_strip(store: Any, case: Any) -> list[tuple[str, str]]:
     """A thumbnail of each evidence item of the case, captioned with its latest verdict."""
     from zoomin_ui.workbench import evidence_image, latest_analysis
 
     strip = []
     for item in case.evidence_files:
-        with _BASES_LOCK:
-            thumb = _THUMBS.get(item.sha256)
-        if thumb is None:
-            thumb = display_base(evidence_image(store, item.id))[0].copy()  # the page's copy is already small
-            thumb.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR)
-            with _BASES_LOCK:
-                _THUMBS[item.sha256] = thumb
-                while len(_THUMBS) > 64:
-                    _THUMBS.popitem(last=False)
+        thumb = thumbnail_file(item.sha256, lambda item=item: evidence_image(store, item.id))
         latest = latest_analysis(case, item.id)
         strip.append((thumb, f"{item.original_name}: {verdict_word(latest.verdict) if latest else 'not analysed'}"))
     return strip
@@ -285,28 +235,3 @@ def file_info_text(items: Sequence[Any]) -> str:
                      f"SHA-256 {item.sha256}" for item in items)
 
 
-# A zoom crop is shown losslessly (a JPEG would add artefacts of its own to
-# the pixels being judged).  Gradio would PNG-encode it at zlib level 6, which
-# costs ~150 ms for a 512 px crop; level 1 takes ~25 ms for a file ~15% larger.
-# Gradio copies the file into its own cache when the event returns, so only
-# the latest few are kept here.
-_CROP_FILES_KEPT = 32
-_crop_folder: Path | None = None
-_crop_lock = threading.Lock()
-
-
-def fast_png(image: Image.Image) -> str:
-    """`image` as a quickly compressed PNG file that Gradio may serve."""
-    global _crop_folder
-    data = io.BytesIO()
-    image.save(data, "PNG", compress_level=1)
-    with _crop_lock:
-        if _crop_folder is None:
-            _crop_folder = Path(tempfile.mkdtemp(prefix="zoomin-crops-"))
-            atexit.register(shutil.rmtree, _crop_folder, True)
-        path = _crop_folder / f"crop-{uuid.uuid4().hex}.png"
-        path.write_bytes(data.getvalue())
-        kept = sorted(_crop_folder.glob("crop-*.png"), key=lambda p: p.stat().st_mtime_ns)
-        for old in kept[:-_CROP_FILES_KEPT]:
-            old.unlink(missing_ok=True)
-    return str(path)
