@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 
 from storage.errors import StoreError
 from storage.identity import signed_in
-from storage.tables import AuditEventRow, CaseRow, utc_now
+from storage.tables import AuditEventRow, CaseRow, ServerEventRow, utc_now
 
 MAX_NAME = 200
+# A change that belongs to no case, logged server-wide (storage/server_events.py reads it).
+HASHLIST_IMPORTED = "hashlist-imported"
 
 
 def require_analyst(analyst: str, export: bool = False) -> str:
@@ -50,3 +52,10 @@ def record(session: Session, case: CaseRow, actor: str, action: str, subject: st
     session.add(event)
     case.updated_at = when
     return event
+
+
+def record_server_wide(session: Session, actor: str, action: str, detail: Any = None) -> None:
+    """Log a change that belongs to no case (a shared hash list imported) in the server's log
+    (table server_events, read by storage.server_events.server_events), in the caller's
+    transaction: the change and its log line land together or not at all."""
+    session.add(ServerEventRow(at=utc_now(), actor=actor[:MAX_NAME], action=action, client="", detail=detail))

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from models.similarity.hashes import FULL, PDQ, ImageHash
 from storage.cases import _conclusion as conclusion
+from storage.audit import HASHLIST_IMPORTED, record_server_wide
 from storage.errors import StoreError
 from storage.similarity import hash_row, insert_hashes
 from storage.tables import CaseRow, EvidenceFileRow, HashListEntryRow, HashListRow, PerceptualHashRow, utc_now
@@ -158,6 +159,9 @@ def import_list(session: Session, entries: list[ListEntry], source: str, file_na
                          entries=len(entries), imported_by=analyst, imported_at=utc_now())
     session.add(listed)
     session.flush()
+    record_server_wide(session, analyst, HASHLIST_IMPORTED, {
+        "list_id": listed.id, "source": source, "file_name": listed.file_name, "entries": len(entries),
+        "file_sha256": listed.file_sha256})
     rows = [HashListEntryRow(list_id=listed.id, line=e.line, verdict=e.verdict, label=e.label, listed_on=e.listed_on)
             for e in entries]
     session.add_all(rows)

@@ -5,6 +5,7 @@ and, where it can be started, PostgreSQL (tests/storage_backends.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 
@@ -17,6 +18,7 @@ from models.dataset.jsonl import read_dataset, write_dataset
 from models.sample_images import camera_like_photo, encode
 from models.similarity.hashes import ORB, PDQ, ImageHash, bands, hamming, image_hashes, pdq_hash
 from storage import CaseStore
+from storage.server_events import server_events
 from storage.similarity import candidates, hash_row, insert_hashes
 from tests.storage_backends import BACKENDS, database_for
 from tests.storage_backends import store_environment  # noqa: F401  (autouse fixture)
@@ -241,6 +243,7 @@ def test_a_hostile_or_malformed_list_is_refused_whole_with_line_numbers(store, b
         store.memory.import_hash_list(body.encode(), "their.csv", "Other Desk", "D. Reyes")
     assert expected in str(refused.value) and "nothing was imported" in str(refused.value)
     assert _count(store, "hash_lists") == _count(store, "hash_list_entries") == _count(store, "perceptual_hashes") == 0
+    assert _count(store, "server_events") == 0  # a refused list is not logged as imported
 
 
 def test_an_exported_list_imported_elsewhere_names_its_source(store, tmp_path):
@@ -257,6 +260,11 @@ def test_an_exported_list_imported_elsewhere_names_its_source(store, tmp_path):
     with CaseStore.open(tmp_path / "elsewhere") as other:
         assert other.memory.import_hash_list(listed.encode(), "list.csv", "Partner Newsroom", "E. Editor") == 1
         (match,) = memory.seen_before(other, encode(np.asarray(_jpeg(picture, 70)), "JPEG"))
+        (event,) = server_events(other)
+    assert (event.actor, event.action) == ("E. Editor", "hashlist-imported")
+    assert event.detail["source"] == "Partner Newsroom" and event.detail["entries"] == 1
+    assert event.detail["file_name"] == "list.csv"
+    assert event.detail["file_sha256"] == hashlib.sha256(listed.encode()).hexdigest()
     assert match.case_id is None and match.listed.source == "Partner Newsroom"
     assert match.sentence().startswith("on the shared list from Partner Newsroom (listed as ai-generated")
     assert "their decision, not this newsroom's" in match.sentence()
