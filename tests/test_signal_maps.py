@@ -91,3 +91,73 @@ def test_scales_adapt_to_the_image_size():
     assert [s.tile for s in measure_tiles(PixelEvidence.compute(np.zeros((120, 90, 3), np.uint8)))] == []
     big = cv2.resize(camera_like_photo(300, 400, seed=1), (2600, 1950))
     assert [s.tile for s in measure_tiles(PixelEvidence.compute(big))] == [64, 128, 256]
+
+
+# ---------------------------------------------------------------------- same values as before the speed-ups
+# The maps feed calibrated thresholds and the learned model's features, so the
+# faster ways of computing them must give the same float32 values, bit for bit.
+
+def _previous_pixel_arrays(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """The arrays as PixelEvidence.compute made them before: sepFilter2D for
+    each second difference and for the residual, Pillow for the JPEG round trip."""
+    from models.evidence.signal_features import jpeg_round_trip
+    from models.evidence.signal_maps import _IMMERKAER_SCALE, FLAT_BLOCK_SPREAD
+
+    kernel, one = np.array([1.0, -2.0, 1.0], np.float32), np.array([1.0], np.float32)
+    gray8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    gray = gray8.astype(np.float32)
+    d2x = np.abs(cv2.sepFilter2D(gray, cv2.CV_32F, kernel, one, borderType=cv2.BORDER_REFLECT))
+    d2y = np.abs(cv2.sepFilter2D(gray, cv2.CV_32F, one, kernel, borderType=cv2.BORDER_REFLECT))
+    bh, bw = gray.shape[0] // 8, gray.shape[1] // 8
+    crop = gray[: bh * 8, : bw * 8]
+    residual = np.abs(cv2.sepFilter2D(crop, cv2.CV_32F, kernel, kernel, borderType=cv2.BORDER_REFLECT))
+    sigma = cv2.resize(residual, (bw, bh), interpolation=cv2.INTER_AREA) * _IMMERKAER_SCALE
+    mean = cv2.resize(crop, (bw, bh), interpolation=cv2.INTER_AREA)
+    spread = np.sqrt(np.maximum(cv2.resize(crop * crop, (bw, bh), interpolation=cv2.INTER_AREA) - mean * mean, 0))
+    sigma[(mean >= 250.0) | (mean <= 5.0) | (spread < FLAT_BLOCK_SPREAD)] = np.nan
+    ela = cv2.absdiff(gray8, jpeg_round_trip(gray8, 90)).astype(np.float32)
+    return {"abs_d2x": d2x, "abs_d2y": d2y, "block_sigma": sigma, "block_mean": mean, "error_level": ela}
+
+
+def _test_images() -> list[np.ndarray]:
+    noisy = np.clip(camera_like_photo(389, 517, seed=7) + _noise((389, 517, 3), 40, seed=7), 0, 255).astype(np.uint8)
+    return [camera_like_photo(384, 512, seed=4),   # sides a multiple of 8
+            camera_like_photo(389, 517, seed=6),   # sides that cut the last 8x8 blocks
+            noisy,                                 # loud residuals and error levels
+            np.full((96, 130, 3), 128, np.uint8)]  # constant: no measurable block
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_pixel_evidence_is_exactly_what_the_previous_computation_gave(index):
+    rgb = _test_images()[index]
+    pixels = PixelEvidence.compute(rgb)
+    for name, expected in _previous_pixel_arrays(rgb).items():
+        got = getattr(pixels, name)
+        assert got.dtype == expected.dtype and got.shape == expected.shape, name
+        assert np.array_equal(got, expected, equal_nan=True), name
+
+
+@pytest.mark.parametrize("force_fallback", [False, True])
+def test_tile_statistics_are_exactly_the_previous_tile_means(monkeypatch, force_fallback):
+    import models.evidence.signal_tiles as signal_tiles
+
+    def previous(pixels, tile):
+        with monkeypatch.context() as patched:  # the means over tile views, as they were taken before
+            view = signal_tiles._tile_view
+            patched.setattr(signal_tiles, "_tile_profiles", lambda p, t, r, c: (
+                view(p.abs_d2x, t).mean(axis=2), view(p.abs_d2y, t).mean(axis=3)))
+            patched.setattr(signal_tiles, "_tile_error_level",
+                            lambda p, t, r, c: view(p.error_level, t).mean(axis=(2, 3)))
+            return tile_statistics(pixels, tile)
+
+    if force_fallback:  # every error-level tile taken as too large to sum exactly
+        monkeypatch.setattr(signal_tiles, "_EXACT_FLOAT32", 0.0)
+    for rgb in _test_images()[:3]:
+        pixels = PixelEvidence.compute(rgb)
+        for tile in (32, 64, 128):
+            got, expected = tile_statistics(pixels, tile), previous(pixels, tile)
+            for name in ("noise_sigma", "noise_ratio", "periodic_excess", "periodic_deficit", "error_level"):
+                assert np.array_equal(getattr(got, name).values, getattr(expected, name).values,
+                                      equal_nan=True), (tile, name)
+            assert got.dominant_frequency == expected.dominant_frequency
+            assert got.median_error_level == expected.median_error_level

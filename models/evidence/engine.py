@@ -38,7 +38,8 @@ from models.evidence.questions import answer_question
 from models.evidence.scan import Candidate, ScanSettings, candidates_from_grid, propose_regions, with_structure
 from models.evidence.scan_calibration import DEFAULT_PATH as CALIBRATION_PATH
 from models.evidence.scan_calibration import CalibrationError, ScanCalibration
-from models.evidence.signal_maps import PixelEvidence, measure_tiles
+from models.evidence.signal_maps import PixelEvidence
+from models.evidence.signal_tiles import measure_tiles
 from models.evidence.signal_model import SignalModel, SignalModelError, SignalScore, signal_evidence
 from models.evidence.watermark import detect_sd_watermarks
 from models.image_input import LoadedImage

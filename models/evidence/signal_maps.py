@@ -5,7 +5,7 @@ measure) and come in two forms:
 
 * pixel maps for display (`error_level_map`, `noise_residual_map`,
   `residual_spectrum`): float arrays an analyst can look at;
-* tile statistics (`tile_statistics`): one number per tile, which the scan
+* tile statistics (`models.evidence.signal_tiles`): one number per tile, which the scan
   compares against the image's own typical tile.
 
 Meanings, in the units the explanations cite:
@@ -39,8 +39,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.evidence.signal_features import jpeg_round_trip
-from models.evidence.tile_grid import TileGrid
+from models.evidence.signal_features import JPEG_MAX_SIDE, jpeg_round_trip
 
 ELA_QUALITY = 90
 NOISE_BLOCK = 8
@@ -48,11 +47,9 @@ FLAT_BLOCK_QUANTILE = 0.25
 # Immerkaer (1996): sigma = sqrt(pi/2) / 6 * E|N * I| for N = [1 -2 1; -2 4 -2; 1 -2 1].
 _IMMERKAER_SCALE = math.sqrt(math.pi / 2.0) / 6.0
 _SECOND_DIFFERENCE = np.array([1.0, -2.0, 1.0], np.float32)
+_ROW_KERNEL, _COLUMN_KERNEL = _SECOND_DIFFERENCE.reshape(1, 3), _SECOND_DIFFERENCE.reshape(3, 1)
 # Frequencies below this carry scene content rather than resampling traces.
 MIN_PERIOD_FREQUENCY = 0.09
-# A periodic trace this many times above the typical tile's other frequencies is
-# consistent enough that its absence from a tile means something.
-STRONG_TRACE = 1.4
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -69,10 +66,15 @@ def laplacian_residual(gray: np.ndarray) -> np.ndarray:
 def second_differences(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """|d2/dx2| and |d2/dy2| of the image: small where a pixel is predictable
     from its neighbours, as interpolated pixels are."""
-    one = np.array([1.0], np.float32)
-    d2x = cv2.sepFilter2D(gray, cv2.CV_32F, _SECOND_DIFFERENCE, one, borderType=cv2.BORDER_REFLECT)
-    d2y = cv2.sepFilter2D(gray, cv2.CV_32F, one, _SECOND_DIFFERENCE, borderType=cv2.BORDER_REFLECT)
+    d2x, d2y = _signed_second_differences(gray)
     return np.abs(d2x, out=d2x), np.abs(d2y, out=d2y)
+
+
+def _signed_second_differences(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # filter2D with a 1x3 (3x1) kernel: the same sums as sepFilter2D with a
+    # one-tap kernel on the other axis, at half its cost on a 12 MP image.
+    return (cv2.filter2D(gray, cv2.CV_32F, _ROW_KERNEL, borderType=cv2.BORDER_REFLECT),
+            cv2.filter2D(gray, cv2.CV_32F, _COLUMN_KERNEL, borderType=cv2.BORDER_REFLECT))
 
 
 def error_level_map(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
@@ -85,8 +87,22 @@ def error_level_map(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
 
 
 def _luma_error_level(gray: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
-    # jpeg_round_trip tiles sides past JPEG's limit, so any image has an error level.
-    return cv2.absdiff(gray, jpeg_round_trip(gray, quality)).astype(np.float32)
+    return cv2.absdiff(gray, _grey_jpeg_round_trip(gray, quality)).astype(np.float32)
+
+
+def _grey_jpeg_round_trip(gray: np.ndarray, quality: int) -> np.ndarray:
+    """JPEG-encode and decode 8-bit grey with OpenCV: the same libjpeg-turbo
+    baseline coding (IJG tables scaled by quality, integer DCT) as Pillow's,
+    so the same pixels (tests/test_signal_maps.py compares them), without
+    Pillow's copies in and out of its own image memory.  Sides past JPEG's
+    limit go through jpeg_round_trip, which codes them in tiles."""
+    if max(gray.shape) <= JPEG_MAX_SIDE:
+        ok, coded = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok:
+            decoded = cv2.imdecode(coded, cv2.IMREAD_GRAYSCALE)
+            if decoded is not None and decoded.shape == gray.shape:
+                return decoded
+    return jpeg_round_trip(gray, quality)
 
 
 def noise_residual_map(rgb: np.ndarray) -> np.ndarray:
@@ -107,29 +123,6 @@ def residual_spectrum(rgb: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class TileStatistics:
-    """Per-tile measurements at one tile size (see the module docstring for units).
-
-    noise_ratio is log2 of the tile's noise against the image's own noise level
-    function (noise expected at the tile's brightness), so shadows, which are
-    naturally quieter, do not stand out.  periodic_excess is log2 of the tile's
-    strongest residual peak against the image's median tile at the same
-    frequency (a new periodic trace); periodic_deficit is log2 of how much
-    weaker than elsewhere the image's dominant trace is in the tile (a
-    demosaicing or JPEG grid missing from pasted or generated pixels).
-    """
-
-    tile: int
-    noise_sigma: TileGrid
-    noise_ratio: TileGrid
-    periodic_excess: TileGrid
-    periodic_deficit: TileGrid
-    error_level: TileGrid
-    median_error_level: float
-    dominant_frequency: float
-
-
-@dataclass
 class PixelEvidence:
     """The full-resolution arrays the tile statistics and region examinations share."""
 
@@ -146,11 +139,18 @@ class PixelEvidence:
 
     @classmethod
     def compute(cls, rgb: np.ndarray) -> "PixelEvidence":
+        """Every value is a sum of whole grey levels computed exactly in
+        float32 (second differences, the Laplacian residual, 8x8 block sums),
+        so the order in which they are computed cannot change a result: the
+        residual is taken as the second difference along y of d2x, which is
+        already at hand, rather than from the image again."""
         gray8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         gray = gray8.astype(np.float32)
         height, width = gray.shape
-        abs_d2x, abs_d2y = second_differences(gray)
-        block_sigma, block_mean = _block_noise(gray)
+        d2x, abs_d2y = _signed_second_differences(gray)
+        block_sigma, block_mean = _block_noise(gray, d2x)
+        abs_d2x = np.abs(d2x, out=d2x)
+        np.abs(abs_d2y, out=abs_d2y)
         levels = _noise_level_function(block_sigma, block_mean)
         expected = levels[_luma_bin(block_mean)]
         ratio = np.log2((block_sigma + NOISE_FLOOR) / (expected + NOISE_FLOOR))
@@ -205,16 +205,20 @@ def _profile_peak(profile: np.ndarray, axis: str) -> Periodicity:
     return Periodicity(float(spectrum[peak] / floor), float(frequencies[peak]), axis)
 
 
-def _block_noise(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _block_noise(gray: np.ndarray, d2x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Noise sigma and mean luma per 8x8 block of the whole blocks of `gray`;
+    `d2x`, the image's signed second difference along x, saves a filter pass."""
     height, width = gray.shape
     bh, bw = max(1, height // NOISE_BLOCK), max(1, width // NOISE_BLOCK)
     if height < NOISE_BLOCK or width < NOISE_BLOCK:
         return np.full((bh, bw), np.nan, np.float32), np.full((bh, bw), np.nan, np.float32)
     crop = gray[: bh * NOISE_BLOCK, : bw * NOISE_BLOCK]
-    residual = np.abs(laplacian_residual(crop))
+    residual = _crop_residual(crop, d2x) if d2x is not None else laplacian_residual(crop)
+    residual = np.abs(residual, out=residual)
     sigma = cv2.resize(residual, (bw, bh), interpolation=cv2.INTER_AREA) * _IMMERKAER_SCALE
     mean = cv2.resize(crop, (bw, bh), interpolation=cv2.INTER_AREA)
-    spread = np.sqrt(np.maximum(cv2.resize(crop * crop, (bw, bh), interpolation=cv2.INTER_AREA) - mean * mean, 0))
+    squares = np.multiply(crop, crop, out=residual)  # the residual's memory is free again
+    spread = np.sqrt(np.maximum(cv2.resize(squares, (bw, bh), interpolation=cv2.INTER_AREA) - mean * mean, 0))
     # No noise can be measured in clipped highlights and shadows, nor in blocks
     # that are constant: frames, letterboxes, graphics, and smooth areas that
     # JPEG flattened to their DC value.
@@ -222,8 +226,22 @@ def _block_noise(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return sigma, mean
 
 
+def _crop_residual(crop: np.ndarray, d2x: np.ndarray) -> np.ndarray:
+    """laplacian_residual(crop), from the whole image's d2x: identical inside;
+    where the crop cuts the image its last row and column see the reflected
+    border instead of the pixels beyond it, and are computed from the crop."""
+    height, width = crop.shape
+    residual = cv2.filter2D(d2x[:height + 1, :width + 1], cv2.CV_32F, _COLUMN_KERNEL,
+                            borderType=cv2.BORDER_REFLECT)
+    residual = residual[:height, :width]
+    if height < d2x.shape[0]:
+        residual[-1] = laplacian_residual(crop[-2:])[-1]
+    if width < d2x.shape[1]:
+        residual[:, -1] = laplacian_residual(crop[:, -2:])[:, -1]
+    return residual
+
+
 FLAT_BLOCK_SPREAD = 0.5  # grey levels of standard deviation: below this a block is constant
-MEASURABLE_SHARE = 0.5  # of a tile's 8x8 blocks must be neither constant nor clipped
 NLF_BINS = 16
 NOISE_FLOOR = 0.1  # grey levels; keeps ratios of near-noiseless images finite and calm
 
@@ -250,94 +268,14 @@ def _noise_level_function(sigma: np.ndarray, mean: np.ndarray) -> np.ndarray:
     return np.interp(np.arange(NLF_BINS), known, levels[known]).astype(np.float32)
 
 
-def _tile_view(array: np.ndarray, tile: int) -> np.ndarray:
-    """(rows, cols, tile, tile) view of the whole tiles of a 2-D array."""
-    rows, cols = array.shape[0] // tile, array.shape[1] // tile
-    return array[: rows * tile, : cols * tile].reshape(rows, tile, cols, tile).swapaxes(1, 2)
+_MOVED = frozenset({"TileStatistics", "tile_statistics", "tile_sizes", "measure_tiles"})
 
 
-def tile_statistics(pixels: PixelEvidence, tile: int) -> TileStatistics:
-    """Measure every whole tile of side `tile` pixels."""
-    if tile % NOISE_BLOCK:
-        raise ValueError(f"tile size must be a multiple of {NOISE_BLOCK}")
-    grid = dict(tile_width=tile, tile_height=tile, image_width=pixels.width, image_height=pixels.height)
-    per_tile = tile // NOISE_BLOCK
+def __getattr__(name: str):
+    """The tile statistics live in models.evidence.signal_tiles (which reads
+    PixelEvidence from here); callers may still import them from here."""
+    if name in _MOVED:
+        from models.evidence import signal_tiles
 
-    sigma_blocks = _tile_view(pixels.block_sigma, per_tile)
-    rows, cols = sigma_blocks.shape[:2]
-    # A tile mostly made of constant or clipped blocks has no residual to read:
-    # its noise and its periodic traces are not measured (NaN), rather than
-    # reported as "missing", which every letterbox and JPEG-flattened sky would be.
-    measurable = np.isfinite(sigma_blocks).reshape(rows, cols, -1).mean(axis=-1) >= MEASURABLE_SHARE
-    sigma = _nan_quantile_last_axis(sigma_blocks.reshape(rows, cols, -1), FLAT_BLOCK_QUANTILE)
-    ratio_blocks = _tile_view(pixels.block_noise_ratio, per_tile).reshape(rows, cols, -1)
-    noise_ratio = _nan_quantile_last_axis(ratio_blocks, FLAT_BLOCK_QUANTILE)
-
-    spectra_x, frequencies = _ratio_spectra(_tile_view(pixels.abs_d2x, tile).mean(axis=2))
-    spectra_y, _ = _ratio_spectra(_tile_view(pixels.abs_d2y, tile).mean(axis=3))
-    spectra = np.maximum(spectra_x, spectra_y)  # (rows, cols, F): either axis may carry the trace
-    usable = frequencies >= MIN_PERIOD_FREQUENCY
-    reference = spectra[measurable] if measurable.any() else spectra.reshape(-1, spectra.shape[-1])
-    typical = np.median(reference, axis=0)  # the image's own spectrum
-    excess_all = np.log2(spectra[..., usable] / typical[usable])
-    excess = excess_all.max(axis=-1)
-    dominant = int(np.flatnonzero(usable)[np.argmax(typical[usable])])
-    # Every consistent trace of the image (demosaicing at 1/2, JPEG blocks at 1/8 ...) may go missing.
-    traces = np.flatnonzero(usable & (typical >= STRONG_TRACE * np.median(typical[usable])))
-    if traces.size:
-        deficit = np.max(np.log2(typical[traces] / spectra[..., traces]), axis=-1)
-    else:
-        deficit = np.zeros(spectra.shape[:2], np.float32)
-
-    noise_ratio[~measurable] = np.nan
-    sigma[~measurable] = np.nan
-    excess = np.where(measurable, excess, np.nan)
-    deficit = np.where(measurable, deficit, np.nan)
-    ela = _tile_view(pixels.error_level, tile).mean(axis=(2, 3))
-    return TileStatistics(
-        tile=tile,
-        noise_sigma=TileGrid(sigma, meaning="noise sigma of the flattest blocks (grey levels)", **grid),
-        noise_ratio=TileGrid(noise_ratio, meaning="log2 noise / noise expected at this brightness", **grid),
-        periodic_excess=TileGrid(excess.astype(np.float32), meaning="log2 strongest residual peak / image's typical", **grid),
-        periodic_deficit=TileGrid(deficit.astype(np.float32),
-                                  meaning="log2 image's dominant residual peak / this tile's", **grid),
-        error_level=TileGrid(ela, meaning=f"mean |image - JPEG q{ELA_QUALITY}| (grey levels)", **grid),
-        median_error_level=_finite_median(ela),
-        dominant_frequency=float(frequencies[dominant]),
-    )
-
-
-def tile_sizes(width: int, height: int) -> tuple[int, ...]:
-    """Tile sides for the scan: finer tiles on small images, coarser on large
-    ones (a 12 MP photo scanned at 32 px would be 11,000 noisy tiles), each
-    scale needing at least 3 tiles across the short side."""
-    short = min(width, height)
-    base = 32 if short <= 1200 else 64 if short <= 2400 else 128
-    return tuple(t for t in (base, base * 2, base * 4) if short >= 3 * t)
-
-
-def measure_tiles(pixels: PixelEvidence) -> list[TileStatistics]:
-    """Tile statistics at every scan scale, finest first."""
-    return [tile_statistics(pixels, tile) for tile in tile_sizes(pixels.width, pixels.height)]
-
-
-def _ratio_spectra(profiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Magnitude spectra of residual profiles divided by their own median: peak heights."""
-    spectrum = np.abs(np.fft.rfft(profiles - profiles.mean(axis=-1, keepdims=True), axis=-1))
-    floor = np.median(spectrum[..., 1:], axis=-1, keepdims=True) + 1e-6
-    return (spectrum / floor).astype(np.float32) + 1e-3, np.fft.rfftfreq(profiles.shape[-1])
-
-
-def _nan_quantile_last_axis(values: np.ndarray, q: float) -> np.ndarray:
-    """Quantile over the last axis ignoring NaN, vectorised (np.nanquantile loops per row)."""
-    ordered = np.sort(np.where(np.isfinite(values), values, np.inf), axis=-1)
-    count = np.isfinite(values).sum(axis=-1)
-    index = np.clip(np.floor(q * (count - 1)).astype(int), 0, values.shape[-1] - 1)
-    result = np.take_along_axis(ordered, index[..., None], axis=-1)[..., 0].astype(np.float32)
-    result[count < max(2, values.shape[-1] // 4)] = np.nan  # mostly clipped: no estimate
-    return result
-
-
-def _finite_median(values: np.ndarray) -> float:
-    finite = values[np.isfinite(values)]
-    return float(np.median(finite)) if finite.size else float("nan")
+        return getattr(signal_tiles, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
