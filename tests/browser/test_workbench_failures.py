@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
 
 import pytest
 from PIL import Image
@@ -251,9 +250,30 @@ def test_8_no_share_buttons(shared_app, browser_page, tmp_path):
     assert "Must be on Spaces" not in page.inner_text("body")
 
 
-_TRACKERS_JS = """() => Array.from(document.querySelectorAll('[data-testid=status-tracker]'))
+# Every change of the page is looked at (a MutationObserver, in the page itself): the
+# visible progress trackers (their element and text) and whether the image is there.
+# A poll from the test would see only the moments it happens to sample, which on a
+# loaded machine can miss a step altogether; the observer sees each state the page
+# could paint.  Consecutive equal observations are kept once.
+_WATCH_PROGRESS_JS = """() => {
+  const watched = window.__progressWatch = {seen: [], imageMissing: 0, looks: 0};
+  const trackers = () => Array.from(document.querySelectorAll('[data-testid=status-tracker]'))
     .filter(t => !/\\bhide\\b/.test(t.className) && t.offsetParent !== null && t.getBoundingClientRect().height > 0)
-    .map(t => [t.closest('[id]') ? t.closest('[id]').id : '', t.textContent.replace(/\\s+/g, ' ').trim()])"""
+    .map(t => [t.closest('[id]') ? t.closest('[id]').id : '', t.textContent.replace(/\\s+/g, ' ').trim()]);
+  let last = '';
+  const look = () => {
+    watched.looks += 1;
+    const now = trackers();
+    const key = JSON.stringify(now);
+    if (key !== last) { watched.seen.push(now); last = key; }
+    if (!document.querySelector('#image-view img')) watched.imageMissing += 1;
+  };
+  watched.observer = new MutationObserver(look);
+  watched.observer.observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+  look();
+}"""
+_WATCHED_JS = """() => { const w = window.__progressWatch; w.observer.disconnect();
+                         return {seen: w.seen, imageMissing: w.imageMissing, looks: w.looks}; }"""
 
 
 def test_9_one_progress_indicator_through_the_real_steps(shared_app, browser_page, tmp_path):
@@ -264,23 +284,18 @@ def test_9_one_progress_indicator_through_the_real_steps(shared_app, browser_pag
     upload(page, photo.path)
     wait_for_element_text(page, "#status-message", "press Analyse")
     wait_until_idle(page)
+    page.evaluate(_WATCH_PROGRESS_JS)
     page.locator("#analyse-btn").click()
-    seen: list[list[str]] = []
-    image_missing = 0
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        trackers = page.evaluate(_TRACKERS_JS)
-        seen.append(trackers)
-        image_missing += not page.evaluate("() => !!document.querySelector('#image-view img')")
-        if "done" in box_value(page, "#status-message") and not trackers:
-            break
-        page.wait_for_timeout(10)  # a loaded machine may show a step for only a moment
+    wait_for_element_text(page, "#status-message", " done: ", timeout=90_000)
+    wait_until_idle(page, timeout=90_000)
+    watched = page.evaluate(_WATCHED_JS)
+    seen = watched["seen"]
     shown = [t for ts in seen for t in ts]
     assert max(len(ts) for ts in seen) <= 1, [ts for ts in seen if len(ts) > 1][:3]
     assert {where for where, _ in shown} <= {"status-message"}, shown[:5]
     steps = " | ".join(text for _, text in shown)
     assert "stage 1" in steps or "stage 2" in steps or "decoding" in steps, steps
-    assert image_missing == 0, "the image stays on screen while it is analysed"
+    assert watched["imageMissing"] == 0, "the image stays on screen while it is analysed"
 
 
 def test_10_box_numbers_sit_inside_their_boxes_in_the_legends_colours(shared_app, browser_page, tmp_path):
