@@ -3,22 +3,23 @@
 Each recipe is the family's real config shrunk (2 layers, hidden size 64) with
 the structure kept: Qwen3-VL's 16 px patches, deepstack layer and interleaved
 multimodal rotary sections; Qwen3.5's mix of linear-attention and full-attention
-layers and its partial rotary dimension.  The processor is the family's own
-(Qwen3VLProcessor around the Qwen2-VL image processor with 16 px patches, the
-0.5 mean/std and the 256x256 .. 4096x4096 pixel bounds of the published
-preprocessor_config.json).  Qwen3.5's chat template opens a thinking block
-unless told `enable_thinking=False`, as the published template does.
+layers and its partial rotary dimension; the mixture-of-experts variants' routed
+experts (4, two per token; Qwen3.5-MoE's shared expert too) in place of the
+dense MLP.  The processor is the family's own (Qwen3VLProcessor around the
+Qwen2-VL image processor with 16 px patches, the 0.5 mean/std and the 256x256 ..
+4096x4096 pixel bounds of the published preprocessor_config.json).  Qwen3.5's
+chat template opens a thinking block unless told `enable_thinking=False`, as the
+published template does.  The model and config classes are the registry's
+(families.py); the build and save steps are tests/tiny_qwen.py's, shared.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
-from tests.tiny_qwen import (_TRAINING_TEXT, CHAT_TEMPLATE, TINY_TEXT, TINY_VISION, build_processor, build_tokenizer,
-                             save_random_checkpoint)
+from tests.tiny_qwen import (CHAT_TEMPLATE, TINY_TEXT, TINY_VISION, build_processor, build_tokenizer,
+                             cached_checkpoint, checkpoint_config, save_checkpoint)
 
 THINK_TOKENS = ("<think>", "</think>")
 
@@ -46,19 +47,29 @@ QWEN3_5_TEXT = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers"
                                     "mrope_interleaved": True, "partial_rotary_factor": 0.25}}
 QWEN3_5_VISION = {k: v for k, v in QWEN3_VL_VISION.items() if k != "deepstack_visual_indexes"}
 
+# Routed experts in place of the dense MLP: 4 experts of 32, two per token (the real ones: 128 or 256, 8 per token).
+_EXPERTS = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32}
+QWEN3_VL_MOE_TEXT = {**QWEN3_VL_TEXT, **_EXPERTS, "decoder_sparse_step": 1, "mlp_only_layers": []}
+QWEN3_5_MOE_TEXT = {**{k: v for k, v in QWEN3_5_TEXT.items() if k != "intermediate_size"}, **_EXPERTS,
+                    "shared_expert_intermediate_size": 32}
+
 RECIPES: dict[str, dict[str, Any]] = {
     "qwen2.5-vl": {"text": TINY_TEXT, "vision": TINY_VISION, "template": CHAT_TEMPLATE},
     "qwen3-vl": {"text": QWEN3_VL_TEXT, "vision": QWEN3_VL_VISION, "template": CHAT_TEMPLATE},
+    "qwen3-vl-moe": {"text": QWEN3_VL_MOE_TEXT, "vision": QWEN3_VL_VISION, "template": CHAT_TEMPLATE},
     "qwen3.5": {"text": QWEN3_5_TEXT, "vision": QWEN3_5_VISION, "template": QWEN3_5_TEMPLATE},
+    "qwen3.5-moe": {"text": QWEN3_5_MOE_TEXT, "vision": QWEN3_5_VISION, "template": QWEN3_5_TEMPLATE},
 }
 
 
 def _classes(family: str):
+    """The family's model class as the registry names it, and its config class."""
     import transformers
 
-    config, model = {"qwen3-vl": ("Qwen3VLConfig", "Qwen3VLForConditionalGeneration"),
-                     "qwen3.5": ("Qwen3_5Config", "Qwen3_5ForConditionalGeneration")}[family]
-    return getattr(transformers, config), getattr(transformers, model)
+    from models.vlm.families import by_name
+
+    model_class = getattr(transformers, by_name(family).model_class)
+    return model_class.config_class, model_class
 
 
 def build_qwen3_processor(tokenizer, template: str):
@@ -73,60 +84,27 @@ def build_qwen3_processor(tokenizer, template: str):
                             video_processor=Qwen3VLVideoProcessor(patch_size=16), chat_template=template)
 
 
-def family_config(family: str, tokenizer, text: dict[str, Any], vision: dict[str, Any],
-                  tie_word_embeddings: bool = False):
-    config_class, _ = _classes(family)
-    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
-        ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
-        ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
-    text_config = {**text, "vocab_size": text.get("vocab_size", len(tokenizer)), "bos_token_id": tokenizer.pad_token_id,
-                   "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
-    config = config_class(text_config=text_config, vision_config=dict(vision),
-                          tie_word_embeddings=tie_word_embeddings, **ids)
-    config.eos_token_id = tokenizer.eos_token_id
-    config.pad_token_id = tokenizer.pad_token_id
-    return config
-
-
 def save_family_checkpoint(folder: Path, family: str, text: dict[str, Any], vision: dict[str, Any], *,
                            seed: int = 0, dtype: str = "float32", tokenizer=None,
                            tie_word_embeddings: bool = False) -> Path:
     """Write a randomly initialised model of `family` with its processor to `folder`."""
-    if family == "qwen2.5-vl":
-        return save_random_checkpoint(folder, text, vision, seed=seed, dtype=dtype, tokenizer=tokenizer,
-                                      tie_word_embeddings=tie_word_embeddings)
-    import torch
-    from transformers import GenerationConfig
-
     template = RECIPES[family]["template"]
-    tokenizer = tokenizer or build_tokenizer(chat_template=template, extra_tokens=THINK_TOKENS)
-    config = family_config(family, tokenizer, text, vision, tie_word_embeddings)
-    _, model_class = _classes(family)
-    torch.manual_seed(seed)
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(getattr(torch, dtype))
-    try:
-        model = model_class(config)
-    finally:
-        torch.set_default_dtype(previous)
-    model.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id,
-                                               pad_token_id=tokenizer.pad_token_id, do_sample=False)
-    folder.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(folder)
-    build_qwen3_processor(tokenizer, template).save_pretrained(folder)
-    del model
-    return folder
+    if family == "qwen2.5-vl":   # its processor and a tokenizer without the thinking tokens
+        tokenizer = tokenizer or build_tokenizer()
+        processor = build_processor(tokenizer)
+    else:
+        tokenizer = tokenizer or build_tokenizer(chat_template=template, extra_tokens=THINK_TOKENS)
+        processor = build_qwen3_processor(tokenizer, template)
+    config_class, model_class = _classes(family)
+    config = checkpoint_config(config_class, tokenizer, text, vision, tie_word_embeddings)
+    return save_checkpoint(folder, model_class, config, processor, seed=seed, dtype=dtype)
 
 
 def tiny_family_checkpoint(cache_root: Path, family: str) -> Path:
     """The tiny checkpoint of `family`, built once per cache folder."""
     recipe = RECIPES[family]
-    key = json.dumps({"family": family, "text": recipe["text"], "vision": recipe["vision"],
-                      "template": recipe["template"], "corpus": _TRAINING_TEXT, "v": 1}, sort_keys=True)
-    folder = Path(cache_root) / f"tiny-{family}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
-    if not (folder / "config.json").exists():
-        save_family_checkpoint(folder, family, recipe["text"], recipe["vision"])
-    return folder
+    return cached_checkpoint(cache_root, family, {"family": family, **recipe},
+                             lambda folder: save_family_checkpoint(folder, family, recipe["text"], recipe["vision"]))
 
 
 __all__ = ["RECIPES", "build_processor", "build_qwen3_processor", "save_family_checkpoint", "tiny_family_checkpoint"]

@@ -91,51 +91,77 @@ TINY_VISION = {"depth": 2, "hidden_size": 64, "intermediate_size": 128, "num_hea
                "temporal_patch_size": 2, "tokens_per_second": 2}
 
 
-def qwen_config(tokenizer, text: dict[str, Any], vision: dict[str, Any], tie_word_embeddings: bool = False):
-    """A Qwen2.5-VL config with `tokenizer`'s special token ids."""
-    from transformers import Qwen2_5_VLConfig
-
-    ids = {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
+def special_token_ids(tokenizer) -> dict[str, int]:
+    """The image and video token ids a Qwen config names, from `tokenizer`."""
+    return {name: tokenizer.convert_tokens_to_ids(token) for name, token in (
         ("image_token_id", "<|image_pad|>"), ("video_token_id", "<|video_pad|>"),
         ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>"))}
-    vocab_size = text.get("vocab_size", len(tokenizer))
-    text_config = {**text, "vocab_size": vocab_size, "bos_token_id": tokenizer.pad_token_id,
+
+
+def checkpoint_config(config_class, tokenizer, text: dict[str, Any], vision: dict[str, Any],
+                      tie_word_embeddings: bool = False):
+    """A config of `config_class` (any Qwen vision-language family) with `tokenizer`'s special token ids."""
+    text_config = {**text, "vocab_size": text.get("vocab_size", len(tokenizer)), "bos_token_id": tokenizer.pad_token_id,
                    "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
-    config = Qwen2_5_VLConfig(text_config=text_config, vision_config=dict(vision),
-                              tie_word_embeddings=tie_word_embeddings, **ids)
+    config = config_class(text_config=text_config, vision_config=dict(vision),
+                          tie_word_embeddings=tie_word_embeddings, **special_token_ids(tokenizer))
     config.eos_token_id = tokenizer.eos_token_id
     config.pad_token_id = tokenizer.pad_token_id
     return config
 
 
-def save_random_checkpoint(folder: Path, text: dict[str, Any], vision: dict[str, Any], *, seed: int = 0,
-                           dtype: str = "float32", tie_word_embeddings: bool = False, tokenizer=None) -> Path:
-    """Write a randomly initialised Qwen2.5-VL with its processor to `folder`."""
-    import torch
-    from transformers import GenerationConfig, Qwen2_5_VLForConditionalGeneration
+def qwen_config(tokenizer, text: dict[str, Any], vision: dict[str, Any], tie_word_embeddings: bool = False):
+    """A Qwen2.5-VL config with `tokenizer`'s special token ids."""
+    from transformers import Qwen2_5_VLConfig
 
-    tokenizer = tokenizer or build_tokenizer()
-    config = qwen_config(tokenizer, text, vision, tie_word_embeddings)
+    return checkpoint_config(Qwen2_5_VLConfig, tokenizer, text, vision, tie_word_embeddings)
+
+
+def save_checkpoint(folder: Path, model_class, config, processor, *, seed: int = 0, dtype: str = "float32") -> Path:
+    """Write a randomly initialised `model_class(config)` with `processor` to `folder` (the one build
+    step every family shares)."""
+    import torch
+    from transformers import GenerationConfig
+
+    tokenizer = processor.tokenizer
     torch.manual_seed(seed)
     previous = torch.get_default_dtype()
     torch.set_default_dtype(getattr(torch, dtype))  # allocate in the target dtype: halves peak memory for 3B/7B
     try:
-        model = Qwen2_5_VLForConditionalGeneration(config)
+        model = model_class(config)
     finally:
         torch.set_default_dtype(previous)
     model.generation_config = GenerationConfig(eos_token_id=tokenizer.eos_token_id,
                                                pad_token_id=tokenizer.pad_token_id, do_sample=False)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
-    build_processor(tokenizer).save_pretrained(folder)
+    processor.save_pretrained(folder)
     del model
+    return folder
+
+
+def save_random_checkpoint(folder: Path, text: dict[str, Any], vision: dict[str, Any], *, seed: int = 0,
+                           dtype: str = "float32", tie_word_embeddings: bool = False, tokenizer=None) -> Path:
+    """Write a randomly initialised Qwen2.5-VL with its processor to `folder`."""
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    tokenizer = tokenizer or build_tokenizer()
+    config = qwen_config(tokenizer, text, vision, tie_word_embeddings)
+    return save_checkpoint(folder, Qwen2_5_VLForConditionalGeneration, config, build_processor(tokenizer),
+                           seed=seed, dtype=dtype)
+
+
+def cached_checkpoint(cache_root: Path, name: str, recipe: dict[str, Any], build) -> Path:
+    """The checkpoint `build(folder)` writes for `recipe`, built once per cache folder (named by the
+    recipe's hash, so a changed recipe builds anew)."""
+    key = json.dumps({**recipe, "corpus": _TRAINING_TEXT, "v": 1}, sort_keys=True, default=str)
+    folder = Path(cache_root) / f"tiny-{name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}"
+    if not (folder / "config.json").exists():
+        build(folder)
     return folder
 
 
 def tiny_checkpoint(cache_root: Path) -> Path:
     """The tiny test checkpoint (2 layers, hidden size 64), built once per cache folder."""
-    recipe = json.dumps({"text": TINY_TEXT, "vision": TINY_VISION, "corpus": _TRAINING_TEXT, "v": 1}, sort_keys=True)
-    folder = Path(cache_root) / f"tiny-qwen2.5-vl-{hashlib.sha256(recipe.encode()).hexdigest()[:10]}"
-    if not (folder / "config.json").exists():
-        save_random_checkpoint(folder, TINY_TEXT, TINY_VISION)
-    return folder
+    return cached_checkpoint(cache_root, "qwen2.5-vl", {"text": TINY_TEXT, "vision": TINY_VISION},
+                             lambda folder: save_random_checkpoint(folder, TINY_TEXT, TINY_VISION))
