@@ -16,8 +16,8 @@ from models.image_input import load_image
 from models.sample_images import camera_like_photo, encode
 from models.types import Box
 from models.vlm.conversation import Generation
-from models.vlm.families import (FAMILIES, FAMILY_NAMES, QWEN2_5_VL, QWEN3_5, QWEN3_VL, UnknownFamily, for_checkpoint,
-                                 for_model_name, for_remote, from_config)
+from models.vlm.families import (FAMILIES, FAMILY_NAMES, QWEN2_5_VL, QWEN3_5, QWEN3_5_MOE, QWEN3_VL, QWEN3_VL_MOE,
+                                 UnknownFamily, for_checkpoint, for_model_name, for_remote, from_config)
 from models.vlm.geometry import ModelGrid, model_input_size
 from models.vlm.parsing import parse_scan, split_reasoning
 from models.vlm.protocol import VisionLanguageDetector
@@ -57,7 +57,11 @@ def test_the_families_facts_are_transformers_own():
                                                                             "relative-1000"]
     # a family whose language side has linear-attention layers (a recurrent state) reuses its prefix by
     # snapshot; attention-only families cut their cache back
-    for family, config in ((QWEN2_5_VL, Qwen2_5_VLConfig()), (QWEN3_VL, Qwen3VLConfig()), (QWEN3_5, Qwen3_5Config())):
+    from transformers import Qwen3_5MoeConfig, Qwen3VLMoeConfig
+
+    for family, config in ((QWEN2_5_VL, Qwen2_5_VLConfig()), (QWEN3_VL, Qwen3VLConfig()), (QWEN3_5, Qwen3_5Config()),
+                           (QWEN3_VL_MOE, Qwen3VLMoeConfig()), (QWEN3_5_MOE, Qwen3_5MoeConfig())):
+        assert config.model_type in family.model_types
         recurrent = "linear_attention" in (getattr(config.text_config, "layer_types", None) or ())
         assert family.prefix_reuse == ("snapshot" if recurrent else "crop")
 

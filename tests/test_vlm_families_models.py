@@ -1,6 +1,7 @@
 """Qwen3-VL and Qwen3.5 end to end on tiny random checkpoints built from their real
 configs shrunk (tests/tiny_families.py), through the real paths: loading (4-bit on
-CPU included), both stages, prefix reuse (each in its way), annotation,
+CPU included; the mixture-of-experts variants too), both stages, prefix reuse
+(each family in its way, against full recomputation), annotation,
 one SFT and one GRPO step, evaluation, adapters that refuse another family's base,
 and the remote backend against a local server answering in each family's convention.
 The weights are noise: the tests assert the pipeline, never the text."""
@@ -28,6 +29,7 @@ from tests.training_data import make_dataset
 from zoomin_ui.cli import main
 
 FAMILIES = ("qwen3-vl", "qwen3.5")
+MOE = ("qwen3-vl-moe", "qwen3.5-moe")    # routed experts; both stages, prefix reuse and nf4
 PIXELS, ZOOM, REGIONS = 256 * 256, 64, 1   # Qwen3's 256x256 minimum: 64 visual tokens
 
 
@@ -39,7 +41,7 @@ def checkpoints(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
         patch.setenv("ZOOMIN_QUIET", "1")
-        yield {family: tiny_family_checkpoint(root, family) for family in FAMILIES}
+        yield {family: tiny_family_checkpoint(root, family) for family in (*FAMILIES, *MOE)}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +60,7 @@ def _detector(folder, **options):
     return LocalVLM(model=str(folder), **settings)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + MOE)
 def test_both_stages_through_the_real_loading_path(checkpoints, image, family):
     detector = _detector(checkpoints[family])
     assert detector.loaded.family.name == family == detector.family.name
@@ -80,7 +82,7 @@ def test_qwen3_5_is_asked_not_to_think(checkpoints):
     assert text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + MOE)
 def test_prefix_reuse_equals_recomputation(checkpoints, image, family):
     """Greedy answers continued from the kept prefix (Qwen3-VL: the cache cut back; Qwen3.5: the snapshot
     taken at the prefix end, its recurrent and convolution states included) equal those of one forward
@@ -110,22 +112,32 @@ def test_prefix_reuse_equals_recomputation(checkpoints, image, family):
         assert a.candidates["real"] == pytest.approx(b.candidates["real"], abs=1e-4)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + MOE)
 def test_four_bit_nf4_on_cpu(checkpoints, image, family):
     import bitsandbytes as bnb
+    import torch
 
     detector = _detector(checkpoints[family], quant="4bit", max_new_tokens=3, min_new_tokens=3)
     model = detector.loaded.model
     quantized = [m for name, m in model.named_modules() if isinstance(m, bnb.nn.Linear4bit)]
     assert quantized and all(not name.startswith("model.visual") for name, m in model.named_modules()
                              if isinstance(m, bnb.nn.Linear4bit))   # the vision tower stays unquantized
-    assert detector.loaded.describe()["quantization"] == "nf4"
+    described = detector.loaded.describe()
+    assert described["quantization"] == "nf4"
+    experts = [p for name, p in model.named_parameters() if ".experts." in name]
+    if detector.family.mixture_of_experts:   # fused expert tensors stay as they were, and the load says so
+        assert experts and all(type(p) is torch.nn.Parameter and p.is_floating_point() and p.dim() == 3
+                               for p in experts)
+        assert "experts" in described["quantization_note"]
+    else:
+        assert not experts and "quantization_note" not in described
     assert detector.analyze(image).backend_version.endswith("nf4")
 
 
-def test_eight_bit_loads_or_says_why(checkpoints):
+@pytest.mark.parametrize("family", ("qwen3-vl", "qwen3-vl-moe"))
+def test_eight_bit_loads_or_says_why(checkpoints, family):
     try:
-        detector = _detector(checkpoints["qwen3-vl"], quant="8bit")
+        detector = _detector(checkpoints[family], quant="8bit")
     except DetectorUnavailable as exc:
         pytest.skip(f"8-bit not available here: {exc}")
     assert detector.loaded.describe()["quantization"] == "int8"

@@ -60,6 +60,7 @@ class ModelFamily:
     chat_template_options: tuple[tuple[str, object], ...] = ()
     mixture_of_experts: bool = False
     keep_unquantized: tuple[str, ...] = ()   # module names kept out of 4/8-bit beside the vision tower
+    quantization_note: str = ""              # what 4/8-bit leaves out on this family, said when it loads so
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
@@ -101,14 +102,18 @@ QWEN3_VL = ModelFamily(
     prefix_reuse="crop",
     notes=("the -Thinking checkpoints write their reasoning before the answer, ended by </think>",))
 
+# Measured on the tiny mixture-of-experts models (bitsandbytes 0.50, transformers 5.24): nf4 and int8 load
+# and run, but the routed experts are one 3-D weight tensor per layer (experts.gate_up_proj, .down_proj),
+# not Linear layers, so bitsandbytes converts only the attention projections (and Qwen3.5-MoE's shared expert).
+_EXPERTS_NOTE = ("the routed experts are fused 3-D weight tensors that bitsandbytes does not quantize: they stay "
+                 "in the unquantized dtype, and most of the model's memory with them")
+
 QWEN3_VL_MOE = ModelFamily(
     name="qwen3-vl-moe", title="Qwen3-VL (mixture of experts)", model_types=("qwen3_vl_moe",),
     architectures=("Qwen3VLMoeForConditionalGeneration",), model_class="Qwen3VLMoeForConditionalGeneration",
     processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256,
     max_pixels=4096 * 4096, box_convention="relative-1000", name_pattern=r"qwen3[._-]?vl[._-]?\d+b[._-]?a\d",
-    prefix_reuse="crop", mixture_of_experts=True,
-    notes=("the experts are fused weight tensors, which bitsandbytes leaves unquantized: 4-bit shrinks the "
-           "attention layers only",))
+    prefix_reuse="crop", mixture_of_experts=True, quantization_note=_EXPERTS_NOTE)
 
 _QWEN3_5_COMMON = dict(
     processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256, max_pixels=4096 * 4096,
@@ -128,7 +133,7 @@ QWEN3_5_MOE = ModelFamily(
     name="qwen3.5-moe", title="Qwen3.5 (mixture of experts)", model_types=("qwen3_5_moe",),
     architectures=("Qwen3_5MoeForConditionalGeneration",), model_class="Qwen3_5MoeForConditionalGeneration",
     name_pattern=r"qwen3[._-]5[._-]?\d+b[._-]?a\d", mixture_of_experts=True,
-    notes=("the experts are fused weight tensors, which bitsandbytes leaves unquantized",), **_QWEN3_5_COMMON)
+    quantization_note=_EXPERTS_NOTE, **_QWEN3_5_COMMON)
 
 FAMILIES: tuple[ModelFamily, ...] = (QWEN2_5_VL, QWEN3_VL, QWEN3_VL_MOE, QWEN3_5, QWEN3_5_MOE)
 DEFAULT_FAMILY = QWEN2_5_VL

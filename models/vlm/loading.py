@@ -69,6 +69,8 @@ class LoadedModel:
             "model_folder": str(self.folder), "revision": self.revision,
             "weights_sha256": self.weights_sha256, "quantization": self.quantization_label,
             "quantized_modules_skipped": not_quantized(self.family) if self.quantization != "none" else [],
+            **({"quantization_note": self.family.quantization_note}
+               if self.quantization != "none" and self.family.quantization_note else {}),
             "device": self.device, "dtype": self.dtype, "parameters": self.parameters,
             "load_seconds": round(self.load_seconds, 3), "software": software_versions(),
         }
@@ -181,6 +183,8 @@ def _load(settings: LoadSettings) -> LoadedModel:
         folder = adapter
     seconds = time.perf_counter() - start
     _say(f"model ready in {seconds:.1f} s")
+    if settings.quantization != "none" and family.quantization_note:
+        _say(f"{family.title}, {settings.quantization}: {family.quantization_note}")
     return LoadedModel(model=model, processor=processor, model_id=settings.model, folder=folder, revision=revision,
                        weights_sha256=fingerprint, quantization=settings.quantization, device=settings.device,
                        dtype=settings.dtype, load_seconds=seconds,
