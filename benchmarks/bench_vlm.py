@@ -200,10 +200,12 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
 
     def single_query():
         single = detector()
-        turns, _, key = single._prefix(image, "")
+        turns, _, _ = single._prefix(image, "")
+        # no prefix key: one plain forward over the prompt, keeping nothing (a snapshot family would
+        # otherwise prefill the prefix apart and copy its cache, which a single query does not need)
         request = GenerationRequest((turns[0], Turn("user", (*turns[1].parts,
                                                              TextPart(prompts.examine_request(0))))),
-                                    "examine", args.new_tokens, args.new_tokens, key)
+                                    "examine", args.new_tokens, args.new_tokens, None)
         start = time.perf_counter()
         generation = single.transport.generate(request)
         return time.perf_counter() - start, generation
