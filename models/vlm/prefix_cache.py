@@ -66,7 +66,7 @@ class PrefixStore:
         """Never split an image: end the reused part before an image it would cut."""
         ids = input_ids[0].tolist()
         for start in (i for i, t in enumerate(ids[:shared]) if t == self.vision_start_id):
-            end = ids.index(self.vision_end_id, start)
+            end = ids.index(self.vision_end_id, start) if self.vision_end_id in ids[start:] else len(ids)
             if end >= shared:
                 return start
         return shared
