@@ -1,9 +1,17 @@
 """The perceptual-hash index (multi-index hashing): every 256-bit hash is stored with its
-sixteen 16-bit bands in indexed integer columns.  A lookup fetches the rows that share
-at least one band exactly with a looked-up hash (one indexed IN per band), and the caller
-checks the exact Hamming distance.  Two hashes within 15 bits always share a band
-(pigeonhole); further apart they usually still do (a PDQ pair 25 bits apart shares one
-with probability about 0.95), which the benchmark measures end to end."""
+sixteen 16-bit bands in integer columns, indexed as (algorithm, band_a, band_b) for each
+pair of neighbouring bands in either order (migration 0008).
+
+- PDQ (`candidates`): the rows of the algorithm sharing at least one 16-bit band exactly
+  with a looked-up hash (the index prefix).  Two hashes within 15 bits always share a
+  band (pigeonhole); further apart they usually still do (a PDQ pair 25 bits apart shares
+  one with probability about 0.95).
+- Keypoint descriptors (`pair_candidates`): the rows sharing at least one whole 32-bit
+  key (an even band and the next one, both equal).  Within 7 bits always (pigeonhole);
+  a corner's descriptor in a re-compressed or resized copy usually still does.  At a
+  million stored hashes a 16-bit band value is shared by ~15 random rows, a 32-bit key by
+  almost none, so a lookup touches the true matches and few others.
+The caller checks the exact Hamming distance; the benchmark measures recall end to end."""
 
 from __future__ import annotations
 
@@ -51,26 +59,63 @@ def replace_evidence_hashes(session: Session, evidence_file_id: int, hashes: Ite
 
 
 def candidates(session: Session, algorithm: str, hexes: Sequence[str]) -> list[StoredHash]:
-    """Stored hashes of `algorithm` sharing at least one band with any of `hexes`."""
+    """Stored hashes of `algorithm` sharing at least one 16-bit band with any of `hexes`."""
     if not hexes:
         return []
     split = [bands(h) for h in hexes]
     values = {f"band_values_{i}": sorted({b[i] for b in split}) for i in range(len(BAND_COLUMNS))}
+    return _distinct(session.execute(_band_query(), {"algorithm": algorithm, **values}))
+
+
+def pair_candidates(session: Session, algorithm: str, hexes: Sequence[str]) -> list[StoredHash]:
+    """Stored hashes of `algorithm` sharing at least one 32-bit key (bands 2k and 2k+1, both
+    equal) with any of `hexes`.  The database answers per pair "first band in these values
+    and second band in those" (a superset: a first band of one hash with the second of
+    another), and the rows are then held to whole keys here."""
+    if not hexes:
+        return []
+    split = [bands(h) for h in hexes]
+    wanted = {(k, b[k], b[k + 1]) for b in split for k in range(0, len(BAND_COLUMNS), 2)}
+    values = {f"band_values_{i}": sorted({b[i] for b in split}) for i in range(len(BAND_COLUMNS))}
+    rows = _distinct(session.execute(_pair_query(), {"algorithm": algorithm, **values}))
+    return [row for row in rows if any((k, *bands(row.hex)[k:k + 2]) in wanted for k in range(0, len(BAND_COLUMNS), 2))]
+
+
+def _distinct(result) -> list[StoredHash]:
     found: dict[int, StoredHash] = {}
-    for row in session.execute(_candidate_query(), {"algorithm": algorithm, **values}):
+    for row in result:
         found.setdefault(row[0], StoredHash(*row))
     return list(found.values())
 
 
-@lru_cache(maxsize=1)
-def _candidate_query():
-    """One statement (built once, compiled once): per band an indexed IN, all bands UNION ALL."""
+def _columns():
     table = PerceptualHashRow.__table__
-    columns = (table.c.id, table.c.evidence_file_id, table.c.list_entry_id, table.c.algorithm, table.c.hash,
-               table.c.key_x, table.c.key_y)
-    return union_all(*[select(*columns).where(table.c[name].in_(bindparam(f"band_values_{i}", expanding=True)),
-                                              table.c.algorithm == bindparam("algorithm"))
+    return table, (table.c.id, table.c.evidence_file_id, table.c.list_entry_id, table.c.algorithm, table.c.hash,
+                   table.c.key_x, table.c.key_y)
+
+
+def _values(i: int):
+    return bindparam(f"band_values_{i}", expanding=True)
+
+
+@lru_cache(maxsize=1)
+def _band_query():
+    """One statement (built once, compiled once): per band an indexed IN, all bands UNION ALL."""
+    table, columns = _columns()
+    return union_all(*[select(*columns).where(table.c.algorithm == bindparam("algorithm"),
+                                              table.c[name].in_(_values(i)))
                        for i, name in enumerate(BAND_COLUMNS)])
+
+
+@lru_cache(maxsize=1)
+def _pair_query():
+    """Per even band k: algorithm, band k IN (...) and band k+1 IN (...), all three held by one
+    index, so only rows whose two bands both occur among the looked-up ones are read."""
+    table, columns = _columns()
+    return union_all(*[select(*columns).where(table.c.algorithm == bindparam("algorithm"),
+                                              table.c[BAND_COLUMNS[k]].in_(_values(k)),
+                                              table.c[BAND_COLUMNS[k + 1]].in_(_values(k + 1)))
+                       for k in range(0, len(BAND_COLUMNS), 2)])
 
 
 def stored_images(session: Session, evidence_file_ids: Iterable[int]) -> dict[int, StoredImage]:

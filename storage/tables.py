@@ -218,11 +218,15 @@ class ReportRow(Base):
     chain_head: Mapped[str | None] = mapped_column(String(64))
 
 
-# Perceptual hashes cut into this many 16-bit bands, each an indexed integer column: two hashes
-# within Hamming distance 15 share at least one band exactly (pigeonhole), so a lookup fetches
-# candidates by band equality and checks the exact distance (storage/similarity.py).
+# Perceptual hashes cut into this many 16-bit bands, each an integer column: two hashes within
+# Hamming distance 15 share at least one band exactly (pigeonhole), so a PDQ lookup fetches
+# candidates by band equality and checks the exact distance (storage/similarity.py).  Keypoint
+# descriptors are looked up by pairs of neighbouring bands (32-bit keys, migration 0008).
 HASH_BANDS = 16
 BAND_COLUMNS = tuple(f"band_{n:02d}" for n in range(HASH_BANDS))
+# (first, second) band of each index: neighbouring bands in either order, so every band leads one
+# index (a PDQ band lookup uses its prefix) and every even-odd pair is one key.
+BAND_PAIRS = tuple(pair for k in range(0, HASH_BANDS, 2) for pair in ((k, k + 1), (k + 1, k)))
 
 
 class HashListRow(Base):
@@ -258,6 +262,8 @@ class PerceptualHashRow(Base):
     can compute it again."""
 
     __tablename__ = "perceptual_hashes"
+    __table_args__ = tuple(Index(f"ix_perceptual_hashes_pair_{a:02d}_{b:02d}", "algorithm", BAND_COLUMNS[a],
+                                 BAND_COLUMNS[b]) for a, b in BAND_PAIRS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     evidence_file_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_files.id"), index=True)
@@ -271,22 +277,22 @@ class PerceptualHashRow(Base):
     # picture's longer side, so matched keypoints can be checked for one consistent geometry.
     key_x: Mapped[float | None] = mapped_column(Float)
     key_y: Mapped[float | None] = mapped_column(Float)
-    band_00: Mapped[int] = mapped_column(Integer, index=True)
-    band_01: Mapped[int] = mapped_column(Integer, index=True)
-    band_02: Mapped[int] = mapped_column(Integer, index=True)
-    band_03: Mapped[int] = mapped_column(Integer, index=True)
-    band_04: Mapped[int] = mapped_column(Integer, index=True)
-    band_05: Mapped[int] = mapped_column(Integer, index=True)
-    band_06: Mapped[int] = mapped_column(Integer, index=True)
-    band_07: Mapped[int] = mapped_column(Integer, index=True)
-    band_08: Mapped[int] = mapped_column(Integer, index=True)
-    band_09: Mapped[int] = mapped_column(Integer, index=True)
-    band_10: Mapped[int] = mapped_column(Integer, index=True)
-    band_11: Mapped[int] = mapped_column(Integer, index=True)
-    band_12: Mapped[int] = mapped_column(Integer, index=True)
-    band_13: Mapped[int] = mapped_column(Integer, index=True)
-    band_14: Mapped[int] = mapped_column(Integer, index=True)
-    band_15: Mapped[int] = mapped_column(Integer, index=True)
+    band_00: Mapped[int] = mapped_column(Integer)
+    band_01: Mapped[int] = mapped_column(Integer)
+    band_02: Mapped[int] = mapped_column(Integer)
+    band_03: Mapped[int] = mapped_column(Integer)
+    band_04: Mapped[int] = mapped_column(Integer)
+    band_05: Mapped[int] = mapped_column(Integer)
+    band_06: Mapped[int] = mapped_column(Integer)
+    band_07: Mapped[int] = mapped_column(Integer)
+    band_08: Mapped[int] = mapped_column(Integer)
+    band_09: Mapped[int] = mapped_column(Integer)
+    band_10: Mapped[int] = mapped_column(Integer)
+    band_11: Mapped[int] = mapped_column(Integer)
+    band_12: Mapped[int] = mapped_column(Integer)
+    band_13: Mapped[int] = mapped_column(Integer)
+    band_14: Mapped[int] = mapped_column(Integer)
+    band_15: Mapped[int] = mapped_column(Integer)
 
 
 class ServerEventRow(Base):

@@ -19,7 +19,7 @@ from models.sample_images import camera_like_photo, encode
 from models.similarity.hashes import ORB, PDQ, ImageHash, bands, hamming, image_hashes, pdq_hash
 from storage import CaseStore
 from storage.server_events import server_events
-from storage.similarity import candidates, hash_row, insert_hashes
+from storage.similarity import candidates, hash_row, insert_hashes, pair_candidates
 from tests.storage_backends import BACKENDS, database_for
 from tests.storage_backends import store_environment  # noqa: F401  (autouse fixture)
 from zoomin_ui import memory
@@ -127,6 +127,32 @@ def test_the_banded_index_finds_everything_brute_force_finds_within_15_bits(stor
         assert truth and truth <= found
         # and the candidates are few: random 16-bit bands rarely collide
         assert len(found) < 40
+
+
+def test_the_keypoint_index_finds_every_hash_sharing_a_32_bit_key_as_brute_force_does(store):
+    generator = random.Random(8)
+    stored = [_random_hex(generator) for _ in range(3000)]
+    # Queries near stored hashes (always found within 7 bits: 8 keys, pigeonhole), further off
+    # (found when a key survives), and hashes sharing only the first band of a key (not found).
+    queries = [_flip(generator.choice(stored), generator.randint(0, 7), generator) for _ in range(30)]
+    queries += [_flip(generator.choice(stored), generator.randint(8, 40), generator) for _ in range(30)]
+    queries += [generator.choice(stored)[:4] + _random_hex(generator)[4:] for _ in range(10)]
+    rows = [hash_row(ImageHash(ORB, "kp", h, 100, 0.5, 0.5)) for h in stored]
+    rows.append(hash_row(ImageHash(PDQ, "full", stored[0], 100)))  # another algorithm: never a candidate
+    store._db.write(lambda s: insert_hashes(s, rows))
+
+    def shares_a_key(a: str, b: str) -> bool:
+        return any(a[i:i + 8] == b[i:i + 8] for i in range(0, 64, 8))
+
+    for n, query in enumerate(queries):
+        found = [c for c in store._db.read(lambda s, q=query: pair_candidates(s, ORB, [q]))]
+        assert all(c.algorithm == ORB for c in found)
+        assert {c.hex for c in found} == {h for h in stored if shares_a_key(h, query)}, f"query {n}"
+        if n < 30:
+            assert found
+    several = queries[:5]
+    found = {c.hex for c in store._db.read(lambda s: pair_candidates(s, ORB, several))}
+    assert found == {h for h in stored if any(shares_a_key(h, q) for q in several)}
 
 
 # ---------------------------------------------------------------------- near-duplicates
