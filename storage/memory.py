@@ -18,6 +18,7 @@ from models.similarity.matching import (
     keypoint_transform,
     pdq_matches,
     pdq_transform,
+    plausible_copy,
     same_framing,
 )
 from storage import cases, hash_lists, similarity
@@ -56,7 +57,7 @@ class CaseMemory:
         def look(session: Session) -> list[NearMatch]:
             exact = similarity.evidence_files_by_sha(session, sha256) if sha256 else []
             by_pdq = pdq_matches(dihedral, similarity.candidates(session, PDQ, [h for _, h in dihedral]))
-            by_corners = keypoint_matches(corners, similarity.candidates(session, ORB, [h.hex for h in corners]))
+            by_corners = keypoint_matches(corners, similarity.pair_candidates(session, ORB, [h.hex for h in corners]))
             files = {i for kind, i in [*by_pdq, *by_corners] if kind == "evidence"} | set(exact)
             images = similarity.stored_images(session, files)
             stored_pdq = similarity.pdq_of(session, [i for kind, i in by_corners if kind == "evidence"])
@@ -75,6 +76,8 @@ class CaseMemory:
                 if owner in found or owner[0] != "evidence":
                     continue
                 image = images[owner[1]]
+                if not plausible_copy(match, size, (image.width, image.height)):
+                    continue  # the copy would be a sliver of the stored picture, or it a corner of the copy
                 if same_framing(match, size, (image.width, image.height)) and min(
                         (hamming(h, stored_pdq.get(owner[1], "0" * 64)) for _, h in dihedral), default=256) \
                         > SAME_FRAMING_PDQ:
