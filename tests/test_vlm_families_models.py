@@ -29,7 +29,7 @@ from tests.training_data import make_dataset
 from zoomin_ui.cli import main
 
 FAMILIES = ("qwen3-vl", "qwen3.5")
-MOE = ("qwen3-vl-moe", "qwen3.5-moe")    # routed experts; both stages, prefix reuse and nf4
+MOE = ("qwen3-vl-moe", "qwen3.5-moe")    # routed experts: the same paths as the dense families
 PIXELS, ZOOM, REGIONS = 256 * 256, 64, 1   # Qwen3's 256x256 minimum: 64 visual tokens
 
 
@@ -143,7 +143,7 @@ def test_eight_bit_loads_or_says_why(checkpoints, family):
     assert detector.loaded.describe()["quantization"] == "int8"
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + MOE)
 def test_sft_grpo_adapter_and_eval(checkpoints, dataset, tmp_path, family):
     from models.evaluation.perturb import parse_perturbations
     from models.evaluation.runner import load_items, run_evaluation
@@ -182,7 +182,7 @@ def test_an_adapter_refuses_another_familys_base(checkpoints, dataset, tmp_path)
         _detector(moved)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES + MOE)
 def test_annotation_with_the_local_model(checkpoints, tmp_path, family):
     images = tmp_path / "images"
     images.mkdir()
