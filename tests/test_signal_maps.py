@@ -137,6 +137,15 @@ def test_pixel_evidence_is_exactly_what_the_previous_computation_gave(index):
         assert np.array_equal(got, expected, equal_nan=True), name
 
 
+def test_the_error_level_computed_on_another_thread_is_the_same(photo):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        beside = PixelEvidence.compute(photo, pool.submit)
+    alone = PixelEvidence.compute(photo)
+    assert np.array_equal(beside.error_level, alone.error_level) and np.array_equal(beside.abs_d2x, alone.abs_d2x)
+
+
 @pytest.mark.parametrize("force_fallback", [False, True])
 def test_tile_statistics_are_exactly_the_previous_tile_means(monkeypatch, force_fallback):
     import models.evidence.signal_tiles as signal_tiles

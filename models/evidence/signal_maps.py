@@ -34,6 +34,8 @@ error level
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 import cv2
@@ -138,13 +140,17 @@ class PixelEvidence:
     luma8: np.ndarray | None = None   # the 8-bit luma itself, which the local-inconsistency maps sample
 
     @classmethod
-    def compute(cls, rgb: np.ndarray) -> "PixelEvidence":
+    def compute(cls, rgb: np.ndarray, submit: Callable[..., Future] | None = None) -> "PixelEvidence":
         """Every value is a sum of whole grey levels computed exactly in
         float32 (second differences, the Laplacian residual, 8x8 block sums),
         so the order in which they are computed cannot change a result: the
         residual is taken as the second difference along y of d2x, which is
-        already at hand, rather than from the image again."""
+        already at hand, rather than from the image again.
+
+        `submit` (an executor's submit) runs the error level's JPEG round
+        trip, which releases the GIL, on another thread meanwhile."""
         gray8 = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        error_level = submit(_luma_error_level, gray8) if submit is not None else None
         gray = gray8.astype(np.float32)
         height, width = gray.shape
         d2x, abs_d2y = _signed_second_differences(gray)
@@ -154,8 +160,8 @@ class PixelEvidence:
         levels = _noise_level_function(block_sigma, block_mean)
         expected = levels[_luma_bin(block_mean)]
         ratio = np.log2((block_sigma + NOISE_FLOOR) / (expected + NOISE_FLOOR))
-        return cls(width, height, block_sigma, block_mean, abs_d2x, abs_d2y, _luma_error_level(gray8), levels, ratio,
-                   gray8)
+        ela = error_level.result() if error_level is not None else _luma_error_level(gray8)
+        return cls(width, height, block_sigma, block_mean, abs_d2x, abs_d2y, ela, levels, ratio, gray8)
 
     def region_blocks(self, rows: slice, cols: slice) -> tuple[slice, slice]:
         return (slice(rows.start // NOISE_BLOCK, -(-rows.stop // NOISE_BLOCK)),
