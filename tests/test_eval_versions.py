@@ -64,3 +64,28 @@ def test_a_case_split_is_read_from_a_from_cases_dataset(images, tmp_path):
         split_images(dataset, "holdout")
     with pytest.raises(ValueError, match="at least one model version"):
         compare_versions(chosen, {})
+
+
+def test_the_command_prints_the_table_and_refuses_bad_versions_in_one_line(images, tmp_path):
+    from click.testing import CliRunner
+
+    from zoomin_ui.cli import main
+
+    records = [DatasetRecord(str(image.path), hashlib.sha256(image.path.read_bytes()).hexdigest(),
+                             "fake" if image.is_fake else "real", extra={"split": "test"}) for image in images]
+    dataset = tmp_path / "cases.jsonl"
+    write_dataset(dataset, records)
+    refit = tmp_path / "refit.json"
+    data = json.loads(DEFAULT_WEIGHTS.read_text())
+    data["thresholds"].update(ai_threshold=0.0)
+    refit.write_text(json.dumps(data))
+    runner = CliRunner()
+    shown = runner.invoke(main, ["dataset", "compare-versions", str(dataset), "--model", "shipped",
+                                 "--model", f"refit={refit}"])
+    assert shown.exit_code == 0, shown.output
+    assert "| shipped | 5 |" in shown.output and "| refit | 5 | 0.600 | 0.600 | 0.000 | 5 / 0 / 0 |" in shown.output
+    for bad, said in ((["--model", "refit"], "give NAME=WEIGHTS"),
+                      (["--model", f"x={tmp_path / 'missing.json'}"], "not found"),
+                      (["--split", "holdout"], "no record in the 'holdout' split")):
+        refused = runner.invoke(main, ["dataset", "compare-versions", str(dataset), *bad])
+        assert refused.exit_code != 0 and said in refused.output and "Traceback" not in refused.output

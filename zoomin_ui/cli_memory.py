@@ -1,4 +1,5 @@
-"""`zoomin cases similar | reindex | release`: the newsroom's memory from the command line,
+"""`zoomin cases similar | reindex | release` and `zoomin dataset from-cases | compare-versions`:
+the newsroom's memory from the command line,
 plus the "seen before" notice `zoomin analyze --save` prints before anything else.
 Registered on the `cases` group (zoomin_ui/cli_cases.py) from zoomin_ui/cli.py."""
 
@@ -114,7 +115,46 @@ def from_cases(out: str, since, verdict: str | None, test_share: float) -> None:
          + (f" (left out: {skipped})" if skipped else ""))
 
 
+@click.command("compare-versions")
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False))
+@click.option("--model", "models", multiple=True, metavar="NAME=WEIGHTS",
+              help="A version to score: NAME=path/to/signal_model.json, or 'shipped' for the shipped weights "
+                   "(repeatable; default: shipped).")
+@click.option("--split", default="test", show_default=True, help="The records' extra.split to use ('all': every one).")
+@click.option("--json", "as_json", is_flag=True, help="The figures as JSON instead of a table.")
+def compare_versions(dataset: str, models: tuple[str, ...], split: str, as_json: bool) -> None:
+    """Signal-score versions side by side on a from-cases DATASET's split (say shipped and re-fitted)."""
+    from pathlib import Path
+
+    from models.dataset.validation import DatasetError
+    from models.evaluation.versions import compare_versions as compare, split_images, versions_table
+    from models.evidence.signal_model import SignalModel, SignalModelError
+
+    loaded = {}
+    for given in models or ("shipped",):
+        name, _, weights = given.partition("=")
+        if not name.strip() or (name.strip() != "shipped" and not weights.strip()):
+            raise click.BadParameter(f"{given!r}: give NAME=WEIGHTS or 'shipped'", param_hint="--model")
+        if name.strip() in loaded:
+            raise click.BadParameter(f"the version name {name.strip()!r} is given twice", param_hint="--model")
+        try:
+            loaded[name.strip()] = SignalModel.load(Path(weights.strip()) if weights.strip() else None)
+        except SignalModelError as exc:
+            raise click.ClickException(str(exc)) from None
+    try:
+        images = split_images(Path(dataset), None if split == "all" else split)
+    except (DatasetError, ValueError, OSError) as exc:
+        raise click.ClickException(f"{click.format_filename(dataset)}: {exc}") from None
+    result = compare(images, loaded)
+    if as_json:
+        click.echo(strict_dumps({"split": split, "versions": [r.as_dict() for r in result.versions],
+                                 "unreadable": result.unreadable}))
+    else:
+        echo(versions_table(result))
+
+
 def register(cases_group: click.Group, dataset_group: click.Group) -> None:
     for command in (similar, reindex, release):
         cases_group.add_command(command)
     dataset_group.add_command(from_cases)
+    dataset_group.add_command(compare_versions)
