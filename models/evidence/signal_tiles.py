@@ -120,7 +120,7 @@ def _eight_sums(pixels: PixelEvidence) -> dict[str, np.ndarray]:
         h8, w8 = bh * NOISE_BLOCK, bw * NOISE_BLOCK
 
         def area(values: np.ndarray, size: tuple[int, int], count: int) -> np.ndarray:
-            return cv2.resize(values, size, interpolation=cv2.INTER_AREA).astype(np.float64) * count
+            return cv2.resize(values, size, interpolation=cv2.INTER_AREA) * np.float32(count)  # whole numbers, exact
 
         sums = {"x": area(pixels.abs_d2x[:h8], (pixels.width, bh), NOISE_BLOCK),   # down 8 rows, per column
                 "y": area(pixels.abs_d2y[:, :w8], (bw, pixels.height), NOISE_BLOCK),  # along 8 columns, per row
@@ -134,15 +134,16 @@ def _tile_profiles(pixels: PixelEvidence, tile: int, rows: int, cols: int) -> tu
     _tile_view(abs_d2x, tile).mean(axis=2) and _tile_view(abs_d2y, tile).mean(axis=3)."""
     per = tile // NOISE_BLOCK
     sums = _eight_sums(pixels)
-    down = sums["x"][: rows * per, : cols * tile].reshape(rows, per, cols, tile).sum(axis=1)
-    along = sums["y"][: rows * tile, : cols * per].reshape(rows, tile, cols, per).sum(axis=3)
+    down = sums["x"][: rows * per, : cols * tile].reshape(rows, per, cols, tile).sum(axis=1, dtype=np.float64)
+    along = sums["y"][: rows * tile, : cols * per].reshape(rows, tile, cols, per).sum(axis=3, dtype=np.float64)
     return (down / tile).astype(np.float32), (along.swapaxes(1, 2) / tile).astype(np.float32)
 
 
 def _tile_error_level(pixels: PixelEvidence, tile: int, rows: int, cols: int) -> np.ndarray:
     """_tile_view(error_level, tile).mean(axis=(2, 3)), from the 8x8 block sums."""
     per = tile // NOISE_BLOCK
-    total = _eight_sums(pixels)["ela"][: rows * per, : cols * per].reshape(rows, per, cols, per).sum(axis=(1, 3))
+    blocks = _eight_sums(pixels)["ela"][: rows * per, : cols * per]
+    total = blocks.reshape(rows, per, cols, per).sum(axis=(1, 3), dtype=np.float64)
     if (total >= _EXACT_FLOAT32).any():
         return _tile_view(pixels.error_level, tile).mean(axis=(2, 3))
     return (total / (tile * tile)).astype(np.float32)
