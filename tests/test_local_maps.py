@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from models.evidence.engine import EvidenceEngine
-from models.evidence.maps import LOCAL_MAPS, MAP_BY_NAME, measure_local_maps, region_findings, scored_peaks
+from models.evidence.maps import LOCAL_MAPS, MAP_BY_NAME, measure_local_maps, proposed_peaks, region_findings
 from models.evidence.maps.base import MapInput, pooled, robust_z
 from models.evidence.maps.calibration import LocalMapCalibration
 from models.evidence.maps.jpeg_traces import quality_table
@@ -75,11 +75,16 @@ def decoded(data: bytes) -> np.ndarray:
 
 
 def map_boxes(data: bytes, map_name: str) -> list[tuple[Box, float]]:
-    """The boxes one map proposes (score at or above the scan's bar for local maps)."""
-    from models.evidence.maps import LOCAL_MIN_SCORE
-
+    """The boxes one map proposes to the scan (its compact peaks beyond the bar for local maps)."""
     found = [m for m in measure_local_maps(load_image(data)) if m.name == map_name]
-    return [(peak.box, score) for peak, score in scored_peaks(found, CALIBRATION) if score >= LOCAL_MIN_SCORE]
+    return [(peak.box, score) for peak, score in proposed_peaks(found, CALIBRATION)]
+
+
+def channel_boxes(data: bytes, map_name: str, channel: str) -> list[tuple[Box, float]]:
+    """The boxes one channel of one map proposes to the scan."""
+    found = [m for m in measure_local_maps(load_image(data)) if m.name == map_name]
+    return [(peak.box, score) for peak, score in proposed_peaks(found, CALIBRATION)
+            if peak.key.split("|")[1] == channel]
 
 
 def boxed(boxes: list[tuple[Box, float]], target: Box = PATCH) -> bool:
@@ -147,6 +152,32 @@ def test_jpeg_map_boxes_a_singly_compressed_patch_in_a_double_compressed_photo(d
 def test_jpeg_map_leaves_the_untouched_double_compressed_photo_alone(double_compressed):
     _, untouched = double_compressed
     assert map_boxes(untouched, "jpeg-traces") == []
+
+
+def test_primary_quantisation_boxes_the_patch_that_lacks_the_first_compression(double_compressed):
+    spliced, untouched = double_compressed
+    jpeg_map = next(m for m in measure_local_maps(load_image(spliced)) if m.name == "jpeg-traces")
+    assert "primary quantisation" in jpeg_map.channels
+    assert boxed(channel_boxes(spliced, "jpeg-traces", "primary quantisation"))
+    assert channel_boxes(untouched, "jpeg-traces", "primary quantisation") == []
+
+
+def test_primary_quantisation_needs_an_earlier_coarser_compression():
+    rng = np.random.default_rng(8)
+    original = np.clip(scene(seed=5) + rng.standard_normal((512, 768, 3)) * 2.0, 0, 255).astype(np.uint8)
+    for data in (jpeg(original, 90), jpeg(decoded(jpeg(original, 95)), 90)):  # once; or finer first
+        jpeg_map = next(m for m in measure_local_maps(load_image(data)) if m.name == "jpeg-traces")
+        assert "primary quantisation" not in jpeg_map.channels
+
+
+def test_only_compact_regions_away_from_the_corners_are_boxed():
+    from models.evidence.maps.anomaly import is_compact
+
+    assert is_compact(Box(300, 200, 500, 400), 1000, 800)      # 5% of the frame, inside
+    assert is_compact(Box(0, 200, 300, 500), 1000, 800)        # one border: an object at the edge
+    assert not is_compact(Box(0, 0, 300, 300), 1000, 800)      # a corner (vignetting, sky)
+    assert not is_compact(Box(100, 100, 900, 700), 1000, 800)  # most of the frame
+    assert not is_compact(Box(500, 400, 540, 430), 1000, 800)  # a speck
 
 
 def test_jpeg_map_applies_to_jpeg_files_only(noisy_patch, double_compressed):

@@ -1,11 +1,15 @@
-"""Stage 1 of the evidence engine: multi-scale tiles -> at most K suspicious boxes.
+"""Stage 1 of the evidence engine: the local-inconsistency maps' compact peaks -> at most K boxes.
 
-Each tile size gets its cue z-scores (models.evidence.cues); surprising tiles
-that touch form groups, scored against real photos
-(models.evidence.scan_calibration), so a box covers a whole odd region rather
-than its single worst tile; the groups of every cue and scale, and the learned
-model's confident tiles, compete in non-maximum suppression (OpenCV's), and
-the best K at or above `min_score` survive.
+The local maps (models.evidence.maps: noise, JPEG traces, demosaicing) each
+propose their compact peaks that are beyond those of real photos
+(models.evidence.maps.calibration); they and the learned model's confident
+tiles compete in non-maximum suppression (OpenCV's), and the best K survive.
+
+The older per-tile cues (models.evidence.cues: noise level, periodic trace,
+error level) no longer propose boxes: on the dev set's "tune" half
+(benchmarks/bench_splices.py) they put 27 boxes on untouched real photos for
+10 on pasted regions that the maps did not already find.  The examination
+still reads them to explain a region.
 """
 
 from __future__ import annotations
@@ -15,10 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from models.evidence.cues import CUES
 from models.evidence.image_signals import ImageSignals
-from models.evidence.maps import LOCAL_MIN_SCORE, label_of, scored_peaks
-from models.evidence.scan_calibration import surprising_groups
+from models.evidence.maps import LOCAL_MIN_SCORE, label_of, proposed_peaks
 from models.evidence.tile_grid import TileGrid
 from models.types import Box, Region
 
@@ -51,20 +53,6 @@ def candidates_from_grid(score: np.ndarray, label: str, grid: TileGrid, settings
     for component in range(1, count):
         x, y, w, h = (int(v) for v in stats[component, :4])
         found.append(Candidate(grid.box(y, x, h, w), float(score[labels == component].max()), label))
-    return found
-
-
-def cue_candidates(signals: ImageSignals, scale_index: int, settings: ScanSettings) -> list[Candidate]:
-    """Surprising tile groups of every cue at one scale, scored against real photos."""
-    grid = signals.tiles[scale_index].noise_sigma
-    found = []
-    for cue in CUES:
-        for group in surprising_groups(signals.surprise_map(scale_index, cue.name)):
-            score = float(signals.calibration.score_surprise(group.surprise))
-            if score >= settings.min_score:
-                box = grid.box(group.rows.start, group.cols.start,
-                               group.rows.stop - group.rows.start, group.cols.stop - group.cols.start)
-                found.append(Candidate(box, score, cue.label))
     return found
 
 
@@ -102,22 +90,20 @@ def prefer_structure(candidates: list[Candidate], signals: ImageSignals) -> list
 
 
 def local_map_candidates(signals: ImageSignals, settings: ScanSettings) -> list[Candidate]:
-    """Peaks of the local-inconsistency maps (models.evidence.maps) beyond those
+    """Compact peaks of the local-inconsistency maps (models.evidence.maps) beyond those
     of LOCAL_MIN_SCORE of real photos (and at least the scan's own minimum)."""
     if signals.local_calibration is None:
         return []
     threshold = max(settings.min_score, LOCAL_MIN_SCORE)
     return [Candidate(peak.box, score, label_of(peak.key))
-            for peak, score in scored_peaks(signals.local_maps, signals.local_calibration) if score >= threshold]
+            for peak, score in proposed_peaks(signals.local_maps, signals.local_calibration, threshold)]
 
 
 def propose_regions(signals: ImageSignals, settings: ScanSettings,
                     extra: list[Candidate] | None = None) -> list[Region]:
-    """The scan: cue candidates at every tile size and the local maps' peaks
-    (plus `extra`, e.g. from the learned model's tile map), suppressed and ranked."""
+    """The scan: the local maps' compact peaks (plus `extra`, e.g. from the learned
+    model's tile map), suppressed and ranked."""
     candidates = list(extra or []) + local_map_candidates(signals, settings)
-    for scale_index in range(len(signals.tiles)):
-        candidates += cue_candidates(signals, scale_index, settings)
     kept = sorted(prefer_structure(suppress(candidates, settings.nms_iou), signals)[: settings.max_regions],
                   key=lambda c: c.score, reverse=True)
     return [Region(box=c.box, score=c.score, label=c.label, id=f"r{i}") for i, c in enumerate(kept, 1)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.evidence.maps.anomaly import Peak, box_statistics, map_peaks
+from models.evidence.maps.anomaly import Peak, box_statistics, is_compact, map_peaks
 from models.evidence.maps.base import InconsistencyMap, LocalMap, MapInput
 from models.evidence.maps.calibration import LocalMapCalibration
 from models.evidence.maps.cfa import CFA_MAP
@@ -52,6 +52,17 @@ def scored_peaks(maps: list[InconsistencyMap], calibration: LocalMapCalibration)
     return sorted(scored, key=lambda item: item[1], reverse=True)
 
 
+def proposed_peaks(maps: list[InconsistencyMap], calibration: LocalMapCalibration,
+                   min_score: float = LOCAL_MIN_SCORE) -> list[tuple[Peak, float]]:
+    """The peaks the scan may box, best first: beyond those of `min_score` of real photos, at or
+    above their channel's floor, and compact (models.evidence.maps.anomaly.is_compact)."""
+    floors = {f"{found.name}|{channel}": floor for found in maps for channel, floor in found.floors.items()}
+    size = {found.name: (found.width, found.height) for found in maps}
+    return [(peak, score) for peak, score in scored_peaks(maps, calibration)
+            if score >= min_score and peak.statistic >= floors.get(peak.key.rsplit("|", 2)[0], 0.0)
+            and is_compact(peak.box, *size[peak.key.split("|")[0]])]
+
+
 def label_of(key: str) -> str:
     return MAP_BY_NAME[key.split("|")[0]].label
 
@@ -67,7 +78,7 @@ def region_findings(box: Box, maps: list[InconsistencyMap], calibration: LocalMa
         score = calibration.score(key, value)
         channel, direction = key.split("|")[1], key.split("|")[3]
         local = MAP_BY_NAME[found.name]
-        notable = score >= LOCAL_MIN_SCORE
+        notable = score >= LOCAL_MIN_SCORE and value >= found.floors.get(channel, 0.0)
         reference = calibration.reference_photos
         verdict = (f"more unusual than anything in {score:.0%} of {reference} real photos measured" if notable
                    else f"within what real photos show (beyond only {score:.0%} of {reference} measured)")

@@ -43,6 +43,10 @@ def window_side(shape: tuple[int, int], scale_index: int) -> int:
 
 
 Z_CLIP = 6.0  # a single extreme cell cannot carry a window on its own
+# A box the scan may draw from a map: a compact region of 2-35% of the frame that sits in no
+# corner (touches at most one border).  Larger or corner regions are what real photos' maps show
+# (sky, vignetting, a blurred background across the frame), not a pasted object.
+COMPACT_AREA = (0.02, 0.35)
 
 
 def windowed_mean(z: np.ndarray, side: int) -> np.ndarray:
@@ -100,3 +104,10 @@ def box_statistics(found: InconsistencyMap, box: Box) -> dict[str, float]:
         for direction in found.directions.get(channel, (+1, -1)):
             result[peak_key(found.name, channel, scale_index, direction)] = direction * mean
     return result
+
+
+def is_compact(box: Box, width: int, height: int) -> bool:
+    """Whether a peak's region is compact enough to be boxed (COMPACT_AREA, at most one border)."""
+    share = box.width * box.height / max(width * height, 1)
+    borders = (box.x1 <= 0) + (box.y1 <= 0) + (box.x2 >= width) + (box.y2 >= height)
+    return COMPACT_AREA[0] <= share <= COMPACT_AREA[1] and borders <= 1

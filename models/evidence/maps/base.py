@@ -58,6 +58,22 @@ class MapInput:
         return _DCT @ (self.luma_blocks - 128.0) @ _DCT.T
 
     @cached_property
+    def luma_dct(self) -> np.ndarray:
+        """The same DCT of the unrounded luma (0.299 R + 0.587 G + 0.114 B, JPEG's Y, which
+        the decoder's colour conversion keeps to within its rounding): the stored coefficients
+        of a JPEG, less the extra rounding of the 8-bit grey image."""
+        planes = [sampled_blocks(self.rgb[..., c], self.stride).astype(np.float32) for c in range(3)]
+        luma = 0.299 * planes[0] + 0.587 * planes[1] + 0.114 * planes[2]
+        return _DCT @ (luma - 128.0) @ _DCT.T
+
+    @cached_property
+    def clipped_blocks(self) -> np.ndarray:
+        """(rows, cols) True where a sampled block has a colour value at 0 or 255: clipping
+        after decoding moves its DCT coefficients off any quantisation lattice."""
+        blocks = [sampled_blocks(self.rgb[..., c], self.stride) for c in range(3)]
+        return np.logical_or.reduce([(b.min(axis=(2, 3)) == 0) | (b.max(axis=(2, 3)) == 255) for b in blocks])
+
+    @cached_property
     def block_contrast(self) -> np.ndarray:
         """Standard deviation of each sampled block (from its AC energy: the DCT is orthonormal)."""
         energy = np.square(self.block_dct).sum(axis=(-2, -1)) - np.square(self.block_dct[..., 0, 0])
@@ -81,6 +97,10 @@ class InconsistencyMap:
     height: int
     # Which departures mean something, per channel (+1: z above the rest, -1: below); both by default.
     directions: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    # Per channel, the smallest window mean |z| that may propose a box, whatever the reference
+    # photos say: where they rarely show the channel at all (a primary compression), the
+    # calibration's tail is too thin to stand on its own.
+    floors: dict[str, float] = field(default_factory=dict)
 
     def display(self) -> np.ndarray:
         """0..1 per cell, "how inconsistent": the strongest channel's |z|, 0 at z 0, 1 from z 6 up."""

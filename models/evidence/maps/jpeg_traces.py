@@ -5,14 +5,19 @@ untouched part and one in whatever was pasted in (or the other way round).
 Three channels, all from the 8x8 DCT of the decoded luma on the file's own
 block grid:
 
-double quantisation (aligned)
-    Dividing a block's DCT coefficients by the file's own table gives near
-    integers k.  Where the block was quantised once before with another table,
-    the histogram of k over the image has periodic peaks and gaps; a
-    double-compressed block's coefficients land in the peaks, a singly
-    compressed one's follow the smooth envelope.  Per block: the sum over the
-    low frequencies of log(histogram / smoothed histogram) at its k (after Lin
-    et al. 2009, "fast, automatic and fine-grained tampered JPEG detection").
+primary quantisation (aligned double quantisation)
+    Dividing a block's DCT coefficients by the file's own table gives the
+    integers k it stored.  Where the picture was quantised before, on the same
+    grid, with a coarser step q1, only the k that a multiple of q1 rounds to
+    can occur (k = round(m q1 / q2)): the histogram has empty bins.  Per
+    frequency the step q1 that explains most of the image's coefficients
+    beyond chance is estimated from the image itself; per block, each
+    coefficient then votes with the log-likelihood ratio of "quantised by q1
+    before" (it lies on a reachable k) against "quantised once" (it lies on a
+    reachable k only by chance).  A pasted, singly compressed patch is a
+    region whose blocks lack the primary compression (after Lin et al. 2009
+    and Bianchi and Piva 2012).  The channel exists only where the image as a
+    whole shows a primary compression.
 JPEG ghost
     Re-quantising at quality q costs little where the block was already
     quantised at q (Farid 2009).  Computed in the DCT domain (orthonormal, so
@@ -45,7 +50,7 @@ LOW_FREQUENCIES = tuple((u, v) for u in range(6) for v in range(6) if 0 < u + v 
 HISTOGRAM_RANGE = 60
 # Smallest spread per channel (its units): most cells' grid offset is exactly 0, whose MAD
 # of 0 would turn every cell with its own grid into a huge z.
-Z_FLOORS = {"double quantisation": 0.1, "JPEG ghost": 0.05, "8x8 grid strength": 0.25, "8x8 grid offset": 0.5}
+Z_FLOORS = {"primary quantisation": 0.5, "JPEG ghost": 0.05, "8x8 grid strength": 0.25, "8x8 grid offset": 0.5}
 GHOST_QUALITIES = (50, 60, 70, 75, 80, 85, 90, 95)
 GHOST_FREQUENCIES = 4  # the 4x4 lowest: where a quality's table differs most, at a quarter of the cost
 
@@ -56,18 +61,82 @@ def quality_table(quality: int) -> np.ndarray:
     return np.clip(np.floor((STANDARD_LUMA * scale + 50.0) / 100.0), 1, 255).astype(np.float32)
 
 
-def double_quantisation(coefficients: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Per block: summed log(histogram / smoothed histogram) of its quantised low-frequency coefficients."""
-    score = np.zeros(coefficients.shape[:2], np.float32)
-    kernel = np.ones(5, np.float32) / 5.0
+# Primary quantisation: a frequency counts when its reachable bins hold this much more of the
+# image's coefficients than chance would put there; a coefficient off the reachable bins of a
+# block that was quantised twice is this rare (decoder rounding, clipping).
+MIN_PRIMARY_GAIN = 0.2
+MIN_PRIMARY_SHARE = 0.6
+MIN_FREQUENCY_COEFFICIENTS = 200
+OFF_LATTICE = 0.08
+MIN_BLOCK_VOTES = 3
+ROUNDING_TOLERANCE = 0.15  # m q1 / q2 this close to a half lands on either neighbour
+# Few reference photos show a primary compression (camera originals re-saved), so a box from
+# this channel also needs a window mean z of at least this: above the strongest window of the
+# dev set's "tune" half real photos re-saved at q90 and q95 (2.04), benchmarks/bench_splices.py.
+PRIMARY_FLOOR = 2.1
+
+
+def reachable_bins(q1: int, q2: int) -> np.ndarray:
+    """Boolean over k in [-HISTOGRAM_RANGE, HISTOGRAM_RANGE]: the k a coefficient quantised by
+    q1 and then by q2 can take (k = 0 excluded: every block has zeros)."""
+    multiples = np.arange(-(HISTOGRAM_RANGE * q2) // q1 - 2, (HISTOGRAM_RANGE * q2) // q1 + 3) * (q1 / q2)
+    near_half = np.abs(multiples - np.floor(multiples) - 0.5) < ROUNDING_TOLERANCE
+    reach = np.concatenate([np.rint(multiples), np.floor(multiples[near_half]), np.ceil(multiples[near_half])])
+    reach = reach[np.abs(reach) <= HISTOGRAM_RANGE].astype(np.int64) + HISTOGRAM_RANGE
+    mask = np.zeros(2 * HISTOGRAM_RANGE + 1, bool)
+    mask[reach] = True
+    mask[HISTOGRAM_RANGE] = False
+    return mask
+
+
+def primary_step(k: np.ndarray, q2: int) -> tuple[np.ndarray, float] | None:
+    """(reachable bins, chance share) of the coarser earlier step that best explains one
+    frequency's stored coefficients, or None where no earlier step shows."""
+    nonzero = k[(k != 0) & (np.abs(k) <= HISTOGRAM_RANGE)]
+    if nonzero.size < MIN_FREQUENCY_COEFFICIENTS:
+        return None
+    histogram = np.bincount(nonzero + HISTOGRAM_RANGE, minlength=2 * HISTOGRAM_RANGE + 1).astype(np.float64)
+    used = np.abs(np.arange(-HISTOGRAM_RANGE, HISTOGRAM_RANGE + 1)) <= int(np.abs(nonzero).max())
+    used[HISTOGRAM_RANGE] = False
+    best = None
+    for q1 in range(q2 + 1, min(4 * q2 + 8, HISTOGRAM_RANGE)):
+        mask = reachable_bins(q1, q2)
+        # Chance: the share a smooth (singly quantised) histogram puts on the reachable bins.
+        smooth = np.convolve(histogram, np.ones(2 * q1 + 1) / (2 * q1 + 1), mode="same")
+        chance = float(smooth[mask].sum() / max(smooth[used].sum(), 1e-9))
+        share = float(histogram[mask].sum() / histogram.sum())
+        if best is None or share - chance > best[0]:
+            best = (share - chance, share, chance, mask)
+    gain, share, chance, mask = best
+    if gain < MIN_PRIMARY_GAIN or share < MIN_PRIMARY_SHARE:
+        return None
+    return mask, min(max(chance, 0.05), 0.95)
+
+
+def primary_quantisation(coefficients: np.ndarray, table: np.ndarray) -> np.ndarray | None:
+    """Per block: mean log-likelihood ratio, over its nonzero low-frequency coefficients, of an
+    earlier coarser quantisation against none (NaN: too few votes; None: no earlier one shows)."""
+    total = np.zeros(coefficients.shape[:2], np.float32)
+    votes = np.zeros(coefficients.shape[:2], np.float32)
+    frequencies = 0
     for u, v in LOW_FREQUENCIES:
-        k = np.rint(coefficients[..., u, v] / table[u, v]).astype(np.int64)
-        index = np.clip(k, -HISTOGRAM_RANGE, HISTOGRAM_RANGE) + HISTOGRAM_RANGE
-        histogram = np.bincount(index.ravel(), minlength=2 * HISTOGRAM_RANGE + 1).astype(np.float32)
-        smooth = np.convolve(histogram, kernel, mode="same")
-        contribution = np.log((histogram + 1.0) / (smooth + 1.0))[index]
-        score += np.where(np.abs(k) >= 1, contribution, 0.0)  # the zero bin is everyone's peak
-    return score
+        q2 = int(table[u, v])
+        if q2 < 2:  # a step of 1 leaves every bin reachable
+            continue
+        k = np.rint(coefficients[..., u, v] / q2).astype(np.int64)
+        found = primary_step(k, q2)
+        if found is None:
+            continue
+        mask, chance = found
+        frequencies += 1
+        counted = (k != 0) & (np.abs(k) <= HISTOGRAM_RANGE)
+        on_lattice = mask[np.clip(k, -HISTOGRAM_RANGE, HISTOGRAM_RANGE) + HISTOGRAM_RANGE]
+        ratio = np.where(on_lattice, np.log((1 - OFF_LATTICE) / chance), np.log(OFF_LATTICE / (1 - chance)))
+        total += np.where(counted, ratio, 0.0)
+        votes += counted
+    if frequencies < 2:
+        return None
+    return np.where(votes >= MIN_BLOCK_VOTES, total / np.maximum(votes, 1.0), np.nan).astype(np.float32)
 
 
 def ghost(coefficients: np.ndarray, own_quality: int | None) -> np.ndarray:
@@ -128,23 +197,27 @@ def measure(image: MapInput) -> InconsistencyMap | None:
     flat = ~np.isfinite(image.sampled_sigma)  # constant or clipped blocks carry no trace
     strength[0], strength[:, 0], offset[0], offset[:, 0] = np.nan, np.nan, np.nan, np.nan  # no edge before them
     channels = {
-        "double quantisation": double_quantisation(coefficients, table),
         "JPEG ghost": ghost(coefficients, estimated_quality(table)),
         "8x8 grid strength": strength,
         "8x8 grid offset": offset,
     }
+    primary = primary_quantisation(image.luma_dct, table)
+    if primary is not None:
+        channels["primary quantisation"] = np.where(image.clipped_blocks, np.nan, primary)
     return InconsistencyMap(
         name=JPEG_MAP.name,
         channels={name: robust_z(np.where(flat, np.nan, values), Z_FLOORS[name]) for name, values in channels.items()},
         cell=image.cell, width=image.pixels.width, height=image.pixels.height,
-        # A patch lacks the dip of the rest, lacks the grid, or has its own grid; double
-        # quantisation can be missing from the patch or from the rest.
-        directions={"JPEG ghost": (+1,), "8x8 grid strength": (-1,), "8x8 grid offset": (+1,)})
+        # A patch lacks the dip of the rest, lacks the grid, has its own grid, or lacks the
+        # primary compression of the rest.
+        directions={"JPEG ghost": (+1,), "8x8 grid strength": (-1,), "8x8 grid offset": (+1,),
+                    "primary quantisation": (-1,)},
+        floors={"primary quantisation": PRIMARY_FLOOR})
 
 
 JPEG_MAP = LocalMap(
     name="jpeg-traces",
     label="compression history differs (JPEG traces)",
-    legend="JPEG traces: bright where double compression, a JPEG ghost or the 8x8 grid differ from the rest",
+    legend="JPEG traces: bright where the primary compression is missing, or a JPEG ghost or the 8x8 grid differ from the rest",
     measure=measure,
 )
