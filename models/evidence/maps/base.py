@@ -58,20 +58,26 @@ class MapInput:
         return _DCT @ (self.luma_blocks - 128.0) @ _DCT.T
 
     @cached_property
+    def rgb_blocks(self) -> np.ndarray:
+        """(rows, cols, 8, 8, 3) uint8 colour of the sampled block of every cell."""
+        rows, cols = self.pixels.height // NOISE_BLOCK, self.pixels.width // NOISE_BLOCK
+        blocks = self.rgb[: rows * NOISE_BLOCK, : cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK, 3)
+        return blocks[:: self.stride, :, :: self.stride].swapaxes(1, 2)
+
+    @cached_property
     def luma_dct(self) -> np.ndarray:
         """The same DCT of the unrounded luma (0.299 R + 0.587 G + 0.114 B, JPEG's Y, which
         the decoder's colour conversion keeps to within its rounding): the stored coefficients
         of a JPEG, less the extra rounding of the 8-bit grey image."""
-        planes = [sampled_blocks(self.rgb[..., c], self.stride).astype(np.float32) for c in range(3)]
-        luma = 0.299 * planes[0] + 0.587 * planes[1] + 0.114 * planes[2]
+        luma = self.rgb_blocks.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         return _DCT @ (luma - 128.0) @ _DCT.T
 
     @cached_property
     def clipped_blocks(self) -> np.ndarray:
         """(rows, cols) True where a sampled block has a colour value at 0 or 255: clipping
         after decoding moves its DCT coefficients off any quantisation lattice."""
-        blocks = [sampled_blocks(self.rgb[..., c], self.stride) for c in range(3)]
-        return np.logical_or.reduce([(b.min(axis=(2, 3)) == 0) | (b.max(axis=(2, 3)) == 255) for b in blocks])
+        blocks = self.rgb_blocks
+        return (blocks.min(axis=(2, 3, 4)) == 0) | (blocks.max(axis=(2, 3, 4)) == 255)
 
     @cached_property
     def block_contrast(self) -> np.ndarray:

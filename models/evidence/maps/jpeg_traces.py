@@ -76,6 +76,7 @@ ROUNDING_TOLERANCE = 0.15  # m q1 / q2 this close to a half lands on either neig
 PRIMARY_FLOOR = 2.1
 
 
+@lru_cache(maxsize=4096)
 def reachable_bins(q1: int, q2: int) -> np.ndarray:
     """Boolean over k in [-HISTOGRAM_RANGE, HISTOGRAM_RANGE]: the k a coefficient quantised by
     q1 and then by q2 can take (k = 0 excluded: every block has zeros)."""
@@ -86,6 +87,7 @@ def reachable_bins(q1: int, q2: int) -> np.ndarray:
     mask = np.zeros(2 * HISTOGRAM_RANGE + 1, bool)
     mask[reach] = True
     mask[HISTOGRAM_RANGE] = False
+    mask.flags.writeable = False  # shared by the cache
     return mask
 
 
