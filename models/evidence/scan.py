@@ -7,7 +7,7 @@ tiles compete in non-maximum suppression (OpenCV's), and the best K survive.
 
 The older per-tile cues (models.evidence.cues: noise level, periodic trace,
 error level) no longer propose boxes: on the dev set's "tune" half
-(benchmarks/bench_splices.py) they put 27 boxes on untouched real photos for
+(benchmarks/bench_splices.py) they put 20 boxes on untouched real photos for
 10 on pasted regions that the maps did not already find.  The examination
 still reads them to explain a region.
 """
