@@ -201,3 +201,19 @@ def database_for(backend: str) -> Iterator[str | None]:
         yield url
     finally:
         databases.drop(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request):
+    """Each store test once per backend (SQLite, and PostgreSQL where it can be started)."""
+    yield from database_for(request.param)
+
+
+@pytest.fixture
+def store(database_url, tmp_path):
+    """A fresh case store on that backend, in the test's own folder.  Import it (and
+    database_url) by name into a test module, as store_environment is."""
+    from storage import CaseStore
+
+    with CaseStore.open(tmp_path / "home", database_url) as opened:
+        yield opened

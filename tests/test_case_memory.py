@@ -20,20 +20,9 @@ from models.similarity.hashes import ORB, PDQ, ImageHash, bands, hamming, image_
 from storage import CaseStore
 from storage.server_events import server_events
 from storage.similarity import candidates, hash_row, insert_hashes, pair_candidates
-from tests.storage_backends import BACKENDS, database_for
 from tests.storage_backends import store_environment  # noqa: F401  (autouse fixture)
+from tests.storage_backends import database_url, store  # noqa: F401  (fixtures: every backend)
 from zoomin_ui import memory
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request):
-    yield from database_for(request.param)
-
-
-@pytest.fixture
-def store(database_url, tmp_path):
-    with CaseStore.open(tmp_path / "home", database_url) as opened:
-        yield opened
 
 
 def _picture(seed: int) -> Image.Image:

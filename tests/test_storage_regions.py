@@ -10,20 +10,10 @@ from sqlalchemy import text
 
 from models.types import Box, Region
 from storage import BackendInfo, CaseStore, StoreError
-from tests.storage_backends import BACKENDS, database_for, model_result
+from tests.storage_backends import model_result
 from tests.storage_backends import store_environment  # noqa: F401  (autouse fixture)
+from tests.storage_backends import database_url, store  # noqa: F401  (fixtures: every backend)
 from tests.test_storage_service import ENGINE, finished_analysis, new_case_with_file
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request):
-    yield from database_for(request.param)
-
-
-@pytest.fixture
-def store(database_url, tmp_path):
-    with CaseStore.open(tmp_path / "home", database_url) as opened:
-        yield opened
 
 
 def _sql(store: CaseStore, statement: str, **values) -> None:

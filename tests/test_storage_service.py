@@ -13,19 +13,9 @@ from models.types import Box
 from storage import BackendInfo, CaseStore, StoreError, to_json
 from storage.records import CaseDetail
 from storage.serialization import from_json
-from tests.storage_backends import BACKENDS, database_for, model_result, png_bytes
+from tests.storage_backends import model_result, png_bytes
 from tests.storage_backends import store_environment  # noqa: F401  (autouse fixture)
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request):
-    yield from database_for(request.param)
-
-
-@pytest.fixture
-def store(database_url, tmp_path):
-    with CaseStore.open(tmp_path / "home", database_url) as opened:
-        yield opened
+from tests.storage_backends import database_url, store  # noqa: F401  (fixtures: every backend)
 
 
 ENGINE = BackendInfo("evidence", "test-version", model_id="", model_revision="weights-sha", quantization="")
