@@ -56,11 +56,15 @@ def proposed_peaks(maps: list[InconsistencyMap], calibration: LocalMapCalibratio
                    min_score: float = LOCAL_MIN_SCORE) -> list[tuple[Peak, float]]:
     """The peaks the scan may box, best first: beyond those of `min_score` of real photos, at or
     above their channel's floor, and compact (models.evidence.maps.anomaly.is_compact)."""
-    floors = {f"{found.name}|{channel}": floor for found in maps for channel, floor in found.floors.items()}
-    size = {found.name: (found.width, found.height) for found in maps}
-    return [(peak, score) for peak, score in scored_peaks(maps, calibration)
-            if score >= min_score and peak.statistic >= floors.get(peak.key.rsplit("|", 2)[0], 0.0)
-            and is_compact(peak.box, *size[peak.key.split("|")[0]])]
+    by_name = {found.name: found for found in maps}
+    kept = []
+    for peak, score in scored_peaks(maps, calibration):
+        name, channel, scale, _ = peak.key.split("|")
+        found = by_name[name]
+        if (score >= min_score and peak.statistic >= found.floor(channel, int(scale))
+                and is_compact(peak.box, found.width, found.height)):
+            kept.append((peak, score))
+    return kept
 
 
 def label_of(key: str) -> str:
@@ -78,7 +82,7 @@ def region_findings(box: Box, maps: list[InconsistencyMap], calibration: LocalMa
         score = calibration.score(key, value)
         channel, direction = key.split("|")[1], key.split("|")[3]
         local = MAP_BY_NAME[found.name]
-        notable = score >= LOCAL_MIN_SCORE and value >= found.floors.get(channel, 0.0)
+        notable = score >= LOCAL_MIN_SCORE and value >= found.floor(channel, int(key.split("|")[2]))
         reference = calibration.reference_photos
         verdict = (f"more unusual than anything in {score:.0%} of {reference} real photos measured" if notable
                    else f"within what real photos show (beyond only {score:.0%} of {reference} measured)")

@@ -103,10 +103,15 @@ class InconsistencyMap:
     height: int
     # Which departures mean something, per channel (+1: z above the rest, -1: below); both by default.
     directions: dict[str, tuple[int, ...]] = field(default_factory=dict)
-    # Per channel, the smallest window mean |z| that may propose a box, whatever the reference
-    # photos say: where they rarely show the channel at all (a primary compression), the
-    # calibration's tail is too thin to stand on its own.
-    floors: dict[str, float] = field(default_factory=dict)
+    # Per channel and window scale (models.evidence.maps.anomaly.WINDOW_FRACTIONS), the smallest
+    # window mean |z| that may propose a box, whatever the reference photos say: where they
+    # rarely show the channel at all (a primary compression), the calibration's tail is too
+    # thin to stand on its own.
+    floors: dict[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def floor(self, channel: str, scale_index: int) -> float:
+        floors = self.floors.get(channel, ())
+        return floors[scale_index] if scale_index < len(floors) else 0.0
 
     def display(self) -> np.ndarray:
         """0..1 per cell, "how inconsistent": the strongest channel's |z|, 0 at z 0, 1 from z 6 up."""
