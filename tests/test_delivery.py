@@ -318,3 +318,13 @@ def test_a_blank_image_is_measured_without_error(shape):
     blank = np.full((*shape, 3), 128, np.uint8)
     found = recognise_screen_capture(blank, "PNG", has_camera_exif=False)
     assert found.flat_share == 0.0 and found.recognised == (shape == (768, 1366))
+
+
+def test_edge_bands_are_found_as_numpy_would_find_them(photo):
+    from models.evidence.screen_capture import _row_spread
+
+    rng = np.random.default_rng(3)
+    for rgb in (photo, letterbox(photo), on_screen(photo)[5:-7, 3:-11], rng.integers(0, 4, (40, 60, 3), np.uint8),
+                np.full((9, 13, 3), 200, np.uint8), photo[:, :, 0]):
+        expected = (rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).reshape(rgb.shape[0], -1).max(axis=1)
+        assert np.array_equal(_row_spread(rgb), expected)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 # Common display resolutions (desktop, laptop, tablet, phone), as width x height in landscape.
@@ -63,13 +64,25 @@ def inside_edge_bands(rgb: np.ndarray, tolerance: int = BAND_TOLERANCE) -> np.nd
     An image that is all one colour has no inside: an empty array."""
     if rgb.size == 0:
         return rgb
-    rows = (rgb.max(axis=1).astype(np.int16) - rgb.min(axis=1)).reshape(rgb.shape[0], -1).max(axis=1) <= tolerance
+    rows = _row_spread(rgb) <= tolerance
     cols = (rgb.max(axis=0).astype(np.int16) - rgb.min(axis=0)).reshape(rgb.shape[1], -1).max(axis=1) <= tolerance
     if rows.all() or cols.all():
         return rgb[:0, :0]
     top, bottom = int(np.argmin(rows)), len(rows) - int(np.argmin(rows[::-1]))
     left, right = int(np.argmin(cols)), len(cols) - int(np.argmin(cols[::-1]))
     return rgb[top:bottom, left:right]
+
+
+def _row_spread(rgb: np.ndarray) -> np.ndarray:
+    """Per row, the largest (max - min) over its pixels of any channel.  OpenCV's
+    row reduction: numpy's max over axis 1 of an (H, W, 3) array cost 0.04 s
+    per pass on 1 MP, most of the delivery check's time on a PNG."""
+    if rgb.dtype == np.uint8 and rgb.ndim in (2, 3) and (rgb.ndim == 2 or rgb.shape[2] <= 4):
+        top = cv2.reduce(rgb, 1, cv2.REDUCE_MAX).reshape(rgb.shape[0], -1)
+        bottom = cv2.reduce(rgb, 1, cv2.REDUCE_MIN).reshape(rgb.shape[0], -1)
+    else:
+        top, bottom = rgb.max(axis=1).reshape(rgb.shape[0], -1), rgb.min(axis=1).reshape(rgb.shape[0], -1)
+    return (top.astype(np.int16) - bottom).max(axis=1)
 
 
 def flat_block_share(rgb: np.ndarray, block: int = FLAT_BLOCK) -> float:
