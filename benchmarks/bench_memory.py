@@ -7,12 +7,15 @@ recall   One dev image per dup_group, split by a hash of the group: the "stored"
          padding, a caption band).  Recall: the share of copies whose own case is found.
          False matches: the "unrelated" half's originals looked up against the stored half
          (share of pairs matched), and any other case matched by a transformed copy.
-lookup   A SQLite store filled with N random 256-bit hashes (bulk insert, index built after; 1/65
+lookup   A SQLite (or --database-url PostgreSQL) store filled with N random 256-bit hashes (bulk insert, index built after; 1/65
          PDQ, the rest keypoint descriptors, 65 per owner as intake stores a picture) plus the
          stored half of the dev images; the median time of
          the whole `seen_before` lookup (hashing the query included) over real dev pictures.
 cases    A store with C decided dev cases (final verdict = the dev label, released as training
-         data) -> `records_from_cases` -> a JSON Lines dataset checked by `zoomin dataset validate`.
+         data) -> `records_from_cases` -> a JSON Lines dataset checked by `zoomin dataset validate`;
+         the signal score re-fitted on its train split (`train_signal_model`, as `zoomin
+         train-signal` does) and compared with the shipped one on its test split
+         (models/evaluation/versions.py, as `zoomin dataset compare-versions`).
 
     .venv/bin/python benchmarks/bench_memory.py ../shared/data/dev/manifest.csv \
         [--images 120] [--hashes 1000000] [--cases 200] [--parts recall,lookup,cases]
@@ -34,10 +37,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 
 from models.dataset.from_cases import records_from_cases
 from models.dataset.jsonl import dataset_problems, write_dataset
+from models.evaluation.versions import compare_versions, split_images, versions_table
+from models.evidence.signal_model import SignalModel
+from models.evidence.train_signal import train_signal_model
 from storage import CaseStore
 from storage.tables import BAND_COLUMNS, HashListEntryRow, HashListRow, PerceptualHashRow
 from zoomin_ui import memory
@@ -161,12 +167,15 @@ def _fill_random(store: CaseStore, hashes: int, seed: int = 16) -> float:
             connection.execute(insert(table), rows)
         for index in indexes:
             index.create(connection)
+        # Fresh statistics, as autovacuum (PostgreSQL) gathers after a large load: without them
+        # PostgreSQL guessed 100 keypoint rows and hash-joined all of them instead of probing.
+        connection.execute(text("ANALYZE perceptual_hashes"))
     return time.perf_counter() - started
 
 
-def bench_lookup(manifest: Path, hashes: int, queries: int) -> dict:
+def bench_lookup(manifest: Path, hashes: int, queries: int, database_url: str | None = None) -> dict:
     stored, unrelated = _picks(manifest, queries)
-    with tempfile.TemporaryDirectory() as home, CaseStore.open(Path(home)) as store:
+    with tempfile.TemporaryDirectory() as home, CaseStore.open(Path(home), database_url) as store:
         filled = _fill_random(store, hashes)
         for path in stored:
             store.open_case_with_evidence(path.name, path.read_bytes(), "bench")
@@ -177,7 +186,7 @@ def bench_lookup(manifest: Path, hashes: int, queries: int) -> dict:
             found = memory.seen_before(store, data)
             times.append(time.perf_counter() - begin)
             hits += bool(found)
-            own += any(m.image is not None and m.image.file_name == path.name for m in found)
+            own += any(m.image is not None and m.image.case_title == path.name for m in found)
     return {"random_hashes": hashes, "fill_seconds": round(filled, 1), "queries": len(times),
             "median_lookup_ms": round(1000 * statistics.median(times), 1),
             "p90_lookup_ms": round(1000 * float(np.percentile(times, 90)), 1), "queries_with_a_match": hits,
@@ -201,9 +210,22 @@ def bench_cases(manifest: Path, count: int) -> dict:
         groups: dict[str, set] = {}
         for record in summary.records:
             groups.setdefault(record.extra["dup_group"], set()).add(record.extra["split"])
+        # Re-fit the signal score on the train split, then both versions side by side on the test split.
+        train = Path(home) / "train-split.jsonl"
+        write_dataset(train, [r for r in summary.records if r.extra["split"] == "train"])
+        begin = time.perf_counter()
+        fitted = train_signal_model(train, Path(home) / "refit.json", progress=False)
+        refit_seconds = time.perf_counter() - begin
+        comparison = compare_versions(split_images(out, "test"), {
+            "shipped": SignalModel.load(), "re-fitted on the cases": SignalModel.load(fitted.weights_path)})
+    print(versions_table(comparison), flush=True)
     return {"cases": len(rows), "records": written, "validated_rows": checked, "problems": len(problems),
             "splits": {s: sum(r.extra["split"] == s for r in summary.records) for s in ("train", "test")},
-            "groups_on_both_sides": sum(len(s) > 1 for s in groups.values()), "seconds": round(seconds, 1)}
+            "groups_on_both_sides": sum(len(s) > 1 for s in groups.values()), "seconds": round(seconds, 1),
+            "refit_seconds": round(refit_seconds, 1),
+            "refit_thresholds": {"ai": fitted.ai_threshold, "real": fitted.real_threshold},
+            "versions_on_test_split": [r.as_dict() for r in comparison.versions],
+            "unreadable": len(comparison.unreadable)}
 
 
 def main() -> None:
@@ -215,13 +237,15 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--parts", default="recall,lookup,cases")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--database-url", default=None,
+                        help="lookup only: an empty PostgreSQL database (postgresql+psycopg://...) instead of SQLite")
     args = parser.parse_args()
     result = {}
     for part in args.parts.split(","):
         if part == "recall":
             result["recall"] = bench_recall(args.manifest, args.images)
         elif part == "lookup":
-            result["lookup"] = bench_lookup(args.manifest, args.hashes, args.queries)
+            result["lookup"] = bench_lookup(args.manifest, args.hashes, args.queries, args.database_url)
         elif part == "cases":
             result["cases"] = bench_cases(args.manifest, args.cases)
         print(json.dumps({part: result.get(part)}, indent=1), flush=True)
