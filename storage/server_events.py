@@ -15,7 +15,7 @@ from storage.tables import ServerEventRow, utc_now
 if TYPE_CHECKING:
     from storage.store import CaseStore
 
-ACTIONS = ("login", "login-failed", "login-throttled")
+ACTIONS = ("login", "login-failed", "login-throttled", "logout")
 
 
 @dataclass(frozen=True)

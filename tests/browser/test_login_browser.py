@@ -1,6 +1,7 @@
 """The newsroom server in the browser: `app.py --users` shows only the login
 page, refuses a wrong password, lets an analyst in, and what she does is
-signed with her login: the page's name box shows it and takes no typing."""
+signed with her login: the page's name box shows it and takes no typing.
+Log out ends her session, and the server log has it."""
 
 from __future__ import annotations
 
@@ -42,12 +43,20 @@ def test_one_login_per_analyst(tmp_path, start_app, browser_page, screenshots, s
     screenshots.take(page, "signed-in")
     assert browser_page.dialogs == []
 
+    page.locator("#log-out").click()  # back to the login page; the session's cookie no longer opens the workbench
+    page.locator("input[type=password]").first.wait_for(state="visible", timeout=60_000)
+    assert page.locator("#analyst-name").count() == 0
+    page.goto(server.url, wait_until="load")
+    page.locator("input[type=password]").first.wait_for(state="visible")
+    assert page.locator("#analyst-name").count() == 0
+
     from storage import CaseStore
     from storage.server_events import server_events
 
     store = CaseStore.open(str(server.data_dir))
     try:
-        assert [e.action for e in reversed(server_events(store, actor="amira"))] == ["login-failed", "login"]
+        assert [e.action for e in reversed(server_events(store, actor="amira"))] == \
+            ["login-failed", "login", "logout"]
         case = store.get_case(store.list_cases().cases[0].id)
         assert {event.actor for event in case.history} == {"amira"}  # the login signs, not the typed name
         assert case.evidence_files[0].intake_by == "amira"

@@ -89,12 +89,12 @@ def serve(host: str, port: int, auth: str | None, users_file: str | None, data_d
     from starlette.middleware import Middleware
 
     try:
-        gate = newsroom_logins(users, home) if users is not None else login
+        gate, on_logout = newsroom_logins(users, home) if users is not None else (login, None)
     except (UsersError, WorkbenchError) as exc:
         raise click.ClickException(str(exc)) from None
     _, url, _ = demo.launch(server_name=host, server_port=port, auth=gate, allowed_paths=served_folders(home),
                             blocked_paths=private_paths(home), css=PAGE_CSS,
-                            app_kwargs={"middleware": [Middleware(LoginGate)]} if gate else None,
+                            app_kwargs={"middleware": [Middleware(LoginGate, on_logout=on_logout)]} if gate else None,
                             max_file_size=MAX_UPLOAD, run_history=False, footer_links=["gradio"],
                             show_error=False, ssr_mode=False, enable_monitoring=False, mcp_server=False,
                             pwa=False, inbrowser=False, quiet=True, prevent_thread_lock=True)
@@ -104,8 +104,9 @@ def serve(host: str, port: int, auth: str | None, users_file: str | None, data_d
 
 
 def newsroom_logins(users: Path, home: Path):
-    """Gradio's auth for one login per analyst: the users file, the server log in
-    the case store, and the signed-in user as who acts in every event."""
+    """Gradio's auth for one login per analyst (the users file, the server log in
+    the case store, and the signed-in user as who acts in every event), and
+    what logs a log-out."""
     from storage.identity import use_session_source
     from storage.server_events import record_server_event
     from zoomin_ui.service import open_store
@@ -117,5 +118,11 @@ def newsroom_logins(users: Path, home: Path):
     def log(actor: str, action: str, client: str, detail: dict | None) -> None:
         record_server_event(log_store, actor, action, client, detail)
 
+    def logged_out(actor: str, client: str) -> None:
+        try:
+            log(actor, "logout", client, None)
+        except Exception as exc:  # the session ends all the same: keeping it open would be worse
+            click.echo(f"the log-out of {actor} could not be written to the server log: {exc}", err=True)
+
     use_session_source(gradio_session_user(book))
-    return Authenticator(book, log).login
+    return Authenticator(book, log).login, logged_out

@@ -44,6 +44,11 @@ def _text(elem_id: str, label: str, lines: int = 1, **kwargs: Any) -> gr.Textbox
     return gr.Textbox(label=label, elem_id=elem_id, lines=lines, interactive=False, **kwargs)
 
 
+def log_out_shown(request: gr.Request) -> Any:
+    """Log out is offered to a session that logged in (a login is set) only."""
+    return gr.Button(visible=bool(getattr(request, "username", None)))
+
+
 def build_app(store_home: str | Path | None = None, *, backends: BackendConfig | None = None,
               store: Any = None) -> gr.Blocks:
     """The workbench page on the case store in `store_home` (default ZOOMIN_HOME)."""
@@ -65,6 +70,8 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
             case_search = gr.Textbox(label="Find a case (title, file name, SHA-256 prefix, id)",
                                      elem_id="case-search", min_width=200)
             open_case_btn = gr.Button("Open case", elem_id="open-case-btn", min_width=90)
+            # Gradio's /logout ends the session (and the server log records it: launch.py).
+            log_out = gr.Button("Log out", link="/logout", elem_id="log-out", visible=False, min_width=80)
         c["status"] = _text("status-message", "Status", show_label=False, container=False)
         with gr.Group(elem_id="verdict-card"):
             with gr.Row(equal_height=True):
@@ -187,6 +194,7 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
 
         # Fill in the remembered name only: never overwrite one being typed (signed in: the login's name).
         demo.load(page_analyst, [remembered, analyst], analyst, queue=False)
+        demo.load(log_out_shown, None, log_out, queue=False)
         on(demo.load, handlers.first_view, [case_search], CASES)
         analyst.change(lambda name: (name or "").strip(), analyst, remembered, queue=False)
         # A waiting upload (dropped before the name) is taken in once the name is given.

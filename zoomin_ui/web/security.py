@@ -10,7 +10,7 @@ import ipaddress
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -123,15 +123,20 @@ class LoginGate:
     queue) answers 401.  The login page itself is served without the API schema of every
     endpoint that Gradio would otherwise embed in it."""
 
-    def __init__(self, app: Any):
-        self.app = app
+    def __init__(self, app: Any, on_logout: Callable[[str, str], None] | None = None):
+        self.app, self.on_logout = app, on_logout  # on_logout(user, client): the server log's entry
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":  # for the login's throttle and the server log (zoomin_ui/users.py)
             login_client.set(str((scope.get("client") or ("",))[0]))
         gradio_app = scope.get("app")
-        if scope["type"] not in ("http", "websocket") or getattr(gradio_app, "auth", None) is None \
-                or _logged_in(scope, gradio_app):
+        if scope["type"] not in ("http", "websocket") or getattr(gradio_app, "auth", None) is None:
+            await self.app(scope, receive, send)
+            return
+        user = _session_user(scope, gradio_app)
+        if user is not None:
+            if scope["type"] == "http" and scope.get("path") == "/logout" and self.on_logout is not None:
+                self.on_logout(user, login_client.get())  # Gradio's own route then ends the session
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
@@ -165,7 +170,8 @@ class LoginGate:
         await self.app(scope, receive, capture)
 
 
-def _logged_in(scope: dict, gradio_app: Any) -> bool:
+def _session_user(scope: dict, gradio_app: Any) -> str | None:
+    """The login behind the request's session cookie, None where it has none."""
     cookies: dict[str, str] = {}
     for key, value in scope.get("headers", []):
         if key.lower() == b"cookie":
@@ -174,4 +180,4 @@ def _logged_in(scope: dict, gradio_app: Any) -> bool:
                 cookies[name] = content
     cookie_id = getattr(gradio_app, "cookie_id", "")
     token = cookies.get(f"access-token-{cookie_id}") or cookies.get(f"access-token-unsecure-{cookie_id}")
-    return bool(token) and getattr(gradio_app, "tokens", {}).get(token) is not None
+    return getattr(gradio_app, "tokens", {}).get(token) if token else None
