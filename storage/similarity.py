@@ -77,9 +77,12 @@ def pair_candidates(session: Session, algorithm: str, hexes: Sequence[str]) -> l
         # Eight small nested loops: PostgreSQL's cost guess launched two parallel workers for
         # them, ~50 ms of start-up for a query of a few milliseconds.  For this transaction only.
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    connection = session.connection()
+    marker = ":{}" if connection.dialect.paramstyle in ("named", "qmark") else "%({})s"
     for start in range(0, len(hexes), _PAIR_CHUNK):
-        statement, values = _pair_statement(algorithm, [bands(h) for h in hexes[start:start + _PAIR_CHUNK]])
-        for row in session.execute(statement, values):
+        statement, values = _pair_statement(algorithm, [bands(h) for h in hexes[start:start + _PAIR_CHUNK]], marker)
+        # Straight to the driver: compiling a fresh 1,000-value statement cost more than running it.
+        for row in connection.exec_driver_sql(statement, values):
             found.setdefault(row[0], StoredHash(*row))
     return list(found.values())
 
@@ -88,20 +91,22 @@ def pair_candidates(session: Session, algorithm: str, hexes: Sequence[str]) -> l
 _PAIR_CHUNK = 1000
 
 
-def _pair_statement(algorithm: str, split: list[tuple[int, ...]]):
-    """The statement and its values; the column names come from BAND_COLUMNS, never from input."""
+def _pair_statement(algorithm: str, split: list[tuple[int, ...]], marker: str) -> tuple[str, dict]:
+    """The statement (the driver's placeholders, `marker`) and its values; the column names
+    come from BAND_COLUMNS, never from input."""
     values: dict[str, object] = {"algorithm": algorithm}
     parts = []
     for k in range(0, len(BAND_COLUMNS), 2):
         keys = sorted({(b[k], b[k + 1]) for b in split})
         for n, (first, second) in enumerate(keys):
             values[f"k{k}_{n}a"], values[f"k{k}_{n}b"] = first, second
-        listed = ", ".join(f"(:k{k}_{n}a, :k{k}_{n}b)" for n in range(len(keys)))
+        listed = ", ".join(f"({marker.format(f'k{k}_{n}a')}, {marker.format(f'k{k}_{n}b')})" for n in range(len(keys)))
         # VALUES columns are column1, column2 in both SQLite and PostgreSQL.
         parts.append(f"SELECT p.id, p.evidence_file_id, p.list_entry_id, p.algorithm, p.hash, p.key_x, p.key_y "
-                     f"FROM (VALUES {listed}) AS k{k} JOIN perceptual_hashes AS p ON p.algorithm = :algorithm "
-                     f"AND p.{BAND_COLUMNS[k]} = k{k}.column1 AND p.{BAND_COLUMNS[k + 1]} = k{k}.column2")
-    return text(" UNION ALL ".join(parts)), values
+                     f"FROM (VALUES {listed}) AS k{k} JOIN perceptual_hashes AS p ON p.algorithm = "
+                     f"{marker.format('algorithm')} AND p.{BAND_COLUMNS[k]} = k{k}.column1 "
+                     f"AND p.{BAND_COLUMNS[k + 1]} = k{k}.column2")
+    return " UNION ALL ".join(parts), values
 
 
 def _distinct(result) -> list[StoredHash]:
