@@ -55,7 +55,10 @@ def pin_every_thread(cores: set[int]) -> None:
     """Linux pins one thread per call: the engine's pool threads, started by an
     earlier run, are pinned too (threads started later inherit the affinity)."""
     for thread in os.listdir("/proc/self/task"):
-        os.sched_setaffinity(int(thread), cores)
+        try:
+            os.sched_setaffinity(int(thread), cores)
+        except ProcessLookupError:
+            pass  # a thread that ended since the folder was listed
 
 
 def timed_batch(spec: DetectorSpec, files: list[str], cores: set[int] | None = None, **runner_options) -> dict:
