@@ -62,7 +62,7 @@ def add_evidence_file(db: Database, blobs: BlobStore, case_id: int | None, image
     else:
         db.read(lambda session: load_case(session, case_id))  # no file is stored for a case that does not exist
 
-    hashes = hashes_for_intake(image.rgb)  # perceptual hashes for "seen before" (storage/memory.py)
+    hashes = hashes_for_intake(image.rgb, image.sha256)  # perceptual hashes for "seen before" (storage/memory.py)
 
     def insert(session: Session) -> EvidenceIntake:
         if case_id is None:

@@ -176,6 +176,29 @@ def test_the_same_file_is_a_copy_and_the_own_case_can_be_left_out(store):
     assert memory.seen_before(store, data, excluding_case=case) == []
 
 
+def test_a_lookup_then_an_intake_of_the_same_upload_hashes_it_once_and_stores_what_an_intake_alone_would(
+        store, monkeypatch):
+    import storage.memory as store_memory
+    from models.image_input import load_image
+    from models.similarity.hashes import picture_hashes
+    from sqlalchemy import text
+
+    image = load_image(encode(np.asarray(_picture(21)), "JPEG", quality=85), name="upload.jpg")
+    for rgb in (image.rgb, np.asarray(_picture(22))[:37, :300]):  # one computation, the same stored hashes
+        assert picture_hashes(rgb).stored == image_hashes(rgb)
+    computed = []
+    monkeypatch.setattr(store_memory, "_recent", type(store_memory._recent)())  # none kept from another test
+    monkeypatch.setattr(store_memory, "picture_hashes",
+                        lambda rgb: computed.append(rgb.shape) or picture_hashes(rgb))
+    monkeypatch.setattr(store_memory, "image_hashes", lambda rgb: pytest.fail("the upload was hashed again"))
+    assert memory.seen_before(store, image) == []  # the page's check, before the upload is stored
+    file_id = store.open_case_with_evidence("upload", image, "A. Analyst").record.id
+    assert computed == [image.rgb.shape]
+    stored = store._db.read(lambda s: s.execute(text(
+        "SELECT algorithm, hash FROM perceptual_hashes WHERE evidence_file_id = :i"), {"i": file_id}).all())
+    assert sorted(map(tuple, stored)) == sorted((h.algorithm, h.hex) for h in picture_hashes(image.rgb).stored)
+
+
 def test_reindex_back_fills_files_stored_without_hashes(store):
     data = encode(camera_like_photo(200, 300, seed=6), "PNG")
     store.open_case_with_evidence("old", data, "A. Analyst")

@@ -139,3 +139,24 @@ def _spread(keypoints, shape: tuple[int, ...], limit: int) -> list[int]:
 def image_hashes(rgb: np.ndarray) -> list[ImageHash]:
     """Everything stored for one picture: its PDQ hash and its keypoint descriptors."""
     return [pdq_hash(rgb), *keypoint_hashes(rgb)]
+
+
+@dataclass(frozen=True)
+class PictureHashes:
+    """One computation of everything a lookup and an intake need: the eight dihedral PDQ
+    hashes (the first is the picture as it is), their quality, and the keypoints."""
+
+    dihedral: tuple[tuple[str, str], ...]
+    quality: int
+    corners: tuple[ImageHash, ...]
+
+    @property
+    def stored(self) -> list[ImageHash]:
+        """What image_hashes gives for the same picture (what an intake stores)."""
+        return [ImageHash(PDQ, FULL, self.dihedral[0][1], self.quality), *self.corners]
+
+
+def picture_hashes(rgb: np.ndarray) -> PictureHashes:
+    vectors, quality = pdqhash.compute_dihedral(_pdq_input(rgb))
+    dihedral = tuple((name, bits_to_hex(np.asarray(vector))) for name, vector in zip(DIHEDRAL, vectors))
+    return PictureHashes(dihedral, int(quality), tuple(keypoint_hashes(rgb)))
