@@ -42,16 +42,21 @@ _recent: OrderedDict[tuple[str, tuple[int, ...]], PictureHashes] = OrderedDict()
 _recent_lock = threading.Lock()
 
 
-def _hashed(rgb: np.ndarray, sha256: str) -> PictureHashes:
-    key = (sha256, tuple(rgb.shape))
+def _recently_hashed(rgb: np.ndarray, sha256: str) -> PictureHashes | None:
+    if not sha256:
+        return None
     with _recent_lock:
-        known = _recent.get(key) if sha256 else None
+        return _recent.get((sha256, tuple(rgb.shape)))
+
+
+def _hashed(rgb: np.ndarray, sha256: str) -> PictureHashes:
+    known = _recently_hashed(rgb, sha256)
     if known is not None:
         return known
     hashes = picture_hashes(rgb)
     if sha256:
         with _recent_lock:
-            _recent[key] = hashes
+            _recent[(sha256, tuple(rgb.shape))] = hashes
             while len(_recent) > _RECENT_PICTURES:
                 _recent.popitem(last=False)
     return hashes
@@ -62,8 +67,7 @@ def hashes_for_intake(rgb: np.ndarray, sha256: str = "") -> list[ImageHash]:
     before, where there was one); none for a picture they cannot be computed on (a 1-pixel
     image), which is then simply never found as a near-duplicate."""
     try:
-        with _recent_lock:
-            known = _recent.get((sha256, tuple(rgb.shape))) if sha256 else None
+        known = _recently_hashed(rgb, sha256)
         return known.stored if known is not None else image_hashes(rgb)
     except Exception:  # noqa: BLE001 - a hash is an aid; it never stops an intake
         return []

@@ -94,12 +94,6 @@ def pdq_hash(rgb: np.ndarray) -> ImageHash:
     return ImageHash(PDQ, FULL, bits_to_hex(vector), int(quality))
 
 
-def pdq_dihedral(rgb: np.ndarray) -> list[tuple[str, str]]:
-    """(what was done to the original, hash hex) for the eight rotations and mirrors."""
-    vectors, _ = pdqhash.compute_dihedral(_pdq_input(rgb))
-    return [(name, bits_to_hex(np.asarray(vector))) for name, vector in zip(DIHEDRAL, vectors)]
-
-
 def keypoint_hashes(rgb: np.ndarray, limit: int = KEYPOINTS) -> list[ImageHash]:
     """ORB descriptors of the `limit` strongest corners, on a grey copy brought to KEYPOINT_SIDE."""
     grey = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2GRAY)
@@ -146,7 +140,7 @@ class PictureHashes:
     """One computation of everything a lookup and an intake need: the eight dihedral PDQ
     hashes (the first is the picture as it is), their quality, and the keypoints."""
 
-    dihedral: tuple[tuple[str, str], ...]
+    dihedral: tuple[tuple[str, str], ...]  # (what was done to the original, hash hex), DIHEDRAL's order
     quality: int
     corners: tuple[ImageHash, ...]
 
