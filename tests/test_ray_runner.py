@@ -78,3 +78,24 @@ def test_a_detector_that_cannot_start_on_the_cluster_is_one_line(local_head, fol
     result = CliRunner().invoke(main, ["analyze", str(folder), "--ray", "auto", "--jobs", "1",
                                        "--backend", "remote", "--model", "Qwen/Qwen2.5-VL-7B-Instruct"])
     assert result.exit_code == 1 and "needs a server" in result.output and "Traceback" not in result.output
+
+
+def _native_threads(_actor_state) -> tuple[int, int]:
+    import cv2
+    import torch
+
+    return cv2.getNumThreads(), torch.get_num_threads()
+
+
+def test_each_actor_runs_its_native_libraries_on_one_core(local_head):
+    """An actor is given num_cpus=1; OpenCV's and torch's own pools, sized by the
+    machine, would make two actors run four threads on two cores."""
+    from zoomin_ui.parallel import DetectorSpec
+    from zoomin_ui.ray_runner import ray_pool
+
+    runner = ray_pool(DetectorSpec("evidence"), "auto", workers=2)
+    try:
+        for actor in runner.actors:
+            assert ray.get(actor.__ray_call__.remote(_native_threads)) == (1, 1)
+    finally:
+        runner.close()

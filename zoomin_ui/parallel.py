@@ -114,21 +114,25 @@ _worker_problem: str = ""
 
 def _start_worker(spec: DetectorSpec) -> None:
     global _worker_detector, _worker_problem
-    _one_thread_each()
     try:
         _worker_detector = spec.open()
     except service.WorkbenchError as exc:  # told to the parent by describe_worker, not raised here
         _worker_detector, _worker_problem = None, str(exc)
+    one_core_each()
 
 
-def _one_thread_each() -> None:
-    """OpenCV and torch keep pools of their own, sized by the cores, whatever the environment says."""
-    if multiprocessing.parent_process() is None:
-        return  # the batch's own process (threads for a model server): left as it is
+def one_core_each() -> None:
+    """Make this process one core's work: a `--jobs` worker or a Ray actor with
+    num_cpus=1.  OpenCV and torch size their own thread pools by the machine's
+    cores whatever OMP_NUM_THREADS says, so two workers on two cores would each
+    run two threads and fight over the cores.  Called after the detector is
+    open, once its imports have started those pools (earlier, OpenCV is often
+    not imported yet and the setting would be skipped)."""
     import sys
 
-    if "cv2" in sys.modules:
-        sys.modules["cv2"].setNumThreads(1)
+    import cv2
+
+    cv2.setNumThreads(1)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
 

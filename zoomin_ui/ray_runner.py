@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from zoomin_ui.parallel import DetectorSpec, RunnerError, Task, WorkerResult, analyse_with
+from zoomin_ui.parallel import DetectorSpec, RunnerError, Task, WorkerResult, analyse_with, one_core_each
 
 if TYPE_CHECKING:
     from storage import BackendInfo
@@ -36,6 +36,7 @@ class DetectorActor:
             self.detector = spec.open()
         except WorkbenchError as exc:
             self.problem = str(exc)
+        one_core_each()  # each actor is given num_cpus=1, as each --jobs worker is one core
 
     def describe(self) -> BackendInfo | str:
         from zoomin_ui.service import backend_info
