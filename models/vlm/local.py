@@ -73,7 +73,7 @@ class LocalTransport:
             new_images = self._encode_new_images(inputs, continued, clock)
             if new_images is not None:
                 arguments["mm_encoder_outputs"] = {"image": new_images}
-            arguments["past_key_values"] = cache
+            arguments["cache"] = cache  # `past_key_values=` is deprecated (transformers 6 drops it)
         # Positions for the whole sequence, so continuing from a cache never
         # relies on offsets a previous call left on the model.
         if inputs.get("image_grid_thw") is not None:
@@ -85,7 +85,7 @@ class LocalTransport:
                                 top_p=None, top_k=None, return_dict_in_generate=True,
                                 output_logits=bool(request.verdict_words))
         prompt_length = input_ids.shape[1]
-        self._prefixes.keep_after(request.prefix_key, input_ids, output.past_key_values, prompt_length)
+        self._prefixes.keep_after(request.prefix_key, input_ids, output.cache, prompt_length)
         new_ids = output.sequences[0, prompt_length:].tolist()
         new_ids = _without_end(new_ids, self._end_ids())
         answer = self.loaded.processor.tokenizer.decode(new_ids, skip_special_tokens=False)
@@ -119,7 +119,7 @@ class LocalTransport:
         model = self.loaded.model
         model.model.rope_deltas = None   # positions from this prefix alone: the same as in the whole prompt
         clock.prefill_forwards = 2       # this forward and the generation's first
-        cache = model(**part, use_cache=True, logits_to_keep=1).past_key_values
+        cache = model(**part, use_cache=True, logits_to_keep=1).cache
         self._prefixes.keep_snapshot(request.prefix_key, input_ids[:, :length], cache)
         return length, cache
 
@@ -187,28 +187,32 @@ class _StageClock:
     two where the shared prefix is prefilled on its own) and the decode steps of
     one generate call with forward hooks, without touching the model.  The
     vision encoder may run inside a prefill forward or before it (transformers
-    can pre-encode images), so intervals are compared."""
+    can pre-encode images), so intervals are compared.  Each stage is also
+    given in process CPU time (all threads; `<stage>_cpu`): on a shared machine
+    other processes' load stretches wall time but hardly the CPU time this
+    process spends, so ratios of CPU times stay comparable across runs."""
 
     def __init__(self, model: Any):
         self.model = model
         self.cuda = next(model.parameters()).device.type == "cuda"
-        self.forwards: list[tuple[float, float]] = []
-        self.visions: list[tuple[float, float]] = []
+        self.forwards: list[tuple[tuple[float, float], tuple[float, float]]] = []
+        self.visions: list[tuple[tuple[float, float], tuple[float, float]]] = []
         self.prefill_forwards = 1
         self._handles: list[Any] = []
 
-    def _now(self) -> float:
+    def _now(self) -> tuple[float, float]:
+        """(wall, process CPU) seconds."""
         if self.cuda:
             torch.cuda.synchronize()
-        return time.perf_counter()
+        return time.perf_counter(), time.process_time()
 
     def __enter__(self) -> "_StageClock":
-        starts: dict[str, float] = {}
+        starts: dict[str, tuple[float, float]] = {}
 
         def started(name: str):
             return lambda *_: starts.__setitem__(name, self._now())
 
-        def finished(name: str, intervals: list[tuple[float, float]]):
+        def finished(name: str, intervals: list[tuple[tuple[float, float], tuple[float, float]]]):
             return lambda *_: intervals.append((starts[name], self._now()))
 
         self._handles = [
@@ -224,9 +228,14 @@ class _StageClock:
             handle.remove()
 
     def timings(self) -> dict[str, float]:
-        vision = sum(end - start for start, end in self.visions)
-        prefills = self.forwards[:self.prefill_forwards]
-        inside = sum(max(0.0, min(end, f_end) - max(start, f_start))
-                     for f_start, f_end in prefills for start, end in self.visions)
-        return {"vision": vision, "prefill": sum(end - start for start, end in prefills) - inside,
-                "decode": sum(end - start for start, end in self.forwards[self.prefill_forwards:])}
+        timings: dict[str, float] = {}
+        for clock, suffix in ((0, ""), (1, "_cpu")):
+            visions = [(start[clock], end[clock]) for start, end in self.visions]
+            forwards = [(start[clock], end[clock]) for start, end in self.forwards]
+            prefills = forwards[:self.prefill_forwards]
+            inside = sum(max(0.0, min(end, f_end) - max(start, f_start))
+                         for f_start, f_end in prefills for start, end in visions)
+            timings[f"vision{suffix}"] = sum(end - start for start, end in visions)
+            timings[f"prefill{suffix}"] = sum(end - start for start, end in prefills) - inside
+            timings[f"decode{suffix}"] = sum(end - start for start, end in forwards[self.prefill_forwards:])
+        return timings
