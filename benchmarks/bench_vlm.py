@@ -211,27 +211,22 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
         request = GenerationRequest((turns[0], Turn("user", (*turns[1].parts,
                                                              TextPart(prompts.examine_request(0))))),
                                     "examine", args.new_tokens, args.new_tokens, None)
-        start, cpu = time.perf_counter(), time.process_time()
+        start = time.perf_counter()
         generation = single.transport.generate(request)
-        return time.perf_counter() - start, time.process_time() - cpu, generation
-
-    def cpu_of(call):
-        """(its result, the process CPU seconds it took, all threads)."""
-        cpu = time.process_time()
-        result = call()
-        return result, time.process_time() - cpu
+        return time.perf_counter() - start, generation.timings["cpu"], generation
 
     single_seconds, single_cpu, one = single_query()
 
+    # CPU seconds are the local transport's, per query (as the wall seconds are): all threads of this process
     two = detector()
-    # random weights name no region: the fallback's cost is not the model's and is left out
-    _, scan_cpu = cpu_of(lambda: two.scan(image))
+    two.scan(image)  # random weights name no region: the fallback's cost is not the model's and is left out
     scan_timings = two._scans[image.sha256].timings
-    scan_seconds = scan_timings["scan"]
-    reused, examine_cpu = cpu_of(lambda: two.examine(image, regions))
+    scan_seconds, scan_cpu = scan_timings["scan"], scan_timings["scan_cpu"]
+    reused = two.examine(image, regions)
+    examine_cpu = reused.timings["examine_cpu"]
     two_stage = scan_seconds + reused.timings["examine"]
-    # the same stage 2 with no cached prefix
-    recomputed, recomputed_cpu = cpu_of(lambda: detector().examine(image, regions))
+    recomputed = detector().examine(image, regions)  # the same stage 2 with no cached prefix
+    recomputed_cpu = recomputed.timings["examine_cpu"]
     again_seconds, again_cpu, again = single_query()  # twice, the faster counts: the machine is shared
     if again_seconds < single_seconds:
         single_seconds, one = again_seconds, again
