@@ -275,3 +275,15 @@ def test_texture_less_boxes_lose_their_slots_to_boxes_with_structure():
     ranked = prefer_structure([Candidate(sky, 0.99, "a"), Candidate(texture, 0.95, "b")], signals)
     assert [c.box for c in ranked] == [texture, sky]
     assert [c.box for c in with_structure(ranked, signals)] == [texture]
+
+
+def test_noise_map_does_not_box_a_textured_object_with_the_same_noise():
+    """A rough object (fine texture, as a rock or foliage) in a smooth photo, with the camera's
+    noise everywhere: the texture raises the block noise estimate there, which is no splice."""
+    rng = np.random.default_rng(8)
+    base = scene(seed=5)
+    rows, cols = PATCH.pixel_slices()
+    texture = cv2.GaussianBlur(rng.standard_normal(base.shape[:2]).astype(np.float32), (0, 0), 0.8) * 40.0
+    base[rows, cols] += texture[rows, cols, None]
+    photo = np.clip(base + rng.standard_normal(base.shape) * 1.5, 0, 255).astype(np.uint8)
+    assert not boxed(map_boxes(png(photo), "noise-inconsistency"))
