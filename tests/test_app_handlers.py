@@ -4,6 +4,7 @@ SQLite case store in a temporary folder, plus the app's launch checks."""
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 from dataclasses import replace
 
 import gradio as gr
@@ -365,6 +366,37 @@ def test_the_page_image_is_drawn_once_per_picture_and_boxes(handlers, photo):
         assert shown.shape == expected.shape and np.abs(shown - expected).mean() < 3, "only JPEG's own loss"
     assert np.abs(np.asarray(Image.open(done.image), dtype=float)
                   - np.asarray(Image.open(chosen.image), dtype=float)).max() > 100, "the highlight is drawn"
+
+
+def test_the_page_pictures_keep_the_last_few_and_remake_a_removed_file(tmp_path):
+    """One keep-the-last-N cache serves the screen copies, the boxed images and the
+    thumbnails: a kept value is handed out again without making it, the oldest goes once
+    more are made, and a file removed meanwhile (the served folder keeps only the newest)
+    is made again rather than handed out dead."""
+    from zoomin_ui.web.pictures import _file_exists, _Recent
+
+    made = []
+
+    def maker(name):
+        def make():
+            path = tmp_path / f"{name}-{len(made)}.jpg"
+            path.write_bytes(b"x")
+            made.append(name)
+            return str(path)
+        return make
+
+    recent = _Recent(2, _file_exists)
+    first = recent.get("a", maker("a"))
+    assert recent.get("a", maker("a")) == first and made == ["a"]
+    recent.get("b", maker("b"))
+    recent.get("a", maker("a"))  # "a" is now the newest, so "c" pushes out "b"
+    recent.get("c", maker("c"))
+    recent.get("a", maker("a"))
+    recent.get("b", maker("b"))
+    assert made == ["a", "b", "c", "b"]
+    Path(recent.get("b", maker("b"))).unlink()
+    again = recent.get("b", maker("b"))
+    assert made[-1] == "b" and len(made) == 5 and Path(again).exists()
 
 
 def test_a_tool_box_the_analyst_moved_is_drawn_in_the_analyst_style(handlers, photo):

@@ -31,28 +31,52 @@ DISPLAY_SIDE = 1600  # longest side of the image as the page shows it
 # Quality 75 is what Gradio's own encoding of the page's pictures (Pillow's default) gave.
 PAGE_JPEG_QUALITY = 75
 
-_BASES: OrderedDict[str, tuple[Image.Image, float]] = OrderedDict()
-_BASES_LOCK = threading.Lock()
+class _Recent:
+    """The last `kept` values made, by key (the page's pictures: the screen copies of images,
+    the image with its boxes, the strip's thumbnails).  A value that `usable` rejects (a file
+    removed meanwhile) is made again.  Making happens outside the lock: two sessions may
+    make the same picture at once, and both results are the same picture."""
+
+    def __init__(self, kept: int, usable: Callable[[Any], bool] = lambda value: True):
+        self._values: OrderedDict[Any, Any] = OrderedDict()
+        self._kept = kept
+        self._usable = usable
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None and self._usable(value):
+                self._values.move_to_end(key)
+                return value
+        value = make()
+        with self._lock:
+            self._values[key] = value
+            while len(self._values) > self._kept:
+                self._values.popitem(last=False)
+        return value
+
+
+def _file_exists(path: str) -> bool:
+    return Path(path).exists()
+
+
+_BASES = _Recent(4)
 
 
 def display_base(image: LoadedImage) -> tuple[Image.Image, float]:
     """The image shrunk for the page (kept for the last few images) and the
     scale from image pixels to display pixels."""
-    with _BASES_LOCK:
-        if image.sha256 in _BASES:
-            _BASES.move_to_end(image.sha256)
-            return _BASES[image.sha256]
+    return _BASES.get(image.sha256, lambda: _display_copy(image))
+
+
+def _display_copy(image: LoadedImage) -> tuple[Image.Image, float]:
     height, width = image.rgb.shape[:2]
     scale = min(1.0, DISPLAY_SIDE / max(width, height))
     pixels = image.rgb
     if scale < 1.0:
         pixels = _shrink(pixels, (max(1, round(width * scale)), max(1, round(height * scale))))
-    base = Image.fromarray(pixels)
-    with _BASES_LOCK:
-        _BASES[image.sha256] = (base, scale)
-        while len(_BASES) > 4:
-            _BASES.popitem(last=False)
-    return base, scale
+    return Image.fromarray(pixels), scale
 
 
 def _shrink(pixels: Any, size: tuple[int, int]) -> Any:
@@ -73,51 +97,37 @@ def _shrink(pixels: Any, size: tuple[int, int]) -> Any:
     return cv2.resize(pixels, size, interpolation=cv2.INTER_LINEAR if whole >= 2 else cv2.INTER_AREA)
 
 
-_PAGE_IMAGES: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+# Files are removed by _served_file once more than its `kept` of a kind exist, so each
+# cache of files keeps no more than that and checks that a file it hands out is still there.
 _PAGE_IMAGES_KEPT = 24
+_PAGE_IMAGES = _Recent(_PAGE_IMAGES_KEPT, _file_exists)
 
 
 def page_image(picture_key: str, base: Image.Image, boxes: Sequence[OverlayBox]) -> str:
     """`base` with `boxes` drawn (models.overlay.draw_boxes) as a JPEG file Gradio may serve;
     `picture_key` names the picture (its SHA-256), so equal keys and boxes draw the same file."""
-    key = (picture_key, base.size, tuple(boxes))
-    with _BASES_LOCK:
-        path = _PAGE_IMAGES.get(key)
-        if path is not None and Path(path).exists():
-            _PAGE_IMAGES.move_to_end(key)
-            return path
-    data = io.BytesIO()
-    draw_boxes(base, boxes).save(data, "JPEG", quality=PAGE_JPEG_QUALITY)
-    path = _served_file(data.getvalue(), "page", ".jpg", _PAGE_IMAGES_KEPT)
-    with _BASES_LOCK:
-        _PAGE_IMAGES[key] = path
-        while len(_PAGE_IMAGES) > _PAGE_IMAGES_KEPT:
-            _PAGE_IMAGES.popitem(last=False)
-    return path
+    def make() -> str:
+        data = io.BytesIO()
+        draw_boxes(base, boxes).save(data, "JPEG", quality=PAGE_JPEG_QUALITY)
+        return _served_file(data.getvalue(), "page", ".jpg", _PAGE_IMAGES_KEPT)
+    return _PAGE_IMAGES.get((picture_key, base.size, tuple(boxes)), make)
 
 
-_THUMBS: OrderedDict[str, str] = OrderedDict()
 THUMB_SIDE = 160
 _THUMBS_KEPT = 64
+_THUMBS = _Recent(_THUMBS_KEPT, _file_exists)
 
 
 def thumbnail_file(picture_key: str, image: Callable[[], LoadedImage]) -> str:
     """A JPEG thumbnail of the picture named `picture_key` (its SHA-256), made from
     `image()` the first time only."""
-    with _BASES_LOCK:
-        thumb = _THUMBS.get(picture_key)
-    if thumb is not None and Path(thumb).exists():
-        return thumb
-    small = display_base(image())[0].copy()  # the page's copy is already small
-    small.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR)
-    data = io.BytesIO()
-    small.convert("RGB").save(data, "JPEG", quality=PAGE_JPEG_QUALITY)
-    thumb = _served_file(data.getvalue(), "thumb", ".jpg", _THUMBS_KEPT)
-    with _BASES_LOCK:
-        _THUMBS[picture_key] = thumb
-        while len(_THUMBS) > _THUMBS_KEPT:
-            _THUMBS.popitem(last=False)
-    return thumb
+    def make() -> str:
+        small = display_base(image())[0].copy()  # the page's copy is already small
+        small.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR)
+        data = io.BytesIO()
+        small.convert("RGB").save(data, "JPEG", quality=PAGE_JPEG_QUALITY)
+        return _served_file(data.getvalue(), "thumb", ".jpg", _THUMBS_KEPT)
+    return _THUMBS.get(picture_key, make)
 
 
 # A zoom crop is shown losslessly (a JPEG would add artefacts of its own to
