@@ -47,18 +47,19 @@ def scan_request(width: int, height: int, max_regions: int, family: ModelFamily 
 
 def region_caption(index: int, model_box: Sequence[int], label: str, reason: str,
                    family: ModelFamily = DEFAULT_FAMILY) -> str:
+    # Said once per region, so kept short: that boxes are in the full image is said once, in the request
+    # (stage 2 prefills every one of these tokens; the crops' own tokens it cannot avoid).
     flagged = f" flagged as '{label}'" if label else ""
     why = f" ({reason})" if reason else ""
-    return (f"Region {index}: box {list(model_box)}{family.caption_units()} in the full image{flagged}{why}. "
-            "Zoomed view:")
+    return f"Region {index}{flagged}{why}: box {list(model_box)}{family.caption_units()}, zoomed:"
 
 
 def examine_request(region_count: int, question: str | None = None) -> str:
     asked = (f"\nThe analyst asks about the region(s) above: {question.strip()}\n"
              "Answer that question inside <answer>...</answer> before the verdict.") if question else ""
-    return (f"Stage 2 (examine). Compare each of the {region_count} zoomed region(s) with the full image: are "
-            "they consistent with a real photograph, or do they show generation or editing artifacts? "
-            "Reason step by step inside <think>...</think>. Then give one finding per region as JSON inside "
+    return (f"Stage 2 (examine). Compare each of the {region_count} zoomed region(s) (boxes in the full image) "
+            "with the full image: real photograph, or generation or editing artifacts? "
+            "Reason step by step inside <think>...</think>, give one finding per region as JSON inside "
             '<regions>[{"region": 1, "artifact": true, "finding": "what you see"}]</regions>, '
-            "and finish with your verdict on the whole image: <verdict>real</verdict> or "
+            "then your verdict on the whole image: <verdict>real</verdict> or "
             f"<verdict>generated</verdict>.{asked}")
