@@ -287,3 +287,16 @@ def test_noise_map_does_not_box_a_textured_object_with_the_same_noise():
     base[rows, cols] += texture[rows, cols, None]
     photo = np.clip(base + rng.standard_normal(base.shape) * 1.5, 0, 255).astype(np.uint8)
     assert not boxed(map_boxes(png(photo), "noise-inconsistency"))
+
+
+def test_jpeg_ghost_does_not_box_a_clipped_object_of_an_untouched_photo():
+    """A photo saved at q75 and re-saved at q95, with a sunlit, partly clipped object: clipping
+    after decoding moves its blocks off the q75 lattice, which is no sign of another origin."""
+    rng = np.random.default_rng(10)
+    base = scene(seed=8)
+    rows, cols = PATCH.pixel_slices()
+    texture = cv2.GaussianBlur(rng.standard_normal(base.shape[:2]).astype(np.float32), (0, 0), 1.0) * 150.0
+    base[rows, cols] = 200.0 + texture[rows, cols, None]
+    photo = np.clip(base + rng.standard_normal(base.shape) * 2.0, 0, 255).astype(np.uint8)
+    delivered = jpeg(decoded(jpeg(photo, 75)), 95)
+    assert not boxed(channel_boxes(delivered, "jpeg-traces", "JPEG ghost"))
