@@ -88,6 +88,13 @@ def test_analysis_end_to_end(detector, image):
         for part in ("", "_vision", "_prefill", "_decode"):
             assert analysis.timings[stage + part] >= 0
     assert analysis.timings["scan_vision"] > 0 and analysis.timings["total"] >= analysis.timings["examine"]
+    # each stage also in process CPU time (what a loaded machine does not stretch): the whole query's,
+    # and its vision / prefill / decode parts, which it holds
+    for stage in ("scan", "examine"):
+        cpu = analysis.timings[f"{stage}_cpu"]
+        parts = [analysis.timings[f"{stage}_{part}_cpu"] for part in ("vision", "prefill", "decode")]
+        assert cpu > 0 and all(p >= 0 for p in parts) and sum(parts) <= cpu + 1e-3
+    assert analysis.timings["scan_vision_cpu"] > 0
     assert analysis.provenance["tokens"]["generated"] == TOKENS
     assert analysis.provenance["tokens"]["reused_prefix"] > 0  # stage 2 continued from stage 1's prefix
 
