@@ -177,7 +177,13 @@ def build_app(store_home: str | Path | None = None, *, backends: BackendConfig |
         offered = backends.available()
         # One progress indicator, on the status line: the image and the other outputs stay as they are.
         progress = {"show_progress": "full", "show_progress_on": [c["status"]]}
-        quiet = {"show_progress": "hidden"}
+        # The other events show no progress, and they keep their loading status on the
+        # status line too: by default Gradio's page keeps one for every output of every
+        # event, and refreshes all of them (each with a copy of the data of all the
+        # component's children: the step tabs hold most of the page) when any event is
+        # sent and again when it ends.  That refresh was ~0.1 s of each box click before
+        # its request left the page.
+        quiet = {"show_progress": "hidden", "show_progress_on": [c["status"]]}
 
         def outputs(parts: Sequence[str]) -> list[Any]:
             return [c[name] for name in parts]
