@@ -1,5 +1,6 @@
 """The newsroom server's own log (table server_events, migration 0007):
-sign-ins, failed sign-ins and refused ones.  Written in a transaction of its
+sign-ins, failed sign-ins and refused ones, and the changes that belong to no case (a
+shared hash list imported, written by storage.audit.record_server_wide).  Written in a transaction of its
 own; read newest first."""
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from storage.audit import HASHLIST_IMPORTED
 from storage.tables import ServerEventRow, utc_now
 
 if TYPE_CHECKING:
     from storage.store import CaseStore
 
-ACTIONS = ("login", "login-failed", "login-throttled", "logout")
+# Every action the log holds: a reader (or a filter on action) can rely on this list.
+ACTIONS = ("login", "login-failed", "login-throttled", "logout", HASHLIST_IMPORTED)
 
 
 @dataclass(frozen=True)
