@@ -18,6 +18,8 @@ from models.similarity.matching import (
     SAME_FRAMING_PDQ,
     keypoint_matches,
     keypoint_transform,
+    padded_words,
+    padding_share,
     pdq_matches,
     pdq_transform,
     plausible_copy,
@@ -83,16 +85,34 @@ class CaseMemory:
         (same SHA-256), whole-picture PDQ matches in any of its eight orientations, then
         keypoint matches (crops, frames)."""
         hashed = _hashed(rgb, sha256)
-        dihedral, corners = list(hashed.dihedral), list(hashed.corners)
+        dihedral = list(hashed.dihedral)
         size = (int(rgb.shape[1]), int(rgb.shape[0]))
+        # Inside flat padding the picture is looked up as itself too: its own PDQ and corners
+        # beside the whole copy's.  Both views, because a stored web thumbnail often has a flat
+        # frame of its own: a crop of it keeps part of that frame, and its corners match the
+        # whole view (the frame's corners included) where the trimmed view keeps too few.
+        content = hashed.content
+        content_dihedral = list(content.dihedral) if content else []
+        views = [(list(hashed.corners), size, False)]
+        if content:
+            views.append((list(content.corners), content.size, True))
+        padding = padding_share(size, content.size) if content else 0.0
 
         def look(session: Session) -> list[NearMatch]:
             exact = similarity.evidence_files_by_sha(session, sha256) if sha256 else []
-            by_pdq = pdq_matches(dihedral, similarity.candidates(session, PDQ, [h for _, h in dihedral]))
-            by_corners = keypoint_matches(corners, similarity.pair_candidates(session, ORB, [h.hex for h in corners]))
-            files = {i for kind, i in [*by_pdq, *by_corners] if kind == "evidence"} | set(exact)
+            pdq_stored = similarity.candidates(session, PDQ, [h for _, h in dihedral + content_dihedral])
+            by_pdq = pdq_matches(dihedral, pdq_stored)
+            inside = {owner: match for owner, match in pdq_matches(content_dihedral, pdq_stored).items()
+                      if owner not in by_pdq or match.distance < by_pdq[owner].distance}
+            by_pdq.update(inside)
+            # One fetch for both views' keys: a candidate row fetched for the other view only
+            # adds a stored corner to choose from, never a match by itself.
+            stored_corners = similarity.pair_candidates(session, ORB, [h.hex for view in views for h in view[0]])
+            by_corners = [(owner, match, view_size, padded) for corners, view_size, padded in views
+                          for owner, match in keypoint_matches(corners, stored_corners).items()]
+            files = {i for kind, i in [*by_pdq, *(owner for owner, *_ in by_corners)] if kind == "evidence"} | set(exact)
             images = similarity.stored_images(session, files)
-            stored_pdq = similarity.pdq_of(session, [i for kind, i in by_corners if kind == "evidence"])
+            stored_pdq = similarity.pdq_of(session, [i for (kind, i), *_ in by_corners if kind == "evidence"])
             listed = similarity.listed_images(session, [i for kind, i in by_pdq if kind == "list"])
             found: dict[tuple[str, int], NearMatch] = {}
             for file_id in exact:
@@ -102,20 +122,26 @@ class CaseMemory:
                     continue
                 image = images.get(owner[1]) if owner[0] == "evidence" else None
                 stored_size = (image.width, image.height) if image else None
-                found[owner] = NearMatch(pdq_transform(match, size, stored_size), PDQ, match.distance, 0,
+                padded = owner in inside
+                transform = pdq_transform(match, content.size if padded else size, stored_size)
+                if padded:
+                    transform = f"{padded_words(padding)}, {transform}"
+                found[owner] = NearMatch(transform, PDQ, match.distance, 0,
                                          image=image, listed=listed.get(owner[1]) if owner[0] == "list" else None)
-            for owner, match in sorted(by_corners.items(), key=lambda item: -item[1].fit.inliers):
+            for owner, match, view_size, padded in sorted(by_corners, key=lambda item: -item[1].fit.inliers):
                 if owner in found or owner[0] != "evidence":
                     continue
                 image = images[owner[1]]
-                if not plausible_copy(match, size, (image.width, image.height)):
+                if not plausible_copy(match, view_size, (image.width, image.height)):
                     continue  # the copy would be a sliver of the stored picture, or it a corner of the copy
-                if same_framing(match, size, (image.width, image.height)) and min(
-                        (hamming(h, stored_pdq.get(owner[1], "0" * 64)) for _, h in dihedral), default=256) \
-                        > SAME_FRAMING_PDQ:
+                if same_framing(match, view_size, (image.width, image.height)) and min(
+                        (hamming(h, stored_pdq.get(owner[1], "0" * 64)) for _, h in dihedral + content_dihedral),
+                        default=256) > SAME_FRAMING_PDQ:
                     continue  # corners agree but the picture does not: shared artefacts, not a copy
-                found[owner] = NearMatch(keypoint_transform(match, size, (image.width, image.height)), ORB, None,
-                                         match.fit.inliers, image=image)
+                transform = keypoint_transform(match, view_size, (image.width, image.height))
+                if padded:
+                    transform = f"{padded_words(padding)}, {transform}"
+                found[owner] = NearMatch(transform, ORB, None, match.fit.inliers, image=image)
             return list(found.values())
 
         return self._db.read(look)

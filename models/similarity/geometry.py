@@ -31,18 +31,18 @@ class Fit:
 
 
 def fit_scale_shift(query_points: np.ndarray, stored_points: np.ndarray, query_ids: np.ndarray,
-                    seed: int = 0) -> Fit | None:
+                    seed: int = 0, hypotheses: int = HYPOTHESES) -> Fit | None:
     """The scale-and-shift most matches agree on, or None with fewer than two matches.
     `query_ids` names the query corner of each match, so one corner counts once."""
     count = len(query_points)
     if count < 2:
         return None
     generator = np.random.default_rng(seed)
-    if count * (count - 1) // 2 <= HYPOTHESES:
+    if count * (count - 1) // 2 <= hypotheses:
         first, second = np.triu_indices(count, 1)
     else:
-        first = generator.integers(0, count, HYPOTHESES)
-        second = generator.integers(0, count, HYPOTHESES)
+        first = generator.integers(0, count, hypotheses)
+        second = generator.integers(0, count, hypotheses)
     # All hypotheses at once: each pair of matches fixes a scale and a shift.
     span = np.linalg.norm(query_points[second] - query_points[first], axis=1)
     usable = (first != second) & (span >= MIN_SPAN)

@@ -135,14 +135,75 @@ def image_hashes(rgb: np.ndarray) -> list[ImageHash]:
     return [pdq_hash(rgb), *keypoint_hashes(rgb)]
 
 
+# Padding: an edge band is flat where at least FLAT_SHARE of each of its rows (or columns)
+# lies within FLAT_TOLERANCE grey levels of the edge's own colour (JPEG q75 leaves flat
+# bands within a few levels, except beside the picture's border); bands thinner than
+# MIN_PADDING of the side are left alone (a photo's own dark rim), and so is a picture
+# whose content would be under MIN_CONTENT of a side (a mostly flat graphic).
+PADDING_SIDE = 256
+FLAT_TOLERANCE = 10
+FLAT_SHARE = 0.98
+MIN_PADDING = 0.02
+MIN_CONTENT = 0.3
+
+
+def content_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the picture inside flat screenshot-like padding, in the
+    pixels of `rgb`; None where no edge has a flat band.  A screenshot of a post frames the
+    picture with flat bars; measured against the whole copy the picture's share shrinks
+    and its keypoints lose slots to the bars' edges, measured inside them it is the picture."""
+    height, width = rgb.shape[:2]
+    scale = min(1.0, PADDING_SIDE / max(height, width))
+    small = np.ascontiguousarray(rgb, dtype=np.uint8)
+    if scale < 1:
+        small = cv2.resize(small, (max(1, round(width * scale)), max(1, round(height * scale))),
+                           interpolation=cv2.INTER_AREA)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.int16)
+    rows, columns = grey.shape
+    if rows < 8 or columns < 8:
+        return None
+
+    def flat_run(lines: np.ndarray) -> int:
+        """How many of `lines` (first = the outermost) are flat in the outermost one's colour."""
+        reference = int(np.median(lines[0]))
+        flat = (np.abs(lines - reference) <= FLAT_TOLERANCE).mean(axis=1) >= FLAT_SHARE
+        return len(flat) if flat.all() else int(np.argmin(flat))
+
+    top, bottom = flat_run(grey), flat_run(grey[::-1])
+    left, right = flat_run(grey.T), flat_run(grey.T[::-1])
+    cuts = [cut if cut >= MIN_PADDING * side else 0
+            for cut, side in ((left, columns), (top, rows), (right, columns), (bottom, rows))]
+    left, top, right, bottom = cuts
+    if not any(cuts) or columns - left - right < MIN_CONTENT * columns or rows - top - bottom < MIN_CONTENT * rows:
+        return None
+    # Back to full resolution; the area-averaged line at the boundary is not flat, so the box
+    # keeps at most one small pixel of padding.
+    return (round(left / scale), round(top / scale), width - round(right / scale), height - round(bottom / scale))
+
+
+@dataclass(frozen=True)
+class Content:
+    """The picture inside flat padding (content_box) and its hashes, as a lookup uses them."""
+
+    box: tuple[int, int, int, int]
+    dihedral: tuple[tuple[str, str], ...]
+    corners: tuple[ImageHash, ...]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+
 @dataclass(frozen=True)
 class PictureHashes:
     """One computation of everything a lookup and an intake need: the eight dihedral PDQ
-    hashes (the first is the picture as it is), their quality, and the keypoints."""
+    hashes (the first is the picture as it is), their quality, the keypoints, and where the
+    picture sits in flat padding, the same of the picture inside it (`content`)."""
 
     dihedral: tuple[tuple[str, str], ...]  # (what was done to the original, hash hex), DIHEDRAL's order
     quality: int
     corners: tuple[ImageHash, ...]
+    content: Content | None = None
 
     @property
     def stored(self) -> list[ImageHash]:
@@ -150,7 +211,16 @@ class PictureHashes:
         return [ImageHash(PDQ, FULL, self.dihedral[0][1], self.quality), *self.corners]
 
 
-def picture_hashes(rgb: np.ndarray) -> PictureHashes:
+def _dihedral(rgb: np.ndarray) -> tuple[tuple[tuple[str, str], ...], int]:
     vectors, quality = pdqhash.compute_dihedral(_pdq_input(rgb))
-    dihedral = tuple((name, bits_to_hex(np.asarray(vector))) for name, vector in zip(DIHEDRAL, vectors))
-    return PictureHashes(dihedral, int(quality), tuple(keypoint_hashes(rgb)))
+    return tuple((name, bits_to_hex(np.asarray(vector))) for name, vector in zip(DIHEDRAL, vectors)), int(quality)
+
+
+def picture_hashes(rgb: np.ndarray) -> PictureHashes:
+    dihedral, quality = _dihedral(rgb)
+    box = content_box(rgb)
+    content = None
+    if box is not None:
+        inside = rgb[box[1]:box[3], box[0]:box[2]]
+        content = Content(box, _dihedral(inside)[0], tuple(keypoint_hashes(inside)))
+    return PictureHashes(dihedral, quality, tuple(keypoint_hashes(rgb)), content)
