@@ -131,6 +131,12 @@ def test_four_bit_nf4_on_cpu(checkpoints, image, family):
         assert "experts" in described["quantization_note"]
     else:
         assert not experts and "quantization_note" not in described
+    # bitsandbytes' CPU kernel repacks every 4-bit weight on first use where the CPU has AVX512-BF16:
+    # rows in groups of 32, inputs in whole blocks of 64. Checked here on every CPU, so a module that
+    # cannot be packed (a one-row gate) fails on this machine too, not only on the ones that have it.
+    unpackable = [f"{name} {m.out_features}x{m.in_features}" for name, m in model.named_modules()
+                  if isinstance(m, bnb.nn.Linear4bit) and (m.out_features % 32 or m.in_features % 64)]
+    assert not unpackable, f"4-bit modules the CPU kernel cannot pack: {unpackable}"
     assert detector.analyze(image).backend_version.endswith("nf4")
 
 

@@ -50,8 +50,11 @@ QWEN3_5_VISION = {k: v for k, v in QWEN3_VL_VISION.items() if k != "deepstack_vi
 # Routed experts in place of the dense MLP: 4 experts of 32, two per token (the real ones: 128 or 256, 8 per token).
 _EXPERTS = {"num_experts": 4, "num_experts_per_tok": 2, "moe_intermediate_size": 32}
 QWEN3_VL_MOE_TEXT = {**QWEN3_VL_TEXT, **_EXPERTS, "decoder_sparse_step": 1, "mlp_only_layers": []}
+# The shared expert is a plain MLP that bitsandbytes quantizes: its down projection's input is a whole
+# 4-bit block (64), as in every real checkpoint, because bitsandbytes' CPU kernel packs each weight
+# row as in_features // 64 blocks (a 32-wide input leaves none, on CPUs with AVX512-BF16).
 QWEN3_5_MOE_TEXT = {**{k: v for k, v in QWEN3_5_TEXT.items() if k != "intermediate_size"}, **_EXPERTS,
-                    "shared_expert_intermediate_size": 32}
+                    "shared_expert_intermediate_size": 64}
 
 RECIPES: dict[str, dict[str, Any]] = {
     "qwen2.5-vl": {"text": TINY_TEXT, "vision": TINY_VISION, "template": CHAT_TEMPLATE},

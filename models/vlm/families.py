@@ -133,7 +133,10 @@ QWEN3_5_MOE = ModelFamily(
     name="qwen3.5-moe", title="Qwen3.5 (mixture of experts)", model_types=("qwen3_5_moe",),
     architectures=("Qwen3_5MoeForConditionalGeneration",), model_class="Qwen3_5MoeForConditionalGeneration",
     name_pattern=r"qwen3[._-]5[._-]?\d+b[._-]?a\d", mixture_of_experts=True,
-    quantization_note=_EXPERTS_NOTE, **_QWEN3_5_COMMON)
+    quantization_note=_EXPERTS_NOTE,
+    # the shared expert's gate is hidden x 1: one output row, which bitsandbytes' CPU kernel cannot pack
+    # (on CPUs with AVX512-BF16 the first forward fails with "N must be divisible by block_n")
+    **{**_QWEN3_5_COMMON, "keep_unquantized": (*_QWEN3_5_COMMON["keep_unquantized"], "shared_expert_gate")})
 
 FAMILIES: tuple[ModelFamily, ...] = (QWEN2_5_VL, QWEN3_VL, QWEN3_VL_MOE, QWEN3_5, QWEN3_5_MOE)
 DEFAULT_FAMILY = QWEN2_5_VL
