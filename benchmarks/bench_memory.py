@@ -7,10 +7,15 @@ recall   One dev image per dup_group, split by a hash of the group: the "stored"
          padding, a caption band).  Recall: the share of copies whose own case is found.
          False matches: the "unrelated" half's originals looked up against the stored half
          (share of pairs matched), and any other case matched by a transformed copy.
-lookup   A SQLite (or --database-url PostgreSQL) store filled with N random 256-bit hashes (bulk insert, index built after; 1/65
-         PDQ, the rest keypoint descriptors, 65 per owner as intake stores a picture) plus the
-         stored half of the dev images; the median time of
-         the whole `seen_before` lookup (hashing the query included) over real dev pictures.
+lookup   A SQLite (or --database-url PostgreSQL) store filled with N hashes (bulk insert, index
+         and key counts built after; 1/65 PDQ, the rest keypoint descriptors, 65 per owner as
+         intake stores a picture) plus the stored half of the dev images; the median time of
+         the whole `seen_before` lookup (hashing the query included) over real dev pictures, a
+         JPEG q75 copy of each and, with --crops, a cropped one too.  --fill random: random
+         hashes (no two share a key); --fill pictures: the hashes of random windows of the dev
+         pictures no query comes from (real corners, which share generic keys; ~27 windows of
+         each of ~560 pictures at 1M, so a corner of one picture is stored up to ~27 times,
+         harsher on the stop list than a store of 15,000 distinct pictures).
 cases    A store with C decided dev cases (final verdict = the dev label, released as training
          data) -> `records_from_cases` -> a JSON Lines dataset checked by `zoomin dataset validate`;
          the signal score re-fitted on its train split (`train_signal_model`, as `zoomin
@@ -18,7 +23,8 @@ cases    A store with C decided dev cases (final verdict = the dev label, releas
          (models/evaluation/versions.py, as `zoomin dataset compare-versions`).
 
     .venv/bin/python benchmarks/bench_memory.py ../shared/data/dev/manifest.csv \
-        [--images 120] [--offset 0] [--hashes 1000000] [--cases 200] [--parts recall,lookup,cases]
+        [--images 120] [--offset 0] [--hashes 1000000] [--fill random|pictures] [--crops]
+        [--cases 200] [--parts recall,lookup,cases]
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import csv
 import hashlib
 import io
 import json
+import multiprocessing
 import random
 import statistics
 import tempfile
@@ -45,9 +52,10 @@ from models.dataset.jsonl import dataset_problems, write_dataset
 from models.evaluation.versions import compare_versions, split_images, versions_table
 from models.evidence.signal_model import SignalModel
 from models.evidence.train_signal import train_signal_model
+from models.similarity.hashes import bands, image_hashes
 from storage import CaseStore
 from storage import memory as storage_memory
-from storage import similarity
+from storage import hash_keys, similarity
 from storage.tables import BAND_COLUMNS, HashListEntryRow, HashListRow, PerceptualHashRow
 from zoomin_ui import memory
 
@@ -142,14 +150,59 @@ def bench_recall(manifest: Path, count: int, offset: int = 0) -> dict:
             "transformed_copies": len(stored) * len(FAMILIES)}
 
 
-def _fill_random(store: CaseStore, hashes: int, seed: int = 16) -> float:
-    """N random 256-bit hashes in groups of 65 (one PDQ and 64 keypoint descriptors, as intake
-    stores a picture), each group owned by one entry of a throw-away hash list so candidates
-    fall to many owners as in a real store.  Bulk: the index is dropped, the rows inserted
-    100,000 at a time, the index built again (a throw-away store; intake never does this)."""
+def _random_groups(hashes: int, seed: int = 16):
+    """Random 256-bit hashes, 65 to a group: (hex, key_x, key_y) with no place for the PDQ."""
     rng = np.random.default_rng(seed)
-    table, per_owner = PerceptualHashRow.__table__, 65
-    owners = (hashes + per_owner - 1) // per_owner
+    for start in range(0, hashes, 65):
+        count = min(65, hashes - start)
+        raw, places = rng.integers(0, 256, (count, 32), dtype=np.uint8), rng.random((count, 2)).tolist()
+        yield [(raw[i].tobytes().hex(), *((None, None) if i == 0 else places[i])) for i in range(count)]
+
+
+def _window_hashes(job: tuple[str, int]) -> list[list[tuple]]:
+    """The hashes of random windows of one picture, as an intake would store each: a crop
+    keeping 50-100 % of each side, at a random place, mirrored half the time."""
+    path, windows = job
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    rng, groups = random.Random(path), []
+    for _ in range(windows):
+        height, width = rgb.shape[:2]
+        w, h = max(16, int(width * rng.uniform(0.5, 1))), max(16, int(height * rng.uniform(0.5, 1)))
+        x, y = rng.randint(0, width - w), rng.randint(0, height - h)
+        window = np.ascontiguousarray(rgb[y:y + h, x:x + w][:, ::-1] if rng.random() < 0.5 else rgb[y:y + h, x:x + w])
+        hashes = image_hashes(window)
+        if len(hashes) == 65:
+            groups.append([(item.hex, item.key_x, item.key_y) for item in hashes])
+    return groups
+
+
+def _picture_groups(manifest: Path, hashes: int, queried: list[Path]):
+    """Hashes of real pictures, as a store of real cases holds them: windows of the dev
+    pictures whose dup_group no query comes from, enough windows of each to make N hashes
+    (2 processes).  Real ORB descriptors share generic 32-bit keys (frame corners, edges),
+    which random hashes never do: this is the store a newsroom's lookups actually meet."""
+    rows = list(csv.DictReader(manifest.open()))
+    queried_groups = {row["dup_group"] for row in rows if manifest.parent / row["file"] in set(queried)}
+    pictures = sorted({str(manifest.parent / row["file"]) for row in rows if row["dup_group"] not in queried_groups})
+    owners = (hashes + 64) // 65
+    each = -(-owners // len(pictures))
+    made = 0
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        for groups in pool.imap(_window_hashes, [(path, each) for path in pictures], chunksize=4):
+            for group in groups:
+                if made < hashes:
+                    yield group[:hashes - made]
+                    made += len(group[:hashes - made])
+
+
+def _fill(store: CaseStore, groups) -> float:
+    """Groups of hashes (one PDQ first, then keypoint descriptors, as intake stores a picture),
+    each owned by one entry of a throw-away hash list so candidates fall to many owners as in
+    a real store.  Bulk: the index is dropped, the rows inserted 100,000 at a time, the index
+    and the key counts built again (a throw-away store; intake never does this)."""
+    table = PerceptualHashRow.__table__
+    groups = list(groups)
+    owners = len(groups)
     started = time.perf_counter()
     with store._db.engine.begin() as connection:
         listed = connection.execute(insert(HashListRow.__table__).values(
@@ -162,22 +215,20 @@ def _fill_random(store: CaseStore, hashes: int, seed: int = 16) -> float:
         indexes = list(table.indexes)
         for index in indexes:
             index.drop(connection)
-        for start in range(0, hashes, 100_000):
-            count = min(100_000, hashes - start)
-            raw = rng.integers(0, 256, (count, 32), dtype=np.uint8)
-            split, places = raw.view(">u2").astype(np.int64).tolist(), rng.random((count, 2)).tolist()
-            rows = []
-            for i in range(count):
-                pdq = (start + i) % per_owner == 0
-                row = {"evidence_file_id": None, "list_entry_id": first + (start + i) // per_owner,
-                       "algorithm": "pdq" if pdq else "orb", "window": "full" if pdq else "kp",
-                       "hash": raw[i].tobytes().hex(), "quality": 80, "key_x": None if pdq else places[i][0],
-                       "key_y": None if pdq else places[i][1]}
-                row.update(zip(BAND_COLUMNS, split[i]))
+        rows = []
+        for owner, group in enumerate(groups):
+            for n, (hex_digits, key_x, key_y) in enumerate(group):
+                row = {"evidence_file_id": None, "list_entry_id": first + owner, "algorithm": "pdq" if n == 0 else "orb",
+                       "window": "full" if n == 0 else "kp", "hash": hex_digits, "quality": 80, "key_x": key_x,
+                       "key_y": key_y}
+                row.update(zip(BAND_COLUMNS, bands(hex_digits)))
                 rows.append(row)
-            connection.execute(insert(table), rows)
+            if len(rows) >= 100_000 or owner == owners - 1:
+                connection.execute(insert(table), rows)
+                rows = []
         for index in indexes:
             index.create(connection)
+        hash_keys.rebuild(connection)
         # Fresh statistics, as autovacuum (PostgreSQL) gathers after a large load: without them
         # PostgreSQL guessed 100 keypoint rows and hash-joined all of them instead of probing.
         connection.execute(text("ANALYZE perceptual_hashes"))
@@ -188,7 +239,8 @@ def _fill_random(store: CaseStore, hashes: int, seed: int = 16) -> float:
 # timing once measured 72 ms where this bench measured 212 ms, and only the bench's own query
 # path can say where its time goes.
 _STEPS = ((memory, "load_image", "decode"), (storage_memory, "picture_hashes", "hashing"),
-          (similarity, "candidates", "PDQ candidates"), (similarity, "pair_candidates", "keypoint candidates"),
+          (similarity, "candidates", "PDQ candidates"), (similarity, "key_votes", "keypoint candidates"),
+          (similarity, "rows_of_owners", "shortlisted pictures' rows"),
           (storage_memory, "keypoint_matches", "keypoint matching"), (similarity, "pdq_of", "stored PDQ of matches"),
           (similarity, "stored_images", "stored images"))
 
@@ -216,10 +268,23 @@ def _timed_steps(spent: dict[str, float]):
             setattr(module, name, step)
 
 
-def bench_lookup(manifest: Path, hashes: int, queries: int, database_url: str | None = None) -> dict:
+def _cropped(picture: Image.Image) -> Image.Image:
+    """The crop the lookup bench looks up: 10 % off the left, 5 % off the right and top, 8 % off
+    the bottom (85 % x 87 % kept), off centre as a reposted crop is."""
+    w, h = picture.size
+    return picture.crop((int(w * 0.10), int(h * 0.05), int(w * 0.95), int(h * 0.92)))
+
+
+def bench_lookup(manifest: Path, hashes: int, queries: int, database_url: str | None = None,
+                 fill: str = "random", crops: bool = False) -> dict:
     stored, unrelated = _picks(manifest, queries)
+    begin = time.perf_counter()
+    groups = list(_random_groups(hashes) if fill == "random" else _picture_groups(manifest, hashes, stored + unrelated))
+    hashed = time.perf_counter() - begin
+    kinds = {"JPEG q75": lambda picture: picture, **({"crop 85 x 87 %, JPEG q75": _cropped} if crops else {})}
+    result = {"fill": fill, "hashes": sum(len(g) for g in groups), "fill_hashing_seconds": round(hashed, 1)}
     with tempfile.TemporaryDirectory() as home, CaseStore.open(Path(home), database_url) as store:
-        filled = _fill_random(store, hashes)
+        result["fill_seconds"] = round(_fill(store, groups), 1)
         for path in stored:
             store.open_case_with_evidence(path.name, path.read_bytes(), "bench")
         # Statistics of the store as it is looked up in: those of the fill alone saw no evidence
@@ -228,23 +293,26 @@ def bench_lookup(manifest: Path, hashes: int, queries: int, database_url: str | 
         # the 212 ms median measured before).  PostgreSQL's autovacuum refreshes them by itself.
         with store._db.engine.begin() as connection:
             connection.execute(text("ANALYZE perceptual_hashes"))
-        times, hits, own, steps = [], 0, 0, []
-        for path in stored + unrelated:
-            data = _encode(_jpeg(Image.open(path).convert("RGB"), 75))
-            spent: dict[str, float] = {}
-            with _timed_steps(spent):
-                begin = time.perf_counter()
-                found = memory.seen_before(store, data)
-                times.append(time.perf_counter() - begin)
-            steps.append(spent)
-            hits += bool(found)
-            own += any(m.image is not None and m.image.case_title == path.name for m in found)
-    return {"random_hashes": hashes, "fill_seconds": round(filled, 1), "queries": len(times),
-            "median_lookup_ms": round(1000 * statistics.median(times), 1),
-            "p90_lookup_ms": round(1000 * float(np.percentile(times, 90)), 1),
-            "median_step_ms": {label: round(1000 * statistics.median(s.get(label, 0.0) for s in steps), 1)
-                               for *_, label in _STEPS},
-            "queries_with_a_match": hits, "stored_pictures_found_again": own, "stored_pictures": len(stored)}
+            connection.execute(text("ANALYZE hash_key_counts"))
+        for kind, transform in kinds.items():
+            times, hits, own, steps = [], 0, 0, []
+            for path in stored + unrelated:
+                data = _encode(_jpeg(transform(Image.open(path).convert("RGB")), 75))
+                spent: dict[str, float] = {}
+                with _timed_steps(spent):
+                    begin = time.perf_counter()
+                    found = memory.seen_before(store, data)
+                    times.append(time.perf_counter() - begin)
+                steps.append(spent)
+                hits += bool(found)
+                own += any(m.image is not None and m.image.case_title == path.name for m in found)
+            result[kind] = {
+                "queries": len(times), "median_lookup_ms": round(1000 * statistics.median(times), 1),
+                "p90_lookup_ms": round(1000 * float(np.percentile(times, 90)), 1),
+                "median_step_ms": {label: round(1000 * statistics.median(s.get(label, 0.0) for s in steps), 1)
+                                   for *_, label in _STEPS},
+                "queries_with_a_match": hits, "stored_pictures_found_again": own, "stored_pictures": len(stored)}
+    return result
 
 
 def bench_cases(manifest: Path, count: int) -> dict:
@@ -295,6 +363,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=30)
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--parts", default="recall,lookup,cases")
+    parser.add_argument("--fill", choices=("random", "pictures"), default="random",
+                        help="lookup: the stored hashes are random, or those of windows of real dev pictures")
+    parser.add_argument("--crops", action="store_true", help="lookup: a cropped copy of each query too")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--database-url", default=None,
                         help="lookup only: an empty PostgreSQL database (postgresql+psycopg://...) instead of SQLite")
@@ -304,7 +375,8 @@ def main() -> None:
         if part == "recall":
             result["recall"] = bench_recall(args.manifest, args.images, args.offset)
         elif part == "lookup":
-            result["lookup"] = bench_lookup(args.manifest, args.hashes, args.queries, args.database_url)
+            result["lookup"] = bench_lookup(args.manifest, args.hashes, args.queries, args.database_url, args.fill,
+                                            args.crops)
         elif part == "cases":
             result["cases"] = bench_cases(args.manifest, args.cases)
         print(json.dumps({part: result.get(part)}, indent=1), flush=True)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from models.image_input import ImageInputError, load_image
 from models.similarity.hashes import ORB, PDQ, ImageHash, PictureHashes, hamming, image_hashes, picture_hashes
 from models.similarity.matching import (
+    MIN_VOTES,
     SAME_FRAMING_PDQ,
     keypoint_matches,
     keypoint_transform,
@@ -24,6 +25,7 @@ from models.similarity.matching import (
     pdq_transform,
     plausible_copy,
     same_framing,
+    shortlist,
 )
 from storage import cases, hash_lists, similarity
 from storage.audit import load_case, record, require_analyst
@@ -105,9 +107,11 @@ class CaseMemory:
             inside = {owner: match for owner, match in pdq_matches(content_dihedral, pdq_stored).items()
                       if owner not in by_pdq or match.distance < by_pdq[owner].distance}
             by_pdq.update(inside)
-            # One fetch for both views' keys: a candidate row fetched for the other view only
-            # adds a stored corner to choose from, never a match by itself.
-            stored_corners = similarity.pair_candidates(session, ORB, [h.hex for view in views for h in view[0]])
+            # One shortlist for both views' keys, then every descriptor of the shortlisted
+            # pictures: a stored corner found by the other view only adds one to choose from,
+            # never a match by itself.
+            votes = similarity.key_votes(session, ORB, [h.hex for view in views for h in view[0]], MIN_VOTES)
+            stored_corners = similarity.rows_of_owners(session, ORB, shortlist(votes))
             by_corners = [(owner, match, view_size, padded) for corners, view_size, padded in views
                           for owner, match in keypoint_matches(corners, stored_corners).items()]
             files = {i for kind, i in [*by_pdq, *(owner for owner, *_ in by_corners)] if kind == "evidence"} | set(exact)

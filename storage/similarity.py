@@ -15,6 +15,7 @@ The caller checks the exact Hamming distance; the benchmark measures recall end 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from functools import lru_cache
@@ -23,6 +24,8 @@ from sqlalchemy import bindparam, insert, select, text, union_all
 from sqlalchemy.orm import Session
 
 from models.similarity.hashes import PDQ, ImageHash, bands
+from models.similarity.matching import KeyVotes, Owner
+from storage import hash_keys
 from storage.cases import _conclusion as conclusion  # the audit event that concluded a case
 from storage.memory_records import ListedImage, StoredHash, StoredImage
 from storage.tables import (
@@ -48,13 +51,20 @@ def hash_row(image_hash: ImageHash, *, evidence_file_id: int | None = None,
 
 
 def insert_hashes(session: Session, rows: Sequence[dict]) -> None:
-    """Bulk insert (executemany) of hash_row() dicts."""
+    """Bulk insert (executemany) of hash_row() dicts, and their keys counted (hash_keys)."""
     for start in range(0, len(rows), _INSERT_CHUNK):
         session.execute(insert(PerceptualHashRow), list(rows[start:start + _INSERT_CHUNK]))
+    hash_keys.add(session, hash_keys.rows_counted(rows))
 
 
 def replace_evidence_hashes(session: Session, evidence_file_id: int, hashes: Iterable[ImageHash]) -> None:
-    session.query(PerceptualHashRow).filter(PerceptualHashRow.evidence_file_id == evidence_file_id).delete()
+    table = PerceptualHashRow.__table__
+    mine = table.c.evidence_file_id == evidence_file_id
+    gone: Counter = Counter()
+    for algorithm, *split in session.execute(select(table.c.algorithm, *[table.c[b] for b in BAND_COLUMNS]).where(mine)):
+        gone.update(hash_keys.keys_of(algorithm, [tuple(split)]))
+    hash_keys.add(session, gone, sign=-1)
+    session.execute(table.delete().where(mine))
     insert_hashes(session, [hash_row(h, evidence_file_id=evidence_file_id) for h in hashes])
 
 
@@ -67,53 +77,94 @@ def candidates(session: Session, algorithm: str, hexes: Sequence[str]) -> list[S
     return _distinct(session.execute(_band_query(), {"algorithm": algorithm, **values}))
 
 
-def pair_candidates(session: Session, algorithm: str, hexes: Sequence[str]) -> list[StoredHash]:
-    """Stored hashes of `algorithm` sharing at least one 32-bit key (bands 2k and 2k+1, both
-    equal) with any of `hexes`.  Per even band k the looked-up keys are a VALUES list joined to
-    the (algorithm, band_k, band_k+1) index: one index probe per key, exact.  (Two INs, one per
-    band, probed every combination, 4,096 per pair for 64 descriptors: ~0.5 s on PostgreSQL.)"""
-    found: dict[int, StoredHash] = {}
-    if hexes and session.get_bind().dialect.name == "postgresql":
+def key_votes(session: Session, algorithm: str, hexes: Sequence[str], votes: int = 1) -> dict[Owner, KeyVotes]:
+    """For each owner (("evidence", id) or ("list", id)), how many of its stored descriptors of
+    `algorithm` share at least one telling 32-bit key (bands 2k and 2k+1, both equal) with any
+    of `hexes`, and the weight of the keys shared (each shared key of each row 1 / the number
+    of descriptors carrying it: matching.KeyVotes); owners with fewer than `votes` descriptors
+    are left out.
+
+    Per even band k the looked-up keys are a VALUES list joined first to hash_key_counts (its
+    primary key), where a key carried by more than hash_keys.common_limit stored descriptors
+    stops (the stop list: it says nothing about which picture it came from), then to the
+    (algorithm, band_k, band_k+1, owners) index, which holds the owners too, so the rows
+    themselves are never read, and SQL counts them.  (Two INs, one per band, probed every
+    combination, 4,096 per pair for 64 descriptors: ~0.5 s on PostgreSQL; reading each row, and
+    counting ~4,000 of them in Python, cost ~25 ms of a lookup at a million real descriptors.)"""
+    if not hexes:
+        return {}
+    if len(hexes) > MAX_KEYED_QUERY:
+        raise ValueError(f"at most {MAX_KEYED_QUERY} descriptors per lookup, not {len(hexes)}")
+    limit = hash_keys.common_limit(session)
+    if session.get_bind().dialect.name == "postgresql":
         # Eight small nested loops: PostgreSQL's cost guess launched two parallel workers for
         # them, ~50 ms of start-up for a query of a few milliseconds.  For this transaction only.
         session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     connection = session.connection()
-    marker = ":{}" if connection.dialect.paramstyle in ("named", "qmark") else "%({})s"
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    shared, values = _pair_statement(algorithm, [bands(h) for h in hexes], marker, limit)
+    statement = (f"SELECT evidence_file_id, list_entry_id, COUNT(DISTINCT id), SUM(1.0 / carried) "
+                 f"FROM ({shared}) AS shared GROUP BY evidence_file_id, list_entry_id "
+                 f"HAVING COUNT(DISTINCT id) >= {marker}")
     # Straight to the driver's cursor, in the session's transaction: compiling a fresh 1,000-value
-    # statement cost more than running it, and SQLAlchemy's row objects for the ~1,000 rows a
-    # lookup of a real picture fetches cost ~10 ms more than the driver's tuples.
+    # statement cost more than running it.
     cursor = connection.connection.cursor()
     try:
-        for start in range(0, len(hexes), _PAIR_CHUNK):
-            statement, values = _pair_statement(algorithm, [bands(h) for h in hexes[start:start + _PAIR_CHUNK]],
-                                                marker)
-            cursor.execute(statement, values)
-            for row in cursor.fetchall():
-                found.setdefault(row[0], StoredHash(*row))
+        cursor.execute(statement, [*values, votes])
+        rows = cursor.fetchall()
     finally:
         cursor.close()
-    return list(found.values())
+    found: dict[Owner, KeyVotes] = {}
+    for file_id, entry_id, count, weight in rows:
+        if file_id is not None:
+            found[("evidence", file_id)] = KeyVotes(count, float(weight))
+        elif entry_id is not None:
+            found[("list", entry_id)] = KeyVotes(count, float(weight))
+    return found
 
 
-# Looked-up hashes per statement: 8 keys of 2 values each, well under SQLite's 32,766 bound values.
-_PAIR_CHUNK = 1000
+# Descriptors per lookup (a picture's 64 corners, twice where it sits in padding): 8 keys of 2
+# values each, well under SQLite's 32,766 bound values.
+MAX_KEYED_QUERY = 1000
 
 
-def _pair_statement(algorithm: str, split: list[tuple[int, ...]], marker: str) -> tuple[str, dict]:
-    """The statement (the driver's placeholders, `marker`) and its values; the column names
-    come from BAND_COLUMNS, never from input."""
-    values: dict[str, object] = {"algorithm": algorithm}
+def rows_of_owners(session: Session, algorithm: str, owners: Iterable[Owner]) -> list[StoredHash]:
+    """Every stored hash of `algorithm` of these owners (("evidence", id) or ("list", id)), by
+    the owners' own indexes: a picture's rows were written together, so they lie together."""
+    table, columns = _columns()
+    files = sorted({i for kind, i in owners if kind == "evidence"})
+    entries = sorted({i for kind, i in owners if kind == "list"})
+    found: list[StoredHash] = []
+    # No ORDER BY and no algorithm in the WHERE: with either, SQLite could walk the whole table
+    # in id order (or an (algorithm, band) index) instead of the owners' index: ~97 ms a lookup
+    # at a million hashes against ~1 ms.  Sorted here, so matching sees the same order each time.
+    for column, wanted in ((table.c.evidence_file_id, files), (table.c.list_entry_id, entries)):
+        if wanted:
+            found += [StoredHash(*row) for row in session.execute(select(*columns).where(column.in_(wanted)))
+                      if row[3] == algorithm]
+    return sorted(found, key=lambda row: row.row_id)
+
+
+def _pair_statement(algorithm: str, split: list[tuple[int, ...]], marker: str, limit: int) -> tuple[str, list]:
+    """The statement (the driver's positional placeholder, `marker`) and its values; the
+    column names come from BAND_COLUMNS, never from input.  Each key is probed in
+    hash_key_counts first (its primary key) and only a key carried by at most `limit` rows
+    goes on to perceptual_hashes.  Positional: binding ~1,000 named values cost SQLite ~5 ms
+    more a lookup."""
+    values: list = []
     parts = []
     for k in range(0, len(BAND_COLUMNS), 2):
         keys = sorted({(b[k], b[k + 1]) for b in split})
-        for n, (first, second) in enumerate(keys):
-            values[f"k{k}_{n}a"], values[f"k{k}_{n}b"] = first, second
-        listed = ", ".join(f"({marker.format(f'k{k}_{n}a')}, {marker.format(f'k{k}_{n}b')})" for n in range(len(keys)))
+        for pair in keys:
+            values += pair
+        values += [algorithm, limit, algorithm]   # in the order the placeholders appear below
+        listed = ", ".join(f"({marker}, {marker})" for _ in keys)
         # VALUES columns are column1, column2 in both SQLite and PostgreSQL.
-        parts.append(f"SELECT p.id, p.evidence_file_id, p.list_entry_id, p.algorithm, p.hash, p.key_x, p.key_y "
-                     f"FROM (VALUES {listed}) AS k{k} JOIN perceptual_hashes AS p ON p.algorithm = "
-                     f"{marker.format('algorithm')} AND p.{BAND_COLUMNS[k]} = k{k}.column1 "
-                     f"AND p.{BAND_COLUMNS[k + 1]} = k{k}.column2")
+        parts.append(f"SELECT p.id, p.evidence_file_id, p.list_entry_id, c{k}.descriptors AS carried "
+                     f"FROM (VALUES {listed}) AS k{k} JOIN hash_key_counts AS c{k} ON c{k}.algorithm = {marker} "
+                     f"AND c{k}.position = {k // 2} AND c{k}.band_a = k{k}.column1 AND c{k}.band_b = k{k}.column2 "
+                     f"AND c{k}.descriptors <= {marker} JOIN perceptual_hashes AS p ON p.algorithm = {marker} "
+                     f"AND p.{BAND_COLUMNS[k]} = k{k}.column1 AND p.{BAND_COLUMNS[k + 1]} = k{k}.column2")
     return " UNION ALL ".join(parts), values
 
 

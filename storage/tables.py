@@ -227,6 +227,7 @@ BAND_COLUMNS = tuple(f"band_{n:02d}" for n in range(HASH_BANDS))
 # (first, second) band of each index: neighbouring bands in either order, so every band leads one
 # index (a PDQ band lookup uses its prefix) and every even-odd pair is one key.
 BAND_PAIRS = tuple(pair for k in range(0, HASH_BANDS, 2) for pair in ((k, k + 1), (k + 1, k)))
+KEY_INDEX_OWNERS = ("evidence_file_id", "list_entry_id")
 
 
 class HashListRow(Base):
@@ -262,8 +263,11 @@ class PerceptualHashRow(Base):
     can compute it again."""
 
     __tablename__ = "perceptual_hashes"
+    # The key indexes (a even, b = a + 1) hold the owners too, so a keypoint lookup's shortlist
+    # is read from the index alone (migration 0009).
     __table_args__ = tuple(Index(f"ix_perceptual_hashes_pair_{a:02d}_{b:02d}", "algorithm", BAND_COLUMNS[a],
-                                 BAND_COLUMNS[b]) for a, b in BAND_PAIRS)
+                                 BAND_COLUMNS[b], *(KEY_INDEX_OWNERS if a % 2 == 0 else ()))
+                           for a, b in BAND_PAIRS)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     evidence_file_id: Mapped[int | None] = mapped_column(ForeignKey("evidence_files.id"), index=True)
@@ -293,6 +297,22 @@ class PerceptualHashRow(Base):
     band_13: Mapped[int] = mapped_column(Integer)
     band_14: Mapped[int] = mapped_column(Integer)
     band_15: Mapped[int] = mapped_column(Integer)
+
+
+class HashKeyCountRow(Base):
+    """How many stored keypoint descriptors carry each 32-bit key (bands 2k and 2k+1 at key
+    position k; migration 0009).  Real corners share generic keys (a frame's corner, a straight
+    edge: one key in twenty descriptors in the dev pictures), and a lookup skips the keys held by
+    too many (storage/hash_keys.py).  Kept by the same writes as perceptual_hashes; an index too."""
+
+    __tablename__ = "hash_key_counts"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    algorithm: Mapped[str] = mapped_column(String(20), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    band_a: Mapped[int] = mapped_column(Integer, primary_key=True)
+    band_b: Mapped[int] = mapped_column(Integer, primary_key=True)
+    descriptors: Mapped[int] = mapped_column(Integer)
 
 
 class ServerEventRow(Base):

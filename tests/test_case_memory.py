@@ -19,7 +19,9 @@ from models.sample_images import camera_like_photo, encode
 from models.similarity.hashes import ORB, PDQ, ImageHash, bands, hamming, image_hashes, pdq_hash
 from storage import CaseStore
 from storage.server_events import ACTIONS, server_events
-from storage.similarity import candidates, hash_row, insert_hashes, pair_candidates
+from storage import hash_keys
+from storage.similarity import candidates, hash_row, insert_hashes, key_votes, replace_evidence_hashes
+from storage.tables import BAND_COLUMNS
 from tests.storage_backends import store_environment  # noqa: F401  (autouse fixture)
 from tests.storage_backends import database_url, store  # noqa: F401  (fixtures: every backend)
 from zoomin_ui import memory
@@ -169,7 +171,47 @@ def test_the_banded_index_finds_everything_brute_force_finds_within_15_bits(stor
         assert len(found) < 40
 
 
-def test_the_keypoint_index_finds_every_hash_sharing_a_32_bit_key_as_brute_force_does(store):
+def _store_owned(store: CaseStore, hexes: list[str], per_owner: int) -> list[tuple[str, int]]:
+    """Keypoint descriptors stored `per_owner` to an owner (entries of one throw-away list);
+    the owner of each, in order."""
+    from storage.tables import HashListEntryRow, HashListRow, utc_now
+
+    def write(session) -> list[int]:
+        listed = HashListRow(source="test", file_name="t.csv", file_sha256="0" * 64, entries=0,
+                             imported_by="test", imported_at=utc_now())
+        session.add(listed)
+        session.flush()
+        entries = [HashListEntryRow(list_id=listed.id, line=n + 1) for n in range(-(-len(hexes) // per_owner))]
+        session.add_all(entries)
+        session.flush()
+        insert_hashes(session, [hash_row(ImageHash(ORB, "kp", h, 100, 0.5, 0.5),
+                                         list_entry_id=entries[n // per_owner].id) for n, h in enumerate(hexes)])
+        return [entries[n // per_owner].id for n in range(len(hexes))]
+
+    return [("list", i) for i in store._db.write(write)]
+
+
+def _brute_votes(store: CaseStore, stored: list[str], owners: list, queries: list[str], limit: int | None = None) -> dict:
+    """key_votes by brute force: per owner, its descriptors sharing a telling key with a query
+    and the weight of the keys shared (1 / descriptors carrying each), from the counts table."""
+    counts = store._db.read(_key_counts)
+    votes: dict = {}
+    for h, owner in zip(stored, owners):
+        shared = [counts[(ORB, i // 8, int(h[i:i + 4], 16), int(h[i + 4:i + 8], 16))] for i in range(0, 64, 8)
+                  if any(q[i:i + 8] == h[i:i + 8] for q in queries)]
+        shared = [c for c in shared if limit is None or c <= limit]
+        if shared:
+            descriptors, weight = votes.get(owner, (0, 0.0))
+            votes[owner] = (descriptors + 1, weight + sum(1 / c for c in shared))
+    return votes
+
+
+def _votes(store: CaseStore, queries: list[str], votes: int = 1) -> dict:
+    found = store._db.read(lambda s: key_votes(s, ORB, queries, votes))
+    return {owner: (v.descriptors, pytest.approx(v.weight)) for owner, v in found.items()}
+
+
+def test_the_keypoint_index_counts_every_hash_sharing_a_32_bit_key_as_brute_force_does(store):
     generator = random.Random(8)
     stored = [_random_hex(generator) for _ in range(3000)]
     # Queries near stored hashes (always found within 7 bits: 8 keys, pigeonhole), further off
@@ -177,22 +219,97 @@ def test_the_keypoint_index_finds_every_hash_sharing_a_32_bit_key_as_brute_force
     queries = [_flip(generator.choice(stored), generator.randint(0, 7), generator) for _ in range(30)]
     queries += [_flip(generator.choice(stored), generator.randint(8, 40), generator) for _ in range(30)]
     queries += [generator.choice(stored)[:4] + _random_hex(generator)[4:] for _ in range(10)]
-    rows = [hash_row(ImageHash(ORB, "kp", h, 100, 0.5, 0.5)) for h in stored]
-    rows.append(hash_row(ImageHash(PDQ, "full", stored[0], 100)))  # another algorithm: never a candidate
-    store._db.write(lambda s: insert_hashes(s, rows))
-
-    def shares_a_key(a: str, b: str) -> bool:
-        return any(a[i:i + 8] == b[i:i + 8] for i in range(0, 64, 8))
+    owners = _store_owned(store, stored, per_owner=3)
+    # another algorithm: never counted, though it is stored[0] again
+    store._db.write(lambda s: insert_hashes(s, [hash_row(ImageHash(PDQ, "full", stored[0], 100))]))
 
     for n, query in enumerate(queries):
-        found = [c for c in store._db.read(lambda s, q=query: pair_candidates(s, ORB, [q]))]
-        assert all(c.algorithm == ORB for c in found)
-        assert {c.hex for c in found} == {h for h in stored if shares_a_key(h, query)}, f"query {n}"
+        found = _votes(store, [query])
+        assert found == _brute_votes(store, stored, owners, [query]), f"query {n}"
         if n < 30:
             assert found
-    several = queries[:5]
-    found = {c.hex for c in store._db.read(lambda s: pair_candidates(s, ORB, several))}
-    assert found == {h for h in stored if any(shares_a_key(h, q) for q in several)}
+    # Several at once: each stored descriptor counts once however many keys and queries it shares,
+    # and owners under `votes` are left out.
+    several = [_flip(stored[3 * n], 3, generator) for n in range(5)] + [_flip(stored[3 * n + 1], 3, generator)
+                                                                         for n in range(3)]
+    truth = _brute_votes(store, stored, owners, several)
+    assert _votes(store, several) == truth
+    assert _votes(store, several, votes=2) == {o: v for o, v in truth.items() if v[0] >= 2}
+    assert sorted(v[0] for v in truth.values())[-3:] == [2, 2, 2]
+
+
+def _key_counts(session) -> dict:
+    return {(r.algorithm, r.position, r.band_a, r.band_b): r.descriptors
+            for r in session.execute(__import__("sqlalchemy").text(
+                "SELECT algorithm, position, band_a, band_b, descriptors FROM hash_key_counts"))}
+
+
+def _counted_again(session) -> dict:
+    """The counts as brute force over perceptual_hashes gives them."""
+    rows = session.execute(__import__("sqlalchemy").text(
+        f"SELECT algorithm, {', '.join(BAND_COLUMNS)} FROM perceptual_hashes")).all()
+    return dict(hash_keys.keys_of(ORB, [tuple(r[1:]) for r in rows if r[0] == ORB]))
+
+
+def test_keys_carried_by_too_many_descriptors_are_skipped_and_the_rest_counted_as_brute_force_does(store):
+    generator = random.Random(9)
+    limit = hash_keys.COMMON_FLOOR
+    generic, shared = "deadbeef", "0badcafe"
+    # 3,000 random descriptors; limit + 1 carry one generic key (a frame's corner), exactly
+    # `limit` carry another at the next key position: the first is skipped, the second is not.
+    stored = [_random_hex(generator) for _ in range(3000)]
+    stored += [generic + _random_hex(generator)[8:] for _ in range(limit + 1)]
+    stored += [_random_hex(generator)[:8] + shared + _random_hex(generator)[16:] for _ in range(limit)]
+    owners = _store_owned(store, stored, per_owner=1)
+    counts = store._db.read(_key_counts)
+    assert counts == store._db.read(_counted_again)
+    assert counts[(ORB, 0, 0xdead, 0xbeef)] == limit + 1 and counts[(ORB, 1, 0x0bad, 0xcafe)] == limit
+    assert store._db.read(hash_keys.common_limit) == limit   # a small store: the floor
+
+    only_generic = generic + _random_hex(generator)[8:]
+    a_generic_one = stored[3000][:40] + _flip(stored[3000], 9, generator)[40:]   # its own keys 5-7 changed
+    queries = [only_generic, a_generic_one, _random_hex(generator)[:8] + shared + _random_hex(generator)[16:]]
+    queries += [_flip(generator.choice(stored), generator.randint(0, 30), generator) for _ in range(30)]
+    for n, query in enumerate(queries):
+        assert _votes(store, [query]) == _brute_votes(store, stored, owners, [query], limit), f"query {n}"
+    assert _votes(store, [only_generic]) == {}
+    # keys 1-4 unchanged, each carried by this descriptor alone (key 0, the generic one, skipped)
+    assert _votes(store, [a_generic_one]) == {owners[3000]: (1, pytest.approx(4.0))}
+    assert _votes(store, [queries[2]]) == {owners[n]: (1, pytest.approx(1 / limit)) for n in range(3065, 3065 + limit)}
+
+
+def test_the_shortlist_keeps_the_pictures_with_the_most_telling_keys():
+    from models.similarity.matching import MIN_VOTES, SHORTLIST, SHORTLIST_SHARE, KeyVotes, shortlist
+
+    noise = {("list", n): KeyVotes(MIN_VOTES + n % 4, 0.05 * (1 + n % 4)) for n in range(40)}
+    copy = {("evidence", 1): KeyVotes(45, 30.0), **noise}
+    assert shortlist(copy) == [("evidence", 1)]      # a clear copy is matched alone
+    crop = {("evidence", 7): KeyVotes(9, 0.5), ("evidence", 8): KeyVotes(9, 0.45), **noise}
+    ranked = shortlist(crop)
+    assert ranked[:2] == [("evidence", 7), ("evidence", 8)] and len(ranked) == SHORTLIST
+    assert all(crop[o].weight >= 0.5 * SHORTLIST_SHARE for o in ranked)
+    # Ranked by weight, not by count: many generic keys weigh less than a few of the picture's own.
+    generic = {("evidence", 2): KeyVotes(30, 0.6), ("evidence", 3): KeyVotes(5, 4.0)}
+    assert shortlist(generic) == [("evidence", 3)]
+    assert shortlist({("list", 1): KeyVotes(MIN_VOTES - 1, 9.0)}) == [] and shortlist({}) == []
+
+
+def test_key_counts_follow_every_write_of_the_index(store):
+    """Intake, a replaced file's hashes (reindex) and a bulk rebuild all leave the counts as
+    brute force over the stored rows gives them, and no key counted at zero."""
+    first = store.open_case_with_evidence("one", encode(camera_like_photo(300, 400, seed=11), "PNG"), "A. Analyst")
+    store.open_case_with_evidence("two", encode(camera_like_photo(300, 400, seed=12), "PNG"), "A. Analyst")
+    counts = store._db.read(_key_counts)
+    assert counts and counts == store._db.read(_counted_again)
+    file_id = first.record.id
+    other = image_hashes(camera_like_photo(320, 240, seed=13))
+    store._db.write(lambda s: replace_evidence_hashes(s, file_id, other))
+    assert store._db.read(_key_counts) == store._db.read(_counted_again) != counts
+    store._db.write(lambda s: replace_evidence_hashes(s, file_id, []))
+    assert store._db.read(_key_counts) == store._db.read(_counted_again)
+    assert min(store._db.read(_key_counts).values()) > 0
+    store._db.write(hash_keys.rebuild)
+    assert store._db.read(_key_counts) == store._db.read(_counted_again)
 
 
 # ---------------------------------------------------------------------- near-duplicates

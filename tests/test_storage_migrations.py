@@ -136,3 +136,25 @@ def test_a_final_verdict_closes_the_case_and_clearing_it_reopens_it(tmp_path, da
             ("carol", {"status": "closed", "final_verdict": "real"}, {"status": "open", "final_verdict": None})]
         # An explicit status given with the verdict is the analyst's choice and wins.
         assert store.update_case(case.id, "bob", final_verdict="real", status="in-review").status == "in-review"
+
+
+def test_migration_0009_counts_the_keys_of_the_hashes_already_stored(tmp_path, database_url):
+    db = open_database(tmp_path, database_url)
+    migrate.upgrade(db, "0008")
+    bands = [f"band_{n:02d}" for n in range(16)]
+    stored = [("orb", [1] * 16), ("orb", [1, 1, 2, 2] + [3] * 12), ("orb", [4] * 16), ("pdq", [1] * 16)]
+    with db.engine.begin() as connection:  # hashes written before the counts existed
+        for algorithm, values in stored:
+            connection.execute(text(
+                f"INSERT INTO perceptual_hashes (algorithm, \"window\", hash, quality, {', '.join(bands)}) "
+                f"VALUES (:algorithm, 'kp', :hash, 80, {', '.join(str(v) for v in values)})"),
+                {"algorithm": algorithm, "hash": "0" * 64})
+    migrate.upgrade(db, "0009")
+    with db.engine.connect() as connection:
+        counts = {tuple(row[:4]): row[4] for row in connection.execute(text(
+            "SELECT algorithm, position, band_a, band_b, descriptors FROM hash_key_counts"))}
+    db.dispose()
+    # Position 0 (bands 0 and 1) is (1, 1) in two ORB rows; the PDQ row is never counted.
+    assert counts[("orb", 0, 1, 1)] == 2 and counts[("orb", 1, 1, 1)] == 1 and counts[("orb", 1, 2, 2)] == 1
+    assert counts[("orb", 7, 3, 3)] == 1 and counts[("orb", 7, 4, 4)] == 1 and counts[("orb", 7, 1, 1)] == 1
+    assert {a for a, *_ in counts} == {"orb"} and sum(counts.values()) == 3 * 8

@@ -4,6 +4,7 @@ fetches the candidates (storage/similarity.py)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,18 @@ MIN_SHOWN = 0.3
 MIN_OWN = 0.4
 # ... spread over at least this much of the picture (fraction of its longer side).
 MIN_SPREAD = 0.2
+# Stored pictures with at least MIN_VOTES descriptors sharing a telling key with the looked-up
+# picture's, at most SHORTLIST of them (the most such descriptors first), get a full keypoint
+# match (shortlist).  From the 1M lookup bench (benchmarks/bench_memory.py --fill pictures):
+# the original ranked first for all 60 JPEG and cropped copies; each picture verified costs
+# ~0.75 ms, and 16 of them were half of an unrelated picture's lookup.  A picture stored in more
+# than 8 cases is still found in all of them by PDQ where the copy keeps its framing.
+MIN_VOTES = 3
+SHORTLIST = 8
+# ... and at least this share of the best one's weight: a re-compressed copy shares ~45 telling
+# descriptors with its original, an unrelated picture at a million stored descriptors 4 to 7,
+# so a clear copy is matched alone, while a crop (5 to 21) still has others matched beside it.
+SHORTLIST_SHARE = 0.25
 # The quick screen before the full fit (keypoint_matches).
 SCREEN_HYPOTHESES = 60
 SCREEN_INLIERS = MIN_INLIERS // 2
@@ -49,6 +62,17 @@ class HashMatch:
     owner: Owner
     distance: int
     orientation: str
+
+
+@dataclass(frozen=True)
+class KeyVotes:
+    """How a stored picture's descriptors share telling keys with a looked-up picture's: how
+    many of them share one, and the weight of those shared keys, each 1 / the number of
+    stored descriptors carrying it (a key only this picture has weighs 1, a key 40 pictures
+    share 1/40: the inverse document frequency of text retrieval)."""
+
+    descriptors: int
+    weight: float
 
 
 @dataclass(frozen=True)
@@ -76,13 +100,24 @@ def pdq_matches(dihedral: Sequence[tuple[str, str]], candidates: Sequence, thres
     return best
 
 
+def shortlist(votes: dict[Owner, KeyVotes], most: int = SHORTLIST) -> list[Owner]:
+    """The stored pictures worth a full keypoint match, from how each one's descriptors share
+    telling keys with the query (storage.similarity.key_votes; the index's stop list leaves
+    only telling keys): at least MIN_VOTES descriptors and SHORTLIST_SHARE of the best one's
+    weight, the `most` of the greatest weight.  Their descriptors are then all compared with the
+    query's, nearest first, as a retrieval system verifies its shortlist (keys shortlist,
+    descriptors and geometry decide)."""
+    best = max((v.weight for v in votes.values()), default=0.0)
+    kept = [o for o, v in votes.items() if v.descriptors >= MIN_VOTES and v.weight >= best * SHORTLIST_SHARE]
+    return sorted(kept, key=lambda o: (-votes[o].weight, o))[:most]
+
+
 def keypoint_matches(query: Sequence[ImageHash], candidates: Sequence,
                      threshold: int = DESCRIPTOR_THRESHOLD) -> dict[Owner, KeypointMatch]:
     """Stored pictures whose corners match at least MIN_INLIERS of the query's on one geometry."""
     if not query or not candidates:
         return {}
-    query_bits = np.unpackbits(np.frombuffer(bytes.fromhex("".join(h.hex for h in query)), np.uint8)).reshape(
-        len(query), -1)
+    query_words = _words([h.hex for h in query])
     query_points = np.array([(h.key_x, h.key_y) for h in query], dtype=float)
     by_owner: dict[Owner, list] = {}
     for candidate in candidates:
@@ -92,9 +127,8 @@ def keypoint_matches(query: Sequence[ImageHash], candidates: Sequence,
     for owner, stored in by_owner.items():
         if len(stored) < MIN_INLIERS:
             continue
-        stored_bits = np.unpackbits(np.frombuffer(bytes.fromhex("".join(s.hex for s in stored)), np.uint8)).reshape(
-            len(stored), -1)
-        distances = (query_bits[:, None, :] != stored_bits[None, :, :]).sum(axis=2)
+        distances = np.bitwise_count(query_words[:, None, :] ^ _words([s.hex for s in stored])[None, :, :]).sum(
+            axis=2, dtype=np.int32)
         # Each query corner keeps its nearest stored corner only (Lowe-style, without the ratio).
         nearest = distances.argmin(axis=1)
         query_ids = np.nonzero(distances[np.arange(len(query)), nearest] <= threshold)[0]
@@ -115,6 +149,11 @@ def keypoint_matches(query: Sequence[ImageHash], candidates: Sequence,
         if fit is not None and fit.inliers >= MIN_INLIERS and fit.spread >= MIN_SPREAD:
             found[owner] = KeypointMatch(owner, fit)
     return found
+
+
+def _words(hexes: list[str]) -> np.ndarray:
+    """256-bit hashes as rows of four 64-bit words, for Hamming distances by popcount."""
+    return np.frombuffer(bytes.fromhex("".join(hexes)), dtype=">u8").reshape(len(hexes), 4).astype(np.uint64)
 
 
 def plausible_copy(match: KeypointMatch, query_size: tuple[int, int], stored_size: tuple[int, int]) -> bool:
