@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from storage.tables import BAND_COLUMNS, HashKeyCountRow, PerceptualHashRow
 
-# The algorithms looked up by 32-bit keys (pair_candidates); PDQ is looked up by single bands.
+# The algorithms looked up by 32-bit keys (similarity.key_votes); PDQ is looked up by single bands.
 KEYED = ("orb",)
 KEY_POSITIONS = len(BAND_COLUMNS) // 2
 # A key is common when more rows than this carry it: a floor, so a small store (and a picture

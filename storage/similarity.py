@@ -1,17 +1,19 @@
 """The perceptual-hash index (multi-index hashing): every 256-bit hash is stored with its
 sixteen 16-bit bands in integer columns, indexed as (algorithm, band_a, band_b) for each
-pair of neighbouring bands in either order (migration 0008).
+pair of neighbouring bands in either order (migrations 0008, 0009).
 
 - PDQ (`candidates`): the rows of the algorithm sharing at least one 16-bit band exactly
   with a looked-up hash (the index prefix).  Two hashes within 15 bits always share a
   band (pigeonhole); further apart they usually still do (a PDQ pair 25 bits apart shares
   one with probability about 0.95).
-- Keypoint descriptors (`pair_candidates`): the rows sharing at least one whole 32-bit
-  key (an even band and the next one, both equal), one index probe per key.  Within 7 bits always (pigeonhole);
-  a corner's descriptor in a re-compressed or resized copy usually still does.  At a
-  million stored hashes a 16-bit band value is shared by ~15 random rows, a 32-bit key by
-  almost none, so a lookup touches the true matches and few others.
-The caller checks the exact Hamming distance; the benchmark measures recall end to end."""
+- Keypoint descriptors (`key_votes`): per stored picture, its descriptors sharing at least
+  one telling 32-bit key (an even band and the next one, both equal; within 7 bits always,
+  by pigeonhole) and their IDF weight, one index probe per key.  Keys that too many stored
+  descriptors carry are skipped (storage/hash_keys.py: real corners share generic keys
+  that random hashes never do), and the key indexes hold the owners (migration 0009), so
+  no row is read.  `rows_of_owners` then gives every descriptor of the shortlisted pictures.
+The caller checks the exact Hamming distances and the geometry; the benchmark measures recall
+end to end."""
 
 from __future__ import annotations
 
