@@ -17,7 +17,6 @@ end to end."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from functools import lru_cache
@@ -62,10 +61,8 @@ def insert_hashes(session: Session, rows: Sequence[dict]) -> None:
 def replace_evidence_hashes(session: Session, evidence_file_id: int, hashes: Iterable[ImageHash]) -> None:
     table = PerceptualHashRow.__table__
     mine = table.c.evidence_file_id == evidence_file_id
-    gone: Counter = Counter()
-    for algorithm, *split in session.execute(select(table.c.algorithm, *[table.c[b] for b in BAND_COLUMNS]).where(mine)):
-        gone.update(hash_keys.keys_of(algorithm, [tuple(split)]))
-    hash_keys.add(session, gone, sign=-1)
+    gone = session.execute(select(table.c.algorithm, *[table.c[b] for b in BAND_COLUMNS]).where(mine)).mappings()
+    hash_keys.add(session, hash_keys.rows_counted(gone), sign=-1)
     session.execute(table.delete().where(mine))
     insert_hashes(session, [hash_row(h, evidence_file_id=evidence_file_id) for h in hashes])
 

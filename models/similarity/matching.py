@@ -4,7 +4,6 @@ fetches the candidates (storage/similarity.py)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
