@@ -56,7 +56,6 @@ from tests.browser.pages import (
     image_point,
     image_source,
     open_workbench,
-    table_rows,
     upload,
     wait_for_element_text,
     wait_for_image,
@@ -143,7 +142,8 @@ def one_run(page, url: str, photo, sha_prefix: str, previous_case: int | None, s
         wait_until_idle(page)
     step("the newest case")
     choose_tab(page, "4 Cases")
-    newest = int(table_rows(page, "#case-list")[0][0])
+    # The list is redrawn as the tab opens: wait for its rows rather than read a table being replaced.
+    newest = int(wait_for_table_rows(page, "#case-list", minimum=1)[0][0])
     return figures, newest
 
 
