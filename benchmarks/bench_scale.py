@@ -38,6 +38,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from models.heap import reuse_large_blocks  # noqa: E402
+
+reuse_large_blocks()  # as the zoomin command and app.py do (ZOOMIN_MALLOC=default to measure without)
+
 from models.sample_images import camera_like_photo, encode  # noqa: E402
 from zoomin_ui.batch import run_batch  # noqa: E402
 from zoomin_ui.parallel import DetectorSpec, open_runner  # noqa: E402

@@ -43,6 +43,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from models.heap import reuse_large_blocks  # noqa: E402
+
+reuse_large_blocks()  # as the zoomin command and app.py do (ZOOMIN_MALLOC=default to measure without)
+
 # Qwen/Qwen2.5-VL-3B-Instruct and -7B-Instruct config.json (text and vision parts).
 ARCHITECTURES = {
     "3b": dict(text=dict(hidden_size=2048, intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,

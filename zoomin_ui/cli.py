@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-import os
+from models.heap import reuse_large_blocks
+
+reuse_large_blocks()  # before numpy, torch and OpenCV start their threads (models/heap.py)
+
+import os  # noqa: E402
 import sys
 import tempfile
 from collections.abc import Iterator

@@ -26,6 +26,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from models.detector import Detector, DetectorUnavailable
+from models.heap import reuse_large_blocks
 from models.image_input import ImageInputError, load_image
 from zoomin_ui import service
 
@@ -114,6 +115,7 @@ _worker_problem: str = ""
 
 def _start_worker(spec: DetectorSpec) -> None:
     global _worker_detector, _worker_problem
+    reuse_large_blocks()  # a spawned worker has these from the environment already; a forked one would not
     try:
         _worker_detector = spec.open()
     except service.WorkbenchError as exc:  # told to the parent by describe_worker, not raised here

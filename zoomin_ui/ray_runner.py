@@ -19,6 +19,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from models.heap import reuse_large_blocks
 from zoomin_ui.parallel import DetectorSpec, RunnerError, Task, WorkerResult, analyse_with, one_core_each
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class DetectorActor:
         from zoomin_ui.service import WorkbenchError
 
         self.detector, self.problem = None, ""
+        reuse_large_blocks()  # a cluster's workers do not have this process's environment
         try:
             self.detector = spec.open()
         except WorkbenchError as exc:

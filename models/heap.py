@@ -1,0 +1,67 @@
+"""The C allocator told to keep large freed blocks for reuse (glibc only).
+
+By default glibc hands every allocation above 32 MB straight to the kernel
+(mmap) and gives it back on free, and trims freed memory at the top of the
+heap.  The next allocation of the same size then faults in and zeroes every
+page again.  Two loops here do exactly that, over and over:
+
+* bitsandbytes on CPU dequantizes each 4-bit weight into a fresh float32
+  buffer on every forward pass (100 MB for one MLP projection of a 4B
+  model): a one-token decode step of such a layer took 50 ms, 15 ms with the
+  blocks kept, 3.4x less (docs/vlm-backend.md);
+* the evidence engine's full-resolution maps allocate and free arrays of
+  tens of MB per image: 19% more images a second in `bench_scale.py`, and
+  a quarter less peak memory per worker (one arena instead of one per thread).
+
+So allocations up to REUSE_BELOW come from the heap, freed memory up to it
+stays there, and all threads share the main arena: a thread's own arena
+grows in 64 MB heaps and cannot hold such a block, so it would map it afresh
+anyway.  The price is up to REUSE_BELOW of freed memory kept per process.
+
+The arena limit only reaches threads that allocate for the first time after
+it is set, so entry points call `reuse_large_blocks` before importing numpy,
+torch or OpenCV (which start thread pools); worker processes inherit the same
+settings from the environment (`CHILD_ENVIRONMENT`), which glibc reads at
+their start.  Elsewhere (macOS, Windows, musl) this does nothing, and
+`ZOOMIN_MALLOC=default` in the environment keeps glibc's own settings.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import sys
+
+REUSE_BELOW = 512 * 1024 * 1024
+# mallopt's parameter numbers (glibc's malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8
+_SETTINGS = ((M_MMAP_THRESHOLD, REUSE_BELOW), (M_TRIM_THRESHOLD, REUSE_BELOW), (M_ARENA_MAX, 1))
+# The same, as glibc reads it from the environment of a process it starts.
+CHILD_ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": str(REUSE_BELOW), "MALLOC_TRIM_THRESHOLD_": str(REUSE_BELOW),
+                     "MALLOC_ARENA_MAX": "1"}
+
+_applied: bool | None = None
+
+
+def reuse_large_blocks() -> bool:
+    """Apply the settings to this process (once) and to the processes it starts;
+    True where glibc took them."""
+    global _applied
+    if _applied is None:
+        _applied = os.environ.get("ZOOMIN_MALLOC", "") != "default" and _mallopt_all()
+        if _applied:
+            for name, value in CHILD_ENVIRONMENT.items():
+                os.environ.setdefault(name, value)
+    return _applied
+
+
+def _mallopt_all() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    # musl's mallopt exists and returns 0 for everything: then nothing was set.
+    return all(mallopt(option, value) == 1 for option, value in _SETTINGS)
