@@ -16,7 +16,10 @@ page again.  Two loops here do exactly that, over and over:
 So allocations up to REUSE_BELOW come from the heap, freed memory up to it
 stays there, and all threads share the main arena: a thread's own arena
 grows in 64 MB heaps and cannot hold such a block, so it would map it afresh
-anyway.  The price is up to REUSE_BELOW of freed memory kept per process.
+anyway.  The price is freed memory kept: up to REUSE_BELOW at the heap's top,
+and whatever a step leaves free between blocks still in use.  Loading a model
+leaves gigabytes so (its full-precision weights read, quantized and dropped),
+so the loader hands those pages back (`release_free_memory`).
 
 The arena limit only reaches threads that allocate for the first time after
 it is set, so entry points call `reuse_large_blocks` before importing numpy,
@@ -65,3 +68,16 @@ def _mallopt_all() -> bool:
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     # musl's mallopt exists and returns 0 for everything: then nothing was set.
     return all(mallopt(option, value) == 1 for option, value in _SETTINGS)
+
+
+def release_free_memory() -> bool:
+    """Hand the heap's free pages back to the kernel (glibc's malloc_trim), after a step
+    that freed far more than the process goes on holding; True where something was returned."""
+    if not _applied:
+        return False  # glibc's own settings return such memory as it is freed
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim.argtypes, trim.restype = (ctypes.c_size_t,), ctypes.c_int
+    return trim(0) == 1

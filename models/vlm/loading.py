@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from models.detector import DetectorUnavailable
+from models.heap import release_free_memory
 from models.vlm.adapter import (adapter_base_model, check_adapter_family, is_adapter_folder, merge_adapter,
                                 processor_folder)
 from models.vlm.families import DEFAULT_FAMILY, ModelFamily, UnknownFamily, for_checkpoint
@@ -177,6 +178,7 @@ def _load(settings: LoadSettings) -> LoadedModel:
         raise DetectorUnavailable(f"{folder} is not a usable {family.title} checkpoint: {type(exc).__name__}: "
                                   f"{exc}") from None
     model.eval()
+    release_free_memory()  # the full-precision weights read and dropped while quantizing (models/heap.py)
     fingerprint = weights_fingerprint(folder)
     if adapter:  # base and adapter together identify the weights
         fingerprint = hashlib.sha256(f"{fingerprint}+{weights_fingerprint(adapter)}".encode()).hexdigest()
