@@ -10,8 +10,8 @@ page again.  Two loops here do exactly that, over and over:
   model): a one-token decode step of such a layer took 50 ms, 15 ms with the
   blocks kept, 3.4x less (docs/vlm-backend.md);
 * the evidence engine's full-resolution maps allocate and free arrays of
-  tens of MB per image: 19% more images a second in `bench_scale.py`, and
-  a quarter less peak memory per worker (one arena instead of one per thread).
+  tens of MB per image: a quarter more images a second in `bench_scale.py`,
+  and a quarter less peak memory per worker (docs/benchmarks.md).
 
 So allocations up to REUSE_BELOW come from the heap, freed memory up to it
 stays there, and all threads share the main arena: a thread's own arena
