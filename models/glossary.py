@@ -50,6 +50,15 @@ FIGURE_LABELS: dict[str, str] = {
     "model": "the vision-language model's own probability that the image is AI-generated",
 }
 
+
+
+def ranking_score_words(score: float) -> str:
+    """The analysis score as the expert detail names it, on the page and in the CLI alike: it is not
+    the card's figure (FIGURE_LABELS), so it is never printed as a bare "score" beside it."""
+    return (f"ranking score {score:.2f} (all the evidence together, 0 = camera-like to 1 = AI-like; "
+            "a ranking aid, not a probability)")
+
+
 # Short definitions, one source for the page, the CLI and the report's glossary box.
 TERMS: dict[str, str] = {
     "AI-generated": "The tool found evidence that the image, or part of it, was made or altered by an AI generator.",

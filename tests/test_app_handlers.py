@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from models.evidence.engine import EvidenceEngine
+from models.glossary import ranking_score_words
 from models.overlay import ANALYST_COLOUR, score_colour
 from models.sample_images import camera_like_photo, encode, paste_resampled_patch
 from models.types import Analysis, Box, Region
@@ -178,6 +179,10 @@ def test_analysis_shows_the_scan_boxes_before_the_verdict_with_one_progress(hand
     assert all(r[3] == "examining…" for r in rows(scanned.regions)) and scanned.image is not None
     assert final.analyse_btn["interactive"] is True and final.verdict.startswith("Verdict: ")
     assert final.verdict_word["value"] in ("AI-generated", "Likely real", "Can't tell")
+    # The folded detail's number is named, as the CLI names it: a bare "score" beside the card's one
+    # figure (pixel-pattern AI likeness) read as a second, contradicting figure.
+    recorded = handlers.store.get_analysis(final.state.analysis_id)
+    assert ranking_score_words(recorded.score) in final.verdict and "(score " not in final.verdict
     assert final.verdict_headline and rows(final.regions)[0][3] == "undecided"
     assert final.state.analysis_id and final.editor is None, "the folded editor is not drawn"
     opened = event(handlers, handlers.open_editor, final.state)

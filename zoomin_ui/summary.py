@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import textwrap
 
-from models.glossary import confidence_word, verdict_word
+from models.glossary import confidence_word, ranking_score_words, verdict_word
 from models.reading import read_analysis, region_line
 from models.types import Analysis, Reading
 
@@ -84,8 +84,7 @@ def render_analysis(analysis: Analysis) -> str:
 def _measurements(analysis: Analysis) -> list[str]:
     """The expert detail, as before the plain reading existed."""
     lines = ["  Measurements (expert detail):",
-             f"    Verdict {analysis.verdict.upper()}, ranking score {analysis.score:.2f} (all the evidence "
-             "together, 0 = camera-like to 1 = AI-like; a ranking aid, not a probability)",
+             f"    Verdict {analysis.verdict.upper()}, {ranking_score_words(analysis.score)}",
              _wrap(analysis.explanation, 4)]
     for region in analysis.regions:
         box = ", ".join(f"{v:.0f}" for v in region.box.to_list())

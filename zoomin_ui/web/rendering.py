@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from PIL import Image
 
-from models.glossary import verdict_word
+from models.glossary import ranking_score_words, verdict_word
 from models.overlay import OverlayBox, box_colour
 from models.types import Box, Region
 from models.region_words import region_line
@@ -145,8 +145,8 @@ def verdict_text(analysis: AnalysisRecord | None) -> str:
         return "Not analysed yet."
     if analysis.status != "done":
         return f"Analysis {analysis.id} {analysis.status}: {analysis.error or 'no result'}"
-    heading = (f"Verdict: {analysis.verdict} (score {analysis.score:.2f}) — {analysis.backend.backend}, "
-               f"analysis {analysis.id}")
+    heading = (f"Verdict: {analysis.verdict}, {ranking_score_words(analysis.score)} — "
+               f"{analysis.backend.backend}, analysis {analysis.id}")
     lines = [heading, "", analysis.explanation]
     if analysis.notes:
         lines += ["", "Notes:", *[f"- {note}" for note in analysis.notes]]
