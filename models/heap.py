@@ -34,6 +34,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
+from collections.abc import Callable
 
 REUSE_BELOW = 512 * 1024 * 1024
 # mallopt's parameter numbers (glibc's malloc.h)
@@ -59,15 +60,9 @@ def reuse_large_blocks() -> bool:
 
 
 def _mallopt_all() -> bool:
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+    mallopt = _libc_function("mallopt", (ctypes.c_int, ctypes.c_int))
     # musl's mallopt exists and returns 0 for everything: then nothing was set.
-    return all(mallopt(option, value) == 1 for option, value in _SETTINGS)
+    return mallopt is not None and all(mallopt(option, value) == 1 for option, value in _SETTINGS)
 
 
 def release_free_memory() -> bool:
@@ -75,9 +70,17 @@ def release_free_memory() -> bool:
     that freed far more than the process goes on holding; True where something was returned."""
     if not _applied:
         return False  # glibc's own settings return such memory as it is freed
+    trim = _libc_function("malloc_trim", (ctypes.c_size_t,))
+    return trim is not None and trim(0) == 1
+
+
+def _libc_function(name: str, argtypes: tuple) -> Callable[..., int] | None:
+    """The C library's `name` (returning an int), or None off Linux or where it has none."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        trim = ctypes.CDLL(None).malloc_trim
+        function = getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
-        return False
-    trim.argtypes, trim.restype = (ctypes.c_size_t,), ctypes.c_int
-    return trim(0) == 1
+        return None
+    function.argtypes, function.restype = argtypes, ctypes.c_int
+    return function

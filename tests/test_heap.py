@@ -39,11 +39,16 @@ print(json.dumps({"applied": applied, "faults": faults, "env": {k: v for k, v in
 """
 
 
-def _churn(mode: str, **extra: str) -> dict:
+def _run(script: str, *args: str, **extra: str) -> dict:
+    """`script` in a fresh interpreter without this process's allocator settings; its JSON line."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "ZOOMIN_MALLOC"} | extra
-    done = subprocess.run([sys.executable, "-c", _CHURN, mode], cwd=ROOT, env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120, check=True)
     return json.loads(done.stdout)
+
+
+def _churn(mode: str, **extra: str) -> dict:
+    return _run(_CHURN, mode, **extra)
 
 
 @glibc_only
@@ -107,9 +112,6 @@ print(json.dumps({"before": before, "after": resident_mb(), "released": released
 
 @glibc_only
 def test_release_free_memory_hands_back_what_a_load_left_between_blocks_in_use():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != "ZOOMIN_MALLOC"}
-    done = subprocess.run([sys.executable, "-c", _LOAD_LIKE], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=120, check=True)
-    figures = json.loads(done.stdout)
+    figures = _run(_LOAD_LIKE)
     assert figures["before"] > 700, figures  # 800 MB freed, still resident
     assert figures["released"] is True and figures["after"] < figures["before"] - 600, figures
