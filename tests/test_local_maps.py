@@ -300,3 +300,44 @@ def test_jpeg_ghost_does_not_box_a_clipped_object_of_an_untouched_photo():
     photo = np.clip(base + rng.standard_normal(base.shape) * 2.0, 0, 255).astype(np.uint8)
     delivered = jpeg(decoded(jpeg(photo, 75)), 95)
     assert not boxed(channel_boxes(delivered, "jpeg-traces", "JPEG ghost"))
+
+
+def test_the_earlier_step_search_is_the_moving_average_it_describes():
+    """primary_step's windows of 2 q1 + 1 bins, all steps at once from cumulative sums, against
+    the direct moving average (np.convolve) of each step, on double- and single-quantised values."""
+    from models.evidence.maps.jpeg_traces import HISTOGRAM_RANGE, primary_step, reachable_bins
+
+    rng = np.random.default_rng(3)
+    for q1, q2 in ((9, 6), (14, 5), (None, 7)):
+        values = rng.laplace(0, 40, 5000)
+        if q1 is not None:
+            values = np.rint(values / q1) * q1
+        k = np.rint(values / q2).astype(np.int64)
+        nonzero = k[(k != 0) & (np.abs(k) <= HISTOGRAM_RANGE)]
+        histogram = np.bincount(nonzero + HISTOGRAM_RANGE, minlength=2 * HISTOGRAM_RANGE + 1).astype(float)
+        used = np.abs(np.arange(-HISTOGRAM_RANGE, HISTOGRAM_RANGE + 1)) <= np.abs(nonzero).max()
+        used[HISTOGRAM_RANGE] = False
+        gains = []
+        for step in range(q2 + 1, min(4 * q2 + 8, HISTOGRAM_RANGE)):
+            mask = reachable_bins(step, q2)
+            smooth = np.convolve(histogram, np.ones(2 * step + 1) / (2 * step + 1), mode="same")
+            gains.append((histogram[mask].sum() / histogram.sum() - smooth[mask].sum() / smooth[used].sum(), step))
+        found = primary_step(k, q2)
+        if q1 is None:
+            assert found is None
+            continue
+        best_step = max(gains, key=lambda item: item[0])[1]
+        assert found is not None and np.array_equal(found[0], reachable_bins(best_step, q2))
+
+
+def test_a_jpeg_saved_at_quality_5_is_judged_too_compressed_not_a_crash():
+    """Its stored steps (80 and up) leave no coarser earlier step inside the histogram's range:
+    the primary-quantisation search once unpacked an empty result there, and the analysis failed
+    with an internal error."""
+    rng = np.random.default_rng(0)
+    data = jpeg((rng.integers(0, 2, (512, 512, 1)) * 255).repeat(3, 2).astype(np.uint8), 5)
+    jpeg_map = next(m for m in measure_local_maps(load_image(data)) if m.name == "jpeg-traces")
+    assert "primary quantisation" not in jpeg_map.channels
+    analysis = EvidenceEngine().analyze(load_image(data))
+    assert analysis.verdict == "inconclusive"
+    assert "heavily compressed JPEG (quality about 5)" in analysis.explanation

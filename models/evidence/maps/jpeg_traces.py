@@ -96,28 +96,44 @@ def reachable_bins(q1: int, q2: int) -> np.ndarray:
     return mask
 
 
+@lru_cache(maxsize=256)
+def _earlier_steps(q2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The coarser earlier steps q1 tried for a stored step q2, each with its reachable bins and
+    the histogram positions its moving window of 2 q1 + 1 bins starts and ends at (cumulative
+    sums give every window at once: one call per frequency, not one per step)."""
+    steps = np.arange(q2 + 1, min(4 * q2 + 8, HISTOGRAM_RANGE))
+    bins = np.arange(2 * HISTOGRAM_RANGE + 1)
+    masks = np.array([reachable_bins(int(q1), q2) for q1 in steps], bool).reshape(steps.size, bins.size)
+    starts = np.clip(bins[None, :] - steps[:, None], 0, bins.size)
+    ends = np.clip(bins[None, :] + steps[:, None] + 1, 0, bins.size)
+    for array in (steps, masks, starts, ends):
+        array.flags.writeable = False  # shared by the cache
+    return steps, masks, starts, ends
+
+
 def primary_step(k: np.ndarray, q2: int) -> tuple[np.ndarray, float] | None:
     """(reachable bins, chance share) of the coarser earlier step that best explains one
-    frequency's stored coefficients, or None where no earlier step shows."""
+    frequency's stored coefficients, or None where no earlier step shows, or none fits the
+    histogram (a stored step of HISTOGRAM_RANGE - 1 or more: JPEGs saved at quality 20 or less)."""
     nonzero = k[(k != 0) & (np.abs(k) <= HISTOGRAM_RANGE)]
     if nonzero.size < MIN_FREQUENCY_COEFFICIENTS:
+        return None
+    steps, masks, starts, ends = _earlier_steps(q2)
+    if steps.size == 0:
         return None
     histogram = np.bincount(nonzero + HISTOGRAM_RANGE, minlength=2 * HISTOGRAM_RANGE + 1).astype(np.float64)
     used = np.abs(np.arange(-HISTOGRAM_RANGE, HISTOGRAM_RANGE + 1)) <= int(np.abs(nonzero).max())
     used[HISTOGRAM_RANGE] = False
-    best = None
-    for q1 in range(q2 + 1, min(4 * q2 + 8, HISTOGRAM_RANGE)):
-        mask = reachable_bins(q1, q2)
-        # Chance: the share a smooth (singly quantised) histogram puts on the reachable bins.
-        smooth = np.convolve(histogram, np.ones(2 * q1 + 1) / (2 * q1 + 1), mode="same")
-        chance = float(smooth[mask].sum() / max(smooth[used].sum(), 1e-9))
-        share = float(histogram[mask].sum() / histogram.sum())
-        if best is None or share - chance > best[0]:
-            best = (share - chance, share, chance, mask)
-    gain, share, chance, mask = best
-    if gain < MIN_PRIMARY_GAIN or share < MIN_PRIMARY_SHARE:
+    # Chance: the share a smooth (singly quantised) histogram, its moving average over 2 q1 + 1
+    # bins, puts on each step's reachable bins.
+    running = np.concatenate(([0.0], np.cumsum(histogram)))
+    smooth = (running[ends] - running[starts]) / (2.0 * steps[:, None] + 1.0)
+    chance = (smooth * masks).sum(axis=1) / np.maximum((smooth * used).sum(axis=1), 1e-9)
+    share = (masks @ histogram) / histogram.sum()
+    best = int(np.argmax(share - chance))  # the first of equal gains, the finest step
+    if share[best] - chance[best] < MIN_PRIMARY_GAIN or share[best] < MIN_PRIMARY_SHARE:
         return None
-    return mask, min(max(chance, 0.05), 0.95)
+    return masks[best], min(max(float(chance[best]), 0.05), 0.95)
 
 
 def primary_quantisation(coefficients: np.ndarray, table: np.ndarray) -> np.ndarray | None:
