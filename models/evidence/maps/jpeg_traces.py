@@ -114,7 +114,7 @@ def _earlier_steps(q2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
 def primary_step(k: np.ndarray, q2: int) -> tuple[np.ndarray, float] | None:
     """(reachable bins, chance share) of the coarser earlier step that best explains one
     frequency's stored coefficients, or None where no earlier step shows, or none fits the
-    histogram (a stored step of HISTOGRAM_RANGE - 1 or more: JPEGs saved at quality 20 or less)."""
+    histogram (a stored step of HISTOGRAM_RANGE - 1 or more: JPEGs saved at quality 34 or less)."""
     nonzero = k[(k != 0) & (np.abs(k) <= HISTOGRAM_RANGE)]
     if nonzero.size < MIN_FREQUENCY_COEFFICIENTS:
         return None
