@@ -6,7 +6,11 @@
   15% of --jobs 2);
 * the remote backend against a stub server answering each request after
   200 ms, 64 images, `--concurrency 1` vs `8` (goal >= 6x), same results;
-* the peak resident memory of each worker.
+* the peak resident memory of each worker;
+* `--jobs 2 --save`: the same batch recorded in a new case store, this
+  process the one writer (intake: decoding, SHA-256, perceptual hashes and
+  the near-duplicate index; the run started and finished), and the writer's
+  own CPU per image.
 
 `--jobs 1` is not one core's work: the evidence engine measures the file
 checks and the learned score on a second thread beside the pixel maps, so
@@ -43,7 +47,8 @@ from models.heap import reuse_large_blocks  # noqa: E402
 reuse_large_blocks()  # as the zoomin command and app.py do (ZOOMIN_MALLOC=default to measure without)
 
 from models.sample_images import camera_like_photo, encode  # noqa: E402
-from zoomin_ui.batch import run_batch  # noqa: E402
+from zoomin_ui import service  # noqa: E402
+from zoomin_ui.batch import SaveTo, run_batch  # noqa: E402
 from zoomin_ui.parallel import DetectorSpec, open_runner  # noqa: E402
 
 DEV = REPO.parent / "shared" / "data" / "dev"
@@ -65,20 +70,27 @@ def pin_every_thread(cores: set[int]) -> None:
             pass  # a thread that ended since the folder was listed
 
 
-def timed_batch(spec: DetectorSpec, files: list[str], cores: set[int] | None = None, **runner_options) -> dict:
-    """One configuration; `cores` pins this process (an in-process runner) to those cores."""
+def timed_batch(spec: DetectorSpec, files: list[str], cores: set[int] | None = None, save: bool = False,
+                **runner_options) -> dict:
+    """One configuration; `cores` pins this process (an in-process runner) to those cores; `save`
+    records every file and result in a new case store (as `--save`: this process the one writer)."""
     everywhere = os.sched_getaffinity(0)
     if cores is not None:
         pin_every_thread(cores)
+    home = tempfile.TemporaryDirectory() if save else None
+    store = service.open_store(home.name) if home else None
     try:
         started = time.perf_counter()
         runner = open_runner(spec, len(files), **runner_options)
         ready = time.perf_counter()
         cpu_before = resource.getrusage(resource.RUSAGE_SELF)
         try:
-            outcomes = list(run_batch(runner, files))
+            outcomes = list(run_batch(runner, files, save=SaveTo(store, "bench") if store else None))
         finally:
             runner.close()
+            if store is not None:
+                store.close()
+                home.cleanup()
         seconds = time.perf_counter() - ready
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
@@ -86,6 +98,7 @@ def timed_batch(spec: DetectorSpec, files: list[str], cores: set[int] | None = N
     own_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return {"startup_s": ready - started, "seconds": seconds, "images_per_s": len(files) / seconds,
             "cores_busy": own_cpu / seconds,  # this process's own threads (an in-process runner's work)
+            "own_cpu_s": own_cpu,
             "results": {o.file: (o.analysis.verdict, o.analysis.score) if o.analysis else (None, o.code)
                         for o in outcomes},
             "peak_rss_mb": max(o.peak_rss_kb for o in outcomes) / 1024, "label": runner.label}
@@ -120,12 +133,16 @@ def main() -> None:
     one = timed_batch(spec, files, jobs=1)
     one_core = timed_batch(spec, files, cores={min(os.sched_getaffinity(0))}, jobs=1)
     two = timed_batch(spec, files, jobs=2)
+    two_saved = timed_batch(spec, files, jobs=2, save=True)
     lines = [header, row("--jobs 1", one), row("--jobs 1 pinned to one core", one_core, one),
-             row("--jobs 2", two, one)]
+             row("--jobs 2", two, one), row("--jobs 2 --save (this process writes the store)", two_saved, one)]
     cores = len(os.sched_getaffinity(0))
     print(f"--jobs 1 kept {one['cores_busy']:.2f} cores busy (pinned: {one_core['cores_busy']:.2f}); "
           f"--jobs 2 vs one core: {two['images_per_s'] / one_core['images_per_s']:.2f}x; "
           f"ceiling vs --jobs 1: {cores / one['cores_busy']:.2f}x")
+    print(f"--save: {two_saved['images_per_s'] / two['images_per_s']:.2f}x of --jobs 2 without it; the writer's "
+          f"own CPU {two_saved['own_cpu_s'] / len(files) * 1000:.0f} ms per image "
+          f"(without --save {two['own_cpu_s'] / len(files) * 1000:.1f} ms)")
     if not args.skip_ray:
         ray_run = timed_batch(spec, files, jobs=2, ray_address="local")
         lines.append(row("--ray local (2 actors)", ray_run, one))
