@@ -126,17 +126,21 @@ def _start_worker(spec: DetectorSpec) -> None:
 def one_core_each() -> None:
     """Make this process one core's work: a `--jobs` worker or a Ray actor with
     num_cpus=1.  OpenCV and torch size their own thread pools by the machine's
-    cores whatever OMP_NUM_THREADS says, so two workers on two cores would each
-    run two threads and fight over the cores.  Called after the detector is
+    cores whatever OMP_NUM_THREADS says, and the evidence engine runs its file
+    checks on a pool beside the maps, so two workers on two cores would each
+    run two threads or more and fight over the cores.  Called after the detector is
     open, once its imports have started those pools (earlier, OpenCV is often
     not imported yet and the setting would be skipped)."""
     import sys
 
     import cv2
 
+    from models.evidence.engine import measure_on_one_thread
+
     cv2.setNumThreads(1)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
+    measure_on_one_thread()
 
 
 def _describe_worker() -> BackendInfo | str:

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -261,7 +261,28 @@ class EvidenceEngine(Detector):
         return evidence
 
 
-_POOL = ThreadPoolExecutor(max_workers=3, thread_name_prefix="zoomin-evidence")
+_POOL: Executor = ThreadPoolExecutor(max_workers=3, thread_name_prefix="zoomin-evidence")
+
+
+class _OnTheCallingThread(Executor):
+    """Runs each task at once, where it is submitted: the futures are done when handed back."""
+
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - kept in the future, raised by .result() as a pool would
+            future.set_exception(exc)
+        return future
+
+
+def measure_on_one_thread() -> None:
+    """From now on this process measures each image on the calling thread alone: the file checks,
+    the learned score and the error level's round trip no longer run on a pool beside the maps.
+    For a process that is one core's work (a `--jobs` worker, a Ray actor): there, the pool's
+    threads only fought the other workers for the cores."""
+    global _POOL
+    _POOL = _OnTheCallingThread()
 
 
 def _made_safe(found: list[Evidence], stage: str, notes: list[str]) -> list[Evidence]:
