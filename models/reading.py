@@ -220,6 +220,10 @@ def _signal_figure(facts: _Facts) -> dict:
     signal = facts.signal
     if signal is None or signal.details.get("too_small") or signal.details.get("probability") is None:
         return {}
+    if delivery_limit(facts.analysis.evidence) is not None and signal.supports not in ("ai-generated", "real"):
+        # The words say the pixel analysis cannot judge the file as delivered (too compressed, a
+        # screen capture): a 0.02 beside them would read as "camera-like" (the expert detail keeps it).
+        return {}
     return {"figure": float(signal.details["probability"]), "figure_label": FIGURE_LABELS["signal"]}
 
 

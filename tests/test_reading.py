@@ -419,3 +419,28 @@ def test_a_model_loaded_from_a_folder_is_named_without_its_install_path(model_id
     analysis = Analysis("x.jpg", "0" * 64, 1000, "JPEG", 100, 100, "ai-generated", 0.75, [], [model], "", "local", "t")
     headline = read_analysis(analysis).headline
     assert f"model {shown};" in headline and "home" not in headline and "C:" not in headline
+
+
+def delivery(limit: str, reason: str) -> Evidence:
+    return Evidence("signal", "delivery", f"delivery check: {reason}", "neither", 0.0, False,
+                    {"blocks_pixel_call": True, "limits": [limit], "reasons": [reason]})
+
+
+@pytest.mark.parametrize("limit, reason", [
+    ("too-compressed", "the file is a heavily compressed JPEG (quality about 30), which wipes out the fine "
+                       "pixel traces the model reads"),
+    ("screen-capture", "the image looks like a screen capture (flat borders): its pixels describe the screen")])
+def test_no_pixel_figure_beside_words_that_say_the_pixels_cannot_judge_the_file(limit, reason):
+    """'Can't tell: ... the pixel analysis cannot judge it' beside 'AI likeness 0.02' read as camera-like."""
+    reading = engine_analysis([signal("neither", 0.02), delivery(limit, reason), NO_WATERMARK]).reading
+    assert "the pixel analysis cannot judge it" in reading.basis
+    assert reading.figure is None and reading.figure_label == ""
+    assert not any("0.02" in point for point in reading.key_points)
+
+
+def test_a_pixel_lean_held_back_by_the_delivery_check_keeps_its_figure():
+    """There the words name the lean ("leans AI, but ..."), and the number is the lean."""
+    reading = engine_analysis([signal("ai-generated", 0.97), delivery("unstable", "the call does not hold up"),
+                               NO_WATERMARK]).reading
+    assert "the pixel analysis leans AI, but" in reading.basis
+    assert reading.figure == pytest.approx(0.97)
