@@ -202,7 +202,8 @@ class EvidenceEngine(Detector):
         # numpy, OpenCV, libjpeg and the C2PA library, which release the GIL,
         # so a second core shortens the wall time.  Alone on the main thread,
         # the maps and the local maps outlasted the other two by ~0.25 s on a
-        # 12 MP photo while the second core idled.
+        # 12 MP photo while the second core idled.  (Not in a process that is one
+        # core's work, a --jobs worker or a Ray actor: measure_on_one_thread.)
         file_checks = _POOL.submit(self._read_file_evidence, image, timings, notes)
         model_score = _POOL.submit(self._score, image, timings) if self.signal_model is not None else None
         start = time.perf_counter()
@@ -282,7 +283,8 @@ def measure_on_one_thread() -> None:
     For a process that is one core's work (a `--jobs` worker, a Ray actor): there, the pool's
     threads only fought the other workers for the cores."""
     global _POOL
-    _POOL = _OnTheCallingThread()
+    previous, _POOL = _POOL, _OnTheCallingThread()
+    previous.shutdown(wait=False)  # its threads (started by a warm-up) would only sit idle
 
 
 def _made_safe(found: list[Evidence], stage: str, notes: list[str]) -> list[Evidence]:
