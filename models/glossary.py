@@ -51,7 +51,6 @@ FIGURE_LABELS: dict[str, str] = {
 }
 
 
-
 def ranking_score_words(score: float) -> str:
     """The analysis score as the expert detail names it, on the page and in the CLI alike: it is not
     the card's figure (FIGURE_LABELS), so it is never printed as a bare "score" beside it."""
