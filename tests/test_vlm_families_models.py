@@ -224,3 +224,80 @@ def test_the_remote_backend_in_each_familys_convention(model, family, answer):
     assert sent.startswith("data:image/png")
     thinks = detector.family.chat_template_options
     assert scan_body.get("chat_template_kwargs") == ({"enable_thinking": False} if thinks else None)
+
+
+@pytest.mark.parametrize("family", ("qwen3.5", "qwen3.5-moe"))
+def test_the_snapshot_is_taken_inside_the_one_prefill_pass(checkpoints, family):
+    """The copy taken at the prefix end while the whole prompt is prefilled holds what a forward over the
+    prefix alone leaves (recurrent and convolution states, attention keys and values); the pass's own
+    output is that of a plain forward; continuing from the copy gives the plain forward's last logits; and
+    the model runs one forward over the prompt, not two, each recurrent layer's projections once."""
+    import copy
+
+    import torch
+
+    from models.vlm.families import GATED_DELTA_NET
+    from models.vlm.prefix_snapshot import SnapshotCapture
+
+    model = _detector(checkpoints[family]).loaded.model
+    prompt = torch.randint(0, 200, (1, 41), generator=torch.Generator().manual_seed(3))
+    length = 23      # not a multiple of the delta rule's 64-token chunks, nor of the convolution window
+    calls = []
+    # text positions from the tokens alone: nothing an earlier test's image query left on the model
+    fresh_positions = model.register_forward_pre_hook(lambda *_: setattr(model.model, "rope_deltas", None))
+    handle = model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        with torch.inference_mode():
+            plain = model(input_ids=prompt, use_cache=True)
+            capture = SnapshotCapture(model, GATED_DELTA_NET, length)
+            projections = [getattr(mixer, name) for mixer in capture.mixers
+                           for name in (*GATED_DELTA_NET.input_projections, GATED_DELTA_NET.output_projection)]
+            reads = []
+            counters = [m.register_forward_hook(lambda *_: reads.append(1)) for m in projections]
+            with capture:
+                split = model(input_ids=prompt, use_cache=True)
+            for counter in counters:
+                counter.remove()
+            assert len(calls) == 2     # one forward each
+            assert len(reads) == len(projections)   # each projection's weights read once, for every token
+            snapshot = capture.snapshot(split.cache)
+            prefix_only = model(input_ids=prompt[:, :length], use_cache=True).cache
+            continued = model(input_ids=prompt[:, length:], cache=copy.deepcopy(snapshot), use_cache=True)
+    finally:
+        handle.remove()
+        fresh_positions.remove()
+    assert "forward" not in vars(capture.mixers[0])      # the modules' own forward is back
+    assert torch.allclose(split.logits, plain.logits, atol=1e-4)
+    assert torch.allclose(continued.logits[:, -1], plain.logits[:, -1], atol=1e-4)
+    recurrent = [i for i, layer in enumerate(snapshot.layers) if hasattr(layer, "recurrent_states")]
+    assert recurrent and len(recurrent) < len(snapshot.layers) == len(prefix_only.layers)
+    for index, (kept, reference) in enumerate(zip(snapshot.layers, prefix_only.layers, strict=True)):
+        if index in recurrent:
+            assert torch.allclose(kept.recurrent_states[0], reference.recurrent_states[0], atol=1e-5)
+            assert torch.equal(kept.conv_states[0], reference.conv_states[0])
+        else:
+            assert kept.get_seq_length() == length
+            assert torch.allclose(kept.keys, reference.keys, atol=1e-5)
+            assert torch.allclose(kept.values, reference.values, atol=1e-5)
+
+
+def test_a_scan_prefills_its_prompt_once(checkpoints, image):
+    """Stage 1 of a snapshot family keeps its prefix without a forward pass of its own: one prefill and the
+    decode steps (before, the prefix was prefilled apart: one forward more, a whole pass over the weights)."""
+    from models.vlm import prompts
+
+    detector = _detector(checkpoints["qwen3.5"])
+    turns, _, key = detector._prefix(image, "")
+    scan = GenerationRequest((turns[0], Turn("user", (*turns[1].parts, TextPart(prompts.scan_request(1, 1, 1))))),
+                             "scan", 6, 6, key, shared_parts=len(turns[1].parts))
+    transport = LocalTransport(detector.loaded, PIXELS)
+    calls = []
+    handle = detector.loaded.model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        transport.generate(scan)
+    finally:
+        handle.remove()
+    assert len(calls) == 6                              # 1 prefill + 5 decode steps for 6 new tokens
+    assert transport._prefixes.reusable(key, transport.loaded.processor(
+        text=["x"], return_tensors="pt")["input_ids"]) == (0, None)   # kept, but only for its own prefix
+    assert key in transport._prefixes._kept

@@ -10,9 +10,9 @@ ask the family instead of assuming one:
               axis ("relative-1000"); a larger minimum image (256x256).
   Qwen3.5     the Qwen3-VL vision side and processor; boxes 0-1000; the language side
               mixes linear (gated delta-net) and full attention layers, whose
-              recurrent state cannot be cut back to a shared prefix, so the prefix is
-              prefilled on its own and its cache copied there (prefix_reuse
-              "snapshot"); it thinks by default, so the chat template is asked not to.
+              recurrent state cannot be cut back to a shared prefix, so its cache is
+              copied at the prefix end during the prefill (prefix_reuse "snapshot");
+              it thinks by default, so the chat template is asked not to.
 
 Facts checked in transformers 5.24 (models/qwen2_5_vl, qwen3_vl, qwen3_5 config and
 processor defaults), the checkpoints' preprocessor_config.json, and the Qwen3-VL
@@ -34,10 +34,24 @@ BoxConvention = Literal["absolute-resized", "relative-1000"]
 # How stage 2 reuses what stage 1 computed for the shared prefix (system text, full image, context):
 #   "crop"      keep each query's cache and cut it back to the tokens the next query shares
 #               (attention keys and values only: any prefix of them is exact);
-#   "snapshot"  prefill the shared prefix as its own forward pass and keep a copy of the cache at its
-#               end; every query about the image continues from a fresh copy (a recurrent state, as in
+#   "snapshot"  copy the cache at the end of the shared prefix while the first query is prefilled;
+#               every query about the image continues from a fresh copy (a recurrent state, as in
 #               linear-attention layers, holds the whole past and cannot be cut back, only copied).
 PrefixReuse = Literal["crop", "snapshot"]
+
+
+@dataclass(frozen=True)
+class RecurrentMixer:
+    """Where a snapshot family's recurrent layers are and how they are wired (prefix_snapshot.py): the
+    decoder layers' attribute holding one, its projections of the layer's input, and its projection out."""
+
+    attribute: str
+    input_projections: tuple[str, ...]
+    output_projection: str
+
+
+# Qwen3.5's gated delta-net (transformers' Qwen3_5GatedDeltaNet and Qwen3_5MoeGatedDeltaNet)
+GATED_DELTA_NET = RecurrentMixer("linear_attn", ("in_proj_qkv", "in_proj_z", "in_proj_b", "in_proj_a"), "out_proj")
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,8 @@ class ModelFamily:
     box_convention: BoxConvention
     name_pattern: str                  # a served model's name that belongs to this family (case-insensitive)
     prefix_reuse: PrefixReuse          # how stage 2 continues from stage 1's cache, exactly (see above)
+    # "snapshot" families: the layers whose state the snapshot copies mid-prompt (prefix_snapshot.py)
+    recurrent_mixer: RecurrentMixer | None = None
     # passed to apply_chat_template (and to a server as chat_template_kwargs); Qwen3.5's
     # template opens a <think> block unless told enable_thinking=False
     chat_template_options: tuple[tuple[str, object], ...] = ()
@@ -117,7 +133,7 @@ QWEN3_VL_MOE = ModelFamily(
 
 _QWEN3_5_COMMON = dict(
     processor_class="Qwen3VLProcessor", patch_size=16, merge_size=2, min_pixels=256 * 256, max_pixels=4096 * 4096,
-    box_convention="relative-1000", prefix_reuse="snapshot",
+    box_convention="relative-1000", prefix_reuse="snapshot", recurrent_mixer=GATED_DELTA_NET,
     chat_template_options=(("enable_thinking", False),),
     # the linear-attention layers' gate projections (hidden x heads: tiny) set the recurrence's decay;
     # kept in full precision, which also keeps bitsandbytes' CPU kernel (rows in multiples of 32) usable
@@ -127,7 +143,7 @@ QWEN3_5 = ModelFamily(
     name="qwen3.5", title="Qwen3.5", model_types=("qwen3_5",), architectures=("Qwen3_5ForConditionalGeneration",),
     model_class="Qwen3_5ForConditionalGeneration", name_pattern=r"qwen3[._-]5(?![._-]?\d+b[._-]?a\d)",
     notes=("linear-attention layers keep a recurrent state that cannot be cut back to the shared prefix: the "
-           "prefix is prefilled on its own and its cache copied at its end for stage 2",), **_QWEN3_5_COMMON)
+           "cache is copied at the prefix end during stage 1's prefill, for stage 2",), **_QWEN3_5_COMMON)
 
 QWEN3_5_MOE = ModelFamily(
     name="qwen3.5-moe", title="Qwen3.5 (mixture of experts)", model_types=("qwen3_5_moe",),

@@ -14,6 +14,7 @@ each family's reused prefix against a full recomputation.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +23,7 @@ import torch
 from models.vlm.conversation import Generation, GenerationRequest, ImagePart, TokenStep, TransportError, Turn
 from models.vlm.loading import LoadedModel
 from models.vlm.prefix_cache import PrefixStore, shared_prefix_length
+from models.vlm.prefix_snapshot import SnapshotCapture
 
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>")
 
@@ -66,13 +68,11 @@ class LocalTransport:
         model = self.loaded.model
         input_ids = inputs["input_ids"]
         reused, cache = self._prefixes.reusable(request.prefix_key, input_ids)
-        continued = reused
-        if not reused and self._prefixes.snapshots and request.prefix_key is not None:
-            continued, cache = self._prefill_snapshot(request, text, inputs, clock)
+        capture = self._snapshot_capture(request, text, inputs) if not reused else nullcontext()
         arguments = dict(inputs)
-        if continued:
+        if reused:
             arguments.pop("pixel_values", None)
-            new_images = self._encode_new_images(inputs, continued, clock)
+            new_images = self._encode_new_images(inputs, reused, clock)
             if new_images is not None:
                 arguments["mm_encoder_outputs"] = {"image": new_images}
             arguments["cache"] = cache  # `past_key_values=` is deprecated (transformers 6 drops it)
@@ -82,11 +82,16 @@ class LocalTransport:
             _, model.model.rope_deltas = model.model.get_rope_index(
                 input_ids, mm_token_type_ids=inputs["mm_token_type_ids"], image_grid_thw=inputs["image_grid_thw"],
                 attention_mask=inputs.get("attention_mask"))
-        output = model.generate(**arguments, max_new_tokens=request.max_new_tokens,
-                                min_new_tokens=request.min_new_tokens, do_sample=False, temperature=None,
-                                top_p=None, top_k=None, return_dict_in_generate=True,
-                                output_logits=bool(request.verdict_words))
+        with capture:
+            output = model.generate(**arguments, max_new_tokens=request.max_new_tokens,
+                                    min_new_tokens=request.min_new_tokens, do_sample=False, temperature=None,
+                                    top_p=None, top_k=None, return_dict_in_generate=True,
+                                    output_logits=bool(request.verdict_words))
         prompt_length = input_ids.shape[1]
+        if isinstance(capture, SnapshotCapture):
+            snapshot = capture.snapshot(output.cache)
+            if snapshot is not None:
+                self._prefixes.keep_snapshot(request.prefix_key, input_ids[:, :capture.length], snapshot)
         self._prefixes.keep_after(request.prefix_key, input_ids, output.cache, prompt_length)
         new_ids = output.sequences[0, prompt_length:].tolist()
         new_ids = _without_end(new_ids, self._end_ids())
@@ -97,12 +102,11 @@ class LocalTransport:
 
     # ------------------------------------------------------------------ prefix reuse
 
-    def _prefill_snapshot(self, request: GenerationRequest, text: str, inputs: Any, clock: "_StageClock"
-                          ) -> tuple[int, Any]:
-        """Prefill the shared prefix alone and keep a copy of its cache (families whose cache cannot be
-        cut back); (its length, the cache this query continues from), or (0, None) when there is none."""
-        if request.shared_parts is None:
-            return 0, None
+    def _snapshot_capture(self, request: GenerationRequest, text: str, inputs: Any) -> Any:
+        """Where the family keeps a snapshot and this query has shared parts: a SnapshotCapture at the end of
+        the shared prefix, for the prefill of this query's own prompt; otherwise a context that does nothing."""
+        if not self._prefixes.snapshots or request.prefix_key is None or request.shared_parts is None:
+            return nullcontext()
         last = request.turns[-1]
         shared = replace(request, turns=(*request.turns[:-1], Turn(last.role, last.parts[:request.shared_parts])))
         prefix_text = self.loaded.processor.apply_chat_template(
@@ -110,20 +114,9 @@ class LocalTransport:
         input_ids, grid = inputs["input_ids"], inputs.get("image_grid_thw")
         length = self._prefixes.before_partial_image(
             input_ids, shared_prefix_length(self.loaded.processor, text, prefix_text, input_ids, grid))
-        if length <= 0:
-            return 0, None
-        part = {name: inputs[name][:, :length] for name in ("input_ids", "attention_mask", "mm_token_type_ids")
-                if inputs.get(name) is not None}
-        images = int((input_ids[0, :length] == self._prefixes.vision_start_id).sum())
-        if images and grid is not None:
-            part["pixel_values"] = inputs["pixel_values"][:int(grid[:images].prod(-1).sum())]
-            part["image_grid_thw"] = grid[:images]
-        model = self.loaded.model
-        model.model.rope_deltas = None   # positions from this prefix alone: the same as in the whole prompt
-        clock.prefill_forwards = 2       # this forward and the generation's first
-        cache = model(**part, use_cache=True, logits_to_keep=1).cache
-        self._prefixes.keep_snapshot(request.prefix_key, input_ids[:, :length], cache)
-        return length, cache
+        if length <= 0 or self.family.recurrent_mixer is None:
+            return nullcontext()
+        return SnapshotCapture(self.loaded.model, self.family.recurrent_mixer, length)
 
     def _encode_new_images(self, inputs: Any, reused: int, clock: "_StageClock") -> Any:
         """Vision features of the images after the reused prefix, in one batch."""
@@ -185,8 +178,7 @@ def chat_messages(request: GenerationRequest) -> list[dict]:
 
 
 class _StageClock:
-    """Times the vision encoder, the prefill (the first forward, or the first
-    two where the shared prefix is prefilled on its own) and the decode steps of
+    """Times the vision encoder, the prefill (the first forward) and the decode steps of
     one generate call with forward hooks, without touching the model.  The
     vision encoder may run inside a prefill forward or before it (transformers
     can pre-encode images), so intervals are compared.  Each stage is also
@@ -199,7 +191,6 @@ class _StageClock:
         self.cuda = next(model.parameters()).device.type == "cuda"
         self.forwards: list[tuple[tuple[float, float], tuple[float, float]]] = []
         self.visions: list[tuple[tuple[float, float], tuple[float, float]]] = []
-        self.prefill_forwards = 1
         self._handles: list[Any] = []
 
     def _now(self) -> tuple[float, float]:
@@ -234,10 +225,10 @@ class _StageClock:
         for clock, suffix in ((0, ""), (1, "_cpu")):
             visions = [(start[clock], end[clock]) for start, end in self.visions]
             forwards = [(start[clock], end[clock]) for start, end in self.forwards]
-            prefills = forwards[:self.prefill_forwards]
+            prefills = forwards[:1]
             inside = sum(max(0.0, min(end, f_end) - max(start, f_start))
                          for f_start, f_end in prefills for start, end in visions)
             timings[f"vision{suffix}"] = sum(end - start for start, end in visions)
             timings[f"prefill{suffix}"] = sum(end - start for start, end in prefills) - inside
-            timings[f"decode{suffix}"] = sum(end - start for start, end in forwards[self.prefill_forwards:])
+            timings[f"decode{suffix}"] = sum(end - start for start, end in forwards[1:])
         return timings

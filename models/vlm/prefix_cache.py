@@ -8,10 +8,9 @@ Both queries start with the same system text, full image and context
   crop      after each query its cache is kept; the next query about the image
             takes a copy cut back to the tokens the two share.  Exact for
             attention keys and values (Qwen2.5-VL, Qwen3-VL).
-  snapshot  a query that finds nothing kept prefills the shared prefix as its
-            own forward pass, keeps a copy of the cache at the prefix end, and
-            continues from the original; the next query continues from another
-            copy.  Needed where a layer keeps a recurrent state (Qwen3.5's gated
+  snapshot  a query that finds nothing kept copies the cache at the prefix end
+            while its own prompt is prefilled (prefix_snapshot.py); the next
+            query continues from a copy.  Needed where a layer keeps a recurrent state (Qwen3.5's gated
             delta-net layers and their convolution window), which holds the whole
             past and cannot be cut back to an earlier token.
 
@@ -79,9 +78,9 @@ class PrefixStore:
             cache.crop(prompt_length - cache.get_seq_length())
         self._keep(key, input_ids.detach(), cache)
 
-    def keep_snapshot(self, key: str, prefix_ids: torch.Tensor, cache: Any) -> None:
-        """A copy of the cache right at the end of the shared prefix (snapshot families)."""
-        self._keep(key, prefix_ids.detach(), copy.deepcopy(cache))
+    def keep_snapshot(self, key: str, prefix_ids: torch.Tensor, snapshot: Any) -> None:
+        """The cache as it stood at the end of the shared prefix (snapshot families; SnapshotCapture)."""
+        self._keep(key, prefix_ids.detach(), snapshot)
 
     def _keep(self, key: str, ids: torch.Tensor, cache: Any) -> None:
         self._kept[key] = (ids, cache)
