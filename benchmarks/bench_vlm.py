@@ -34,6 +34,7 @@ import json
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -221,12 +222,15 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
 
     single_seconds, single_cpu, one = single_query()
 
-    # CPU seconds are the local transport's, per query (as the wall seconds are): all threads of this process
-    two = detector()
-    two.scan(image)  # random weights name no region: the fallback's cost is not the model's and is left out
-    scan_timings = two._scans[image.sha256].timings
+    def two_stages():
+        # CPU seconds are the local transport's, per query (as the wall seconds are): all threads of this process
+        two = detector()
+        two.scan(image)  # random weights name no region: the fallback's cost is not the model's and is left out
+        timings = two._scans[image.sha256].timings
+        return timings, two.examine(image, regions)
+
+    scan_timings, reused = two_stages()
     scan_seconds, scan_cpu = scan_timings["scan"], scan_timings["scan_cpu"]
-    reused = two.examine(image, regions)
     examine_cpu = reused.timings["examine_cpu"]
     two_stage = scan_seconds + reused.timings["examine"]
     recomputed = detector().examine(image, regions)  # the same stage 2 with no cached prefix
@@ -235,6 +239,16 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
     if again_seconds < single_seconds:
         single_seconds, one = again_seconds, again
     single_cpu = min(single_cpu, again_cpu)
+    # --repeats: more (single, two-stage) pairs, alternated so both see the machine's drift alike;
+    # medians of the pairs, the first pair being the one above (its second single query included)
+    pairs = [{"single": [again_seconds, again_cpu], "two_stage": [two_stage, scan_cpu + examine_cpu]}]
+    for _ in range(args.repeats - 1):
+        seconds, cpu, _ = single_query()
+        timings, examined = two_stages()
+        pairs.append({"single": [seconds, cpu], "two_stage": [timings["scan"] + examined.timings["examine"],
+                                                              timings["scan_cpu"] + examined.timings["examine_cpu"]]})
+    for pair in pairs:
+        pair["ratio"] = [round(pair["two_stage"][i] / pair["single"][i], 3) for i in (0, 1)]
 
     parts = ("vision", "prefill", "decode", "vision_cpu", "prefill_cpu", "decode_cpu")
     stage = lambda t, p: {k: round(t.get(f"{p}_{k}", 0.0), 3) for k in parts}  # noqa: E731
@@ -258,6 +272,8 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
         # the same ratios in process CPU time: what load from other processes hardly inflates
         "cpu_ratio_two_stage_to_single": round((scan_cpu + examine_cpu) / single_cpu, 3),
         "cpu_ratio_without_reuse": round((scan_cpu + recomputed_cpu) / single_cpu, 3),
+        "pairs": pairs,
+        "median_ratio": [round(statistics.median(p["ratio"][i] for p in pairs), 3) for i in (0, 1)],
         "software": loaded.describe()["software"],
     }
 
@@ -276,6 +292,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="where the random checkpoint goes (kept if given)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads, fixed (default 2)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="(single query, two-stage) pairs to time, alternated; the median of their ratios "
+                             "is reported too (default 1)")
     parser.add_argument("--load-only", action="store_true", help="report load time and memory only")
     parser.add_argument("--_measure", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -332,6 +351,10 @@ def _print(result: dict) -> None:
           f"({result['examine']['reused_prefix_tokens']} of {result['examine']['prompt_tokens']} stage-2 tokens), "
           f"{result['ratio_without_reuse']:.2f}x recomputed (wall); in CPU time "
           f"{result['cpu_ratio_two_stage_to_single']:.2f}x and {result['cpu_ratio_without_reuse']:.2f}x")
+    if len(result.get("pairs", ())) > 1:
+        ratios = ", ".join(f"{p['ratio'][0]:.2f}/{p['ratio'][1]:.2f}" for p in result["pairs"])
+        print(f"  {len(result['pairs'])} alternated pairs, two-stage / single (wall/CPU): {ratios}; "
+              f"median {result['median_ratio'][0]:.2f}x / {result['median_ratio'][1]:.2f}x")
 
 
 if __name__ == "__main__":
