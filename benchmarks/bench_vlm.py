@@ -241,12 +241,15 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
     single_cpu = min(single_cpu, again_cpu)
     # --repeats: more (single, two-stage) pairs, alternated so both see the machine's drift alike;
     # medians of the pairs, the first pair being the one above (its second single query included)
-    pairs = [{"single": [again_seconds, again_cpu], "two_stage": [two_stage, scan_cpu + examine_cpu]}]
+    def pair(single: list[float], scan: dict, examined) -> dict:
+        stages = {"scan": [scan["scan"], scan["scan_cpu"]],
+                  "examine": [examined.timings["examine"], examined.timings["examine_cpu"]]}
+        return {"single": single, **stages, "two_stage": [stages["scan"][i] + stages["examine"][i] for i in (0, 1)]}
+
+    pairs = [pair([again_seconds, again_cpu], scan_timings, reused)]
     for _ in range(args.repeats - 1):
         seconds, cpu, _ = single_query()
-        timings, examined = two_stages()
-        pairs.append({"single": [seconds, cpu], "two_stage": [timings["scan"] + examined.timings["examine"],
-                                                              timings["scan_cpu"] + examined.timings["examine_cpu"]]})
+        pairs.append(pair([seconds, cpu], *two_stages()))
     for pair in pairs:
         pair["ratio"] = [round(pair["two_stage"][i] / pair["single"][i], 3) for i in (0, 1)]
 
