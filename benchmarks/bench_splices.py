@@ -91,10 +91,10 @@ def encode(rgb: np.ndarray, fmt: str, quality: int) -> bytes:
     return buffer.getvalue()
 
 
-def run(manifest: Path, splices: int, seed: int) -> dict:
+def run(manifest: Path, splices: int, seed: int, half: str = "test") -> dict:
     from models.evidence.engine import EvidenceEngine
 
-    entries = [e for e in read_manifest(manifest) if half_of(e.group) == "test"]
+    entries = [e for e in read_manifest(manifest) if half_of(e.group) == half]
     hosts = [e for e in entries if e.label == 0]
     ai = [e for e in entries if e.label == 1]
     rng = np.random.default_rng(seed)
@@ -105,6 +105,7 @@ def run(manifest: Path, splices: int, seed: int) -> dict:
     seen_hosts: set[str] = set()
     hit_labels: Counter = Counter()
     false_labels: Counter = Counter()
+    each: list[dict] = []   # one row per splice and format: what a miss looked like
     start = time.perf_counter()
     made = 0
     for attempt in range(splices * 4):
@@ -125,6 +126,11 @@ def run(manifest: Path, splices: int, seed: int) -> dict:
             regions = engine.scan(load_image(encode(composite, fmt, quality)))
             hit = any(r.box.iou(box) >= 0.3 for r in regions)
             boxed[name].append(hit)
+            each.append({"format": name, "kind": kind, "host": str(host_entry.path),
+                         "host_size": list(host.shape[1::-1]), "box": box.to_list(),
+                         "share": round(box.area / (host.shape[0] * host.shape[1]), 3), "hit": hit,
+                         "best_iou": round(max((r.box.iou(box) for r in regions), default=0.0), 3),
+                         "boxes": [[r.label, round(r.score, 3)] for r in regions]})
             by_kind[f"{name} {kind}"].append(hit)
             for region in regions:
                 if region.box.iou(box) >= 0.3:
@@ -143,6 +149,7 @@ def run(manifest: Path, splices: int, seed: int) -> dict:
         "labels_of_hits": dict(hit_labels.most_common()),
         "labels_of_boxes_on_untouched": dict(false_labels.most_common()),
         "untouched_with_any_box_all_formats": float(np.mean([any(v) for v in zip(*clean.values())])) if clean else 0.0,
+        "half": half, "each": each,
     }
 
 
@@ -152,9 +159,12 @@ def main() -> None:
     parser.add_argument("--splices", type=int, default=60)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--half", choices=("test", "tune"), default="test",
+                        help="which half of the dup_groups to build from: the figures are the test half's; "
+                             "try changes on the tune half")
     args = parser.parse_args()
-    result = run(args.manifest, args.splices, args.seed)
-    print(f"{result['splices']} splices into {result['untouched_hosts']} held-out real photos "
+    result = run(args.manifest, args.splices, args.seed, args.half)
+    print(f"{result['splices']} splices into {result['untouched_hosts']} real photos of the {args.half} half "
           f"({result['seconds']} s)\n")
     print("| saved as | pasted region boxed (IoU >= 0.3) | untouched photos with any box |\n| --- | ---: | ---: |")
     for name, _, _ in FORMATS:
