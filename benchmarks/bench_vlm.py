@@ -242,16 +242,16 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
     # --repeats: more (single, two-stage) pairs, alternated so both see the machine's drift alike;
     # medians of the pairs, the first pair being the one above (its second single query included)
     def pair(single: list[float], scan: dict, examined) -> dict:
+        """[wall, CPU] seconds of a single query and of the two stages, and their ratios."""
         stages = {"scan": [scan["scan"], scan["scan_cpu"]],
                   "examine": [examined.timings["examine"], examined.timings["examine_cpu"]]}
-        return {"single": single, **stages, "two_stage": [stages["scan"][i] + stages["examine"][i] for i in (0, 1)]}
+        two = [stages["scan"][i] + stages["examine"][i] for i in (0, 1)]
+        return {"single": single, **stages, "two_stage": two, "ratio": [round(two[i] / single[i], 3) for i in (0, 1)]}
 
     pairs = [pair([again_seconds, again_cpu], scan_timings, reused)]
     for _ in range(args.repeats - 1):
         seconds, cpu, _ = single_query()
         pairs.append(pair([seconds, cpu], *two_stages()))
-    for pair in pairs:
-        pair["ratio"] = [round(pair["two_stage"][i] / pair["single"][i], 3) for i in (0, 1)]
 
     parts = ("vision", "prefill", "decode", "vision_cpu", "prefill_cpu", "decode_cpu")
     stage = lambda t, p: {k: round(t.get(f"{p}_{k}", 0.0), 3) for k in parts}  # noqa: E731

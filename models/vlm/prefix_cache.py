@@ -10,9 +10,9 @@ Both queries start with the same system text, full image and context
             attention keys and values (Qwen2.5-VL, Qwen3-VL).
   snapshot  a query that finds nothing kept copies the cache at the prefix end
             while its own prompt is prefilled (prefix_snapshot.py); the next
-            query continues from a copy.  Needed where a layer keeps a recurrent state (Qwen3.5's gated
-            delta-net layers and their convolution window), which holds the whole
-            past and cannot be cut back to an earlier token.
+            query continues from a copy.  Needed where a layer keeps a recurrent
+            state (Qwen3.5's gated delta-net layers and their convolution window),
+            which holds the whole past and cannot be cut back to an earlier token.
 
 Either way a reused prefix never ends inside an image, and the multimodal
 rotary positions of the tokens before a point depend only on those tokens,
