@@ -170,6 +170,27 @@ def test_primary_quantisation_needs_an_earlier_coarser_compression():
         assert "primary quantisation" not in jpeg_map.channels
 
 
+def test_a_large_patch_among_few_measured_blocks_does_not_hide_its_missing_first_compression():
+    """A smooth sky over half the photo casts no votes, so the pasted patch is about half of the
+    measured blocks: the image's MAD then spans both and a z over it hid the patch (bench_splices'
+    tune half lost four q90 patches so); the channel is in its own units instead."""
+    rng = np.random.default_rng(6)
+    original = np.clip(scene(seed=3) + rng.standard_normal((512, 768, 3)) * 2.0, 0, 255)
+    original[:280] = 150 + np.linspace(-8, 8, 768)[None, :, None] + rng.standard_normal((280, 768, 3)) * 0.5
+    original = np.clip(original, 0, 255).astype(np.uint8)
+    first = decoded(jpeg(original, 70))
+    patch = Box(32, 296, 512, 504)
+    spliced, untouched = jpeg(paste(first, original, patch), 90), jpeg(first, 90)
+    assert boxed(channel_boxes(spliced, "jpeg-traces", "primary quantisation"), patch)
+    assert channel_boxes(untouched, "jpeg-traces", "primary quantisation") == []
+
+
+def test_a_fixed_spread_z_keeps_its_units_where_the_mad_is_wide():
+    values = np.r_[np.zeros(20), np.full(20, -2.0)].astype(np.float32)
+    assert robust_z(values, 0.5).min() > -1.0                  # the MAD (1.48) spans both halves
+    assert robust_z(values, 0.5, fixed=True).min() == pytest.approx(-2.0)  # (-2 - -1) / 0.5
+
+
 def test_only_compact_regions_away_from_the_corners_are_boxed():
     from models.evidence.maps.anomaly import is_compact
 

@@ -141,14 +141,17 @@ def dct_matrix() -> np.ndarray:
 _DCT = dct_matrix()
 
 
-def robust_z(values: np.ndarray, floor: float) -> np.ndarray:
+def robust_z(values: np.ndarray, floor: float, fixed: bool = False) -> np.ndarray:
     """(value - median) / (1.4826 MAD), over the finite cells; the spread is at
-    least `floor` so a very uniform image does not turn wobbles into large z."""
+    least `floor` so a very uniform image does not turn wobbles into large z.
+    With `fixed`, the spread is `floor` itself: for a channel already in
+    meaningful units, whose MAD a large anomaly would widen and so hide."""
     finite = values[np.isfinite(values)]
     if finite.size < 16:
         return np.full(values.shape, np.nan, np.float32)
     median = float(np.median(finite))
-    spread = max(float(np.median(np.abs(finite - median))) * 1.4826, floor, Z_FLOOR)
+    spread = floor if fixed else float(np.median(np.abs(finite - median))) * 1.4826
+    spread = max(spread, floor, Z_FLOOR)
     return ((values - median) / spread).astype(np.float32)
 
 
