@@ -17,7 +17,7 @@ from models.evidence.engine import EvidenceEngine
 from models.evidence.maps import LOCAL_MAPS, MAP_BY_NAME, measure_local_maps, proposed_peaks, region_findings
 from models.evidence.maps.base import MapInput, pooled, robust_z
 from models.evidence.maps.calibration import LocalMapCalibration
-from models.evidence.maps.jpeg_traces import quality_table
+from models.evidence.maps.jpeg_traces import HISTOGRAM_RANGE, quality_table, reachable_bins
 from models.image_input import load_image
 from models.types import Box
 
@@ -201,9 +201,40 @@ def test_only_compact_regions_away_from_the_corners_are_boxed():
     assert not is_compact(Box(500, 400, 540, 430), 1000, 800)  # a speck
 
 
-def test_jpeg_map_applies_to_jpeg_files_only(noisy_patch, double_compressed):
-    assert "jpeg-traces" not in [m.name for m in measure_local_maps(load_image(noisy_patch[0]))]
+def test_jpeg_map_applies_to_jpeg_files_and_to_lossless_files_that_were_jpegs(noisy_patch, double_compressed):
+    assert "jpeg-traces" not in [m.name for m in measure_local_maps(load_image(noisy_patch[0]))]  # never a JPEG
     assert "jpeg-traces" in [m.name for m in measure_local_maps(load_image(double_compressed[0]))]
+    once = decoded(double_compressed[1])
+    assert "jpeg-traces" in [m.name for m in measure_local_maps(load_image(png(once)))]
+    webp = io.BytesIO()
+    Image.fromarray(once).save(webp, "WEBP", lossless=True)  # could be either: left alone
+    assert "jpeg-traces" not in [m.name for m in measure_local_maps(load_image(webp.getvalue()))]
+
+
+@pytest.mark.parametrize("quality", [60, 75, 85])
+def test_a_jpeg_exported_as_png_keeps_its_lattice_and_the_patch_pasted_before_lacks_it(quality):
+    """Edit a JPEG, export it as PNG: the photo's pixels still lie on the JPEG's lattice (within
+    the decoder's rounding), the pasted patch's do not."""
+    rng = np.random.default_rng(9)
+    original = np.clip(scene(seed=3) + rng.standard_normal((512, 768, 3)) * 2.0, 0, 255).astype(np.uint8)
+    first = decoded(jpeg(original, quality))
+    spliced, untouched = png(paste(first, original)), png(first)
+    jpeg_map = next(m for m in measure_local_maps(load_image(spliced)) if m.name == "jpeg-traces")
+    assert list(jpeg_map.channels) == ["primary quantisation"]  # the ghost and grid: JPEG files only
+    assert boxed(channel_boxes(spliced, "jpeg-traces", "primary quantisation"))
+    assert map_boxes(untouched, "jpeg-traces") == []
+
+
+def test_the_lossless_lattice_needs_steps_the_rounding_cannot_fill():
+    """With a stored step of 1, each reachable value carries a bin of slack either side and |k| <= 1
+    never votes (a smooth block's rounding noise); a step of 4 leaves one bin in four empty."""
+    mask = reachable_bins(4, 1)
+    k = np.arange(-HISTOGRAM_RANGE, HISTOGRAM_RANGE + 1)
+    assert not mask[np.abs(k) <= 1].any()
+    assert mask[k == 3] and mask[k == 4] and mask[k == 5] and not mask[k == 2] and not mask[k == 6]
+    camera_quality = np.clip(scene(seed=6) + 2.0 * np.random.default_rng(1).standard_normal((512, 768, 3)), 0, 255)
+    fine = decoded(jpeg(camera_quality.astype(np.uint8), 97))  # steps of 1-3: nothing to see as PNG
+    assert "jpeg-traces" not in [m.name for m in measure_local_maps(load_image(png(fine)))]
 
 
 def test_cfa_map_boxes_a_patch_without_the_demosaicing_trace(demosaiced_camera):
@@ -239,6 +270,20 @@ def test_the_scan_boxes_each_patch_and_the_examination_says_why(fixture, engine,
     examined = engine.examine(image, hits[:1]).regions[0]
     assert examined.label != "no clear anomaly"
     assert any(e.source in MAP_BY_NAME and e.supports == "ai-generated" for e in examined.evidence)
+
+
+def test_a_finding_states_the_primary_quantisation_in_its_own_units(double_compressed):
+    """Its z is over a fixed spread, not the image's: the finding says the measured gap, not "standard
+    deviations" it never divided by; the other channels keep theirs."""
+    spliced, _ = double_compressed
+    maps = measure_local_maps(load_image(spliced))
+    words = {e.details["channel"]: e.finding for e in region_findings(PATCH, maps, CALIBRATION)}
+    jpeg_map = next(m for m in maps if m.name == "jpeg-traces")
+    z = float(np.nanmean(jpeg_map.channels["primary quantisation"][20:46, 40:68]))
+    assert jpeg_map.amount("primary quantisation", z) == f"{abs(z) * 0.5:.1f} log-likelihood ratio per coefficient"
+    assert "log-likelihood ratio per coefficient below the rest" in words["primary quantisation"]
+    assert "standard deviations" not in words["primary quantisation"]
+    assert jpeg_map.amount("JPEG ghost", -2.0) == "2.0 robust standard deviations"
 
 
 @pytest.mark.parametrize("fixture", ["noisy_patch", "double_compressed", "demosaiced_camera"])
@@ -365,3 +410,28 @@ def test_a_heavily_compressed_jpeg_is_judged_too_compressed_not_a_crash(quality)
     analysis = EvidenceEngine().analyze(load_image(data))
     assert analysis.verdict == "inconclusive"
     assert f"heavily compressed JPEG (quality about {quality})" in analysis.explanation
+
+
+@pytest.mark.parametrize("save", ["png", "jpeg"])
+def test_the_zoom_panel_shows_the_missing_first_compression_the_scan_boxed(save):
+    """The zoom measures a crop that is mostly the region, whose blocks lack the earlier JPEG: the
+    lattice is taken from the whole image, as the scan took it, and the scale is said in its units."""
+    from models.evidence.maps.display import local_map_images
+    from models.overlay import zoom_context
+    from zoomin_ui.web.zoom import CONTEXT_MARGIN, MIN_CONTEXT
+
+    rng = np.random.default_rng(9)
+    original = np.clip(scene(seed=3) + rng.standard_normal((512, 768, 3)) * 2.0, 0, 255).astype(np.uint8)
+    edited = paste(decoded(jpeg(original, 75)), original)
+    image = load_image(png(edited) if save == "png" else jpeg(edited, 90))
+    assert boxed(channel_boxes(png(edited) if save == "png" else jpeg(edited, 90), "jpeg-traces",
+                               "primary quantisation"))
+    context = zoom_context(PATCH, image.width, image.height, margin=CONTEXT_MARGIN, min_side=MIN_CONTEXT)
+    rows, cols = context.pixel_slices()
+    inside = Box(PATCH.x1 - cols.start, PATCH.y1 - rows.start, PATCH.x2 - cols.start, PATCH.y2 - rows.start)
+    shown = local_map_images(np.ascontiguousarray(image.rgb[rows, cols]), inside, (cols.start, rows.start), 320,
+                             image.format, image.jpeg_quantization, image.orientation, whole=image.rgb)
+    captions = [caption for _, caption in shown]
+    jpeg_caption = next(c for c in captions if c.startswith(MAP_BY_NAME["jpeg-traces"].legend))
+    assert jpeg_caption.endswith("full at 1.5 log-likelihood ratio per coefficient)")
+    assert any(c.endswith("full at 3.0 robust standard deviations)") for c in captions if c != jpeg_caption)

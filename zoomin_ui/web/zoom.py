@@ -61,7 +61,7 @@ def _local_maps(pixels: np.ndarray, box: Box, context: Box, image) -> tuple[tupl
     rows, cols = context.pixel_slices()
     inside = Box(box.x1 - cols.start, box.y1 - rows.start, box.x2 - cols.start, box.y2 - rows.start)
     return local_map_images(pixels, inside, (cols.start, rows.start), ZOOM_SIDE, image.format,
-                            image.jpeg_quantization, image.orientation)
+                            image.jpeg_quantization, image.orientation, whole=image.rgb)
 
 
 def _enlarged(pixels: np.ndarray) -> Image.Image:

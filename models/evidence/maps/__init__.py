@@ -20,6 +20,9 @@ from models.evidence.signal_maps import PixelEvidence
 from models.types import Box, Evidence
 
 LOCAL_MAPS: tuple[LocalMap, ...] = (NOISE_MAP, JPEG_MAP, CFA_MAP)
+# Containers that store pixels exactly, so a JPEG decoded into one keeps its DCT lattice (GIF's
+# palette and WebP's own lossy transform do not).
+LOSSLESS_FORMATS = frozenset({"PNG", "TIFF", "BMP", "PPM"})
 MAP_BY_NAME = {m.name: m for m in LOCAL_MAPS}
 # A local map's box needs a peak beyond those of this share of real photos: three maps,
 # several channels and two window sizes on top of the tile cues must not add false boxes.
@@ -27,9 +30,11 @@ LOCAL_MIN_SCORE = 0.97
 
 
 def map_input(rgb: np.ndarray, pixels: PixelEvidence, file_format: str = "",
-              jpeg_quantization: dict[int, list[int]] | None = None, orientation: int = 1) -> MapInput:
+              jpeg_quantization: dict[int, list[int]] | None = None, orientation: int = 1,
+              lattice_dct: np.ndarray | None = None) -> MapInput:
     luma = (jpeg_quantization or {}).get(0) if file_format.upper() in ("JPEG", "MPO") else None
-    return MapInput(rgb, pixels, tuple(luma) if luma else None, grid_aligned=orientation in (0, 1))
+    return MapInput(rgb, pixels, tuple(luma) if luma else None, grid_aligned=orientation in (0, 1),
+                    lossless=file_format.upper() in LOSSLESS_FORMATS, lattice_dct=lattice_dct)
 
 
 def measure_local_maps(image, pixels: PixelEvidence | None = None) -> list[InconsistencyMap]:
@@ -89,8 +94,8 @@ def region_findings(box: Box, maps: list[InconsistencyMap], calibration: LocalMa
         side = "above" if direction == "+" else "below"
         findings.append(Evidence(
             kind="signal", source=found.name,
-            finding=f"{local.name} map, {channel}: the region's cells lie {abs(value):.1f} robust standard "
-                    f"deviations {side} the rest of the image — {verdict}",
+            finding=f"{local.name} map, {channel}: the region's cells lie {found.amount(channel, value)} {side} "
+                    f"the rest of the image — {verdict}",
             supports="ai-generated" if notable else "neither", strength=score,
             details={"channel": channel, "mean_z": round(value, 4), "score": round(score, 4),
                      "reference_photos": reference, "label": local.label, "notable_at": LOCAL_MIN_SCORE}))

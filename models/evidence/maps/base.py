@@ -36,12 +36,16 @@ class MapInput:
     pixels: PixelEvidence
     luma_quantization: tuple[int, ...] | None = None  # the file's JPEG luma table (natural order), if a JPEG
     grid_aligned: bool = True  # the JPEG block grid starts at pixel (0, 0) of rgb (no EXIF rotation moved it)
+    lossless: bool = False  # a lossless container (PNG, TIFF, BMP): its pixels may still hold a JPEG's lattice
+    # The luma DCT an earlier JPEG lattice is estimated from, where not this image's own: the zoom
+    # panel measures a crop that is mostly the region it shows, so it passes the whole image's
+    # (whole_image_luma_dct), as the scan saw it.
+    lattice_dct: np.ndarray | None = None
 
     @property
     def stride(self) -> int:
         """Blocks per cell side: 1 up to MAX_CELLS blocks, more above."""
-        blocks = (self.pixels.height // NOISE_BLOCK) * (self.pixels.width // NOISE_BLOCK)
-        return max(1, math.ceil(math.sqrt(blocks / MAX_CELLS)))
+        return block_stride(self.pixels.height, self.pixels.width)
 
     @property
     def cell(self) -> int:
@@ -60,17 +64,14 @@ class MapInput:
     @cached_property
     def rgb_blocks(self) -> np.ndarray:
         """(rows, cols, 8, 8, 3) uint8 colour of the sampled block of every cell."""
-        rows, cols = self.pixels.height // NOISE_BLOCK, self.pixels.width // NOISE_BLOCK
-        blocks = self.rgb[: rows * NOISE_BLOCK, : cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK, 3)
-        return blocks[:: self.stride, :, :: self.stride].swapaxes(1, 2)
+        return sampled_rgb_blocks(self.rgb, self.stride)
 
     @cached_property
     def luma_dct(self) -> np.ndarray:
         """The same DCT of the unrounded luma (0.299 R + 0.587 G + 0.114 B, JPEG's Y, which
         the decoder's colour conversion keeps to within its rounding): the stored coefficients
         of a JPEG, less the extra rounding of the 8-bit grey image."""
-        luma = self.rgb_blocks.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return _DCT @ (luma - 128.0) @ _DCT.T
+        return luma_dct_of(self.rgb_blocks)
 
     @cached_property
     def clipped_blocks(self) -> np.ndarray:
@@ -108,10 +109,18 @@ class InconsistencyMap:
     # rarely show the channel at all (a primary compression), the calibration's tail is too
     # thin to stand on its own.
     floors: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    # Per channel whose z is not over the image's own spread (robust_z's `fixed`): what one unit
+    # of z is, in words, and its size in them, so a finding can say it as measured.
+    units: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def floor(self, channel: str, scale_index: int) -> float:
         floors = self.floors.get(channel, ())
         return floors[scale_index] if scale_index < len(floors) else 0.0
+
+    def amount(self, channel: str, z: float) -> str:
+        """|z| said in the channel's units: "2.4 robust standard deviations" by default."""
+        words, size = self.units.get(channel, ("robust standard deviations", 1.0))
+        return f"{abs(z) * size:.1f} {words}"
 
     def display(self) -> np.ndarray:
         """0..1 per cell, "how inconsistent": the strongest channel's |z|, 0 at z 0, 1 from z 6 up."""
@@ -129,6 +138,30 @@ class LocalMap:
     label: str
     legend: str
     measure: Callable[[MapInput], InconsistencyMap | None]
+
+
+def block_stride(height: int, width: int) -> int:
+    """Blocks per cell side for an image of this size: 1 up to MAX_CELLS blocks, more above."""
+    blocks = (height // NOISE_BLOCK) * (width // NOISE_BLOCK)
+    return max(1, math.ceil(math.sqrt(blocks / MAX_CELLS)))
+
+
+def sampled_rgb_blocks(rgb: np.ndarray, stride: int) -> np.ndarray:
+    """(rows, cols, 8, 8, 3) uint8 colour of the first 8x8 block of every cell of `stride` x `stride` blocks."""
+    rows, cols = rgb.shape[0] // NOISE_BLOCK, rgb.shape[1] // NOISE_BLOCK
+    blocks = rgb[: rows * NOISE_BLOCK, : cols * NOISE_BLOCK].reshape(rows, NOISE_BLOCK, cols, NOISE_BLOCK, 3)
+    return blocks[::stride, :, ::stride].swapaxes(1, 2)
+
+
+def luma_dct_of(rgb_blocks: np.ndarray) -> np.ndarray:
+    """Orthonormal 8x8 DCT of the unrounded, level-shifted luma of colour blocks (MapInput.luma_dct)."""
+    luma = rgb_blocks.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return _DCT @ (luma - 128.0) @ _DCT.T
+
+
+def whole_image_luma_dct(rgb: np.ndarray) -> np.ndarray:
+    """The luma DCT the scan's maps read from a whole image (its sampled blocks), for MapInput.lattice_dct."""
+    return luma_dct_of(sampled_rgb_blocks(rgb, block_stride(rgb.shape[0], rgb.shape[1])))
 
 
 def dct_matrix() -> np.ndarray:

@@ -1,9 +1,9 @@
-"""JPEG compression-history traces, for JPEG files only.
+"""JPEG compression-history traces, for JPEG files and for lossless files that were JPEGs.
 
 A photo saved as JPEG, edited and saved again carries two compressions in the
 untouched part and one in whatever was pasted in (or the other way round).
 Three channels, all from the 8x8 DCT of the decoded luma on the file's own
-block grid:
+block grid (a lossless file, PNG or TIFF, gets the first alone: see below):
 
 primary quantisation (aligned double quantisation)
     Dividing a block's DCT coefficients by the file's own table gives the
@@ -32,6 +32,14 @@ JPEG ghost
     Strength of the blocking edges at the image's own grid phase against the
     other seven phases, and how far a cell's strongest phase sits from the
     image's (a pasted JPEG crop keeps its own, misaligned, grid).
+
+A JPEG edited and exported as PNG (or TIFF) keeps its earlier compression in
+the pixels: the DCT of the stored luma lies within rounding (about 0.35) of the
+JPEG's lattice, so the primary quantisation applies with a stored step of 1
+and one bin of slack either side of each reachable value, and the patch pasted
+in before the export lacks it (after Fan and de Queiroz 2003, who estimate a
+bitmap's earlier JPEG table the same way).  The ghost and the grid channels
+are left to JPEG files: no reference photo measures them on lossless ones.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ Z_FLOORS = {"primary quantisation": 0.5, "JPEG ghost": 0.05, "8x8 grid strength"
 # stayed below the floor.  Every untouched reference photo's MAD was within the floor already
 # (213 of 213 of the tune half's, as received and re-saved), so they read exactly as before.
 FIXED_SPREAD = frozenset({"primary quantisation"})
+PRIMARY_UNITS = {"primary quantisation": ("log-likelihood ratio per coefficient", Z_FLOORS["primary quantisation"])}
 GHOST_QUALITIES = (50, 60, 70, 75, 80, 85, 90, 95)
 GHOST_FREQUENCIES = 4  # the 4x4 lowest: where a quality's table differs most, at a quarter of the cost
 
@@ -89,19 +98,40 @@ ROUNDING_TOLERANCE = 0.15  # m q1 / q2 this close to a half lands on either neig
 PRIMARY_FLOORS = (2.1, 1.0)
 
 
+# A lossless file: its stored "step" is 1, and the decoder's rounding moves a coefficient up to
+# about one unit off the earlier lattice, so each reachable value gets a bin of slack either side
+# and only |k| beyond it counts (a smooth block's rounding noise is all |k| <= 1).  Steps below 4
+# would leave every bin reachable; camera JPEGs (quality 90 and up) therefore rarely show.
+LOSSLESS_SLACK = 1
+LOSSLESS_STEPS = (4, 40)
+
+
+def slack_of(q2: int) -> int:
+    return LOSSLESS_SLACK if q2 == 1 else 0
+
+
 @lru_cache(maxsize=4096)
 def reachable_bins(q1: int, q2: int) -> np.ndarray:
     """Boolean over k in [-HISTOGRAM_RANGE, HISTOGRAM_RANGE]: the k a coefficient quantised by
-    q1 and then by q2 can take (k = 0 excluded: every block has zeros)."""
+    q1 and then by q2 can take (k = 0 excluded: every block has zeros; for a lossless file,
+    q2 = 1, each value widened by its slack and |k| <= slack excluded)."""
     multiples = np.arange(-(HISTOGRAM_RANGE * q2) // q1 - 2, (HISTOGRAM_RANGE * q2) // q1 + 3) * (q1 / q2)
     near_half = np.abs(multiples - np.floor(multiples) - 0.5) < ROUNDING_TOLERANCE
     reach = np.concatenate([np.rint(multiples), np.floor(multiples[near_half]), np.ceil(multiples[near_half])])
+    slack = slack_of(q2)
+    reach = np.concatenate([reach + shift for shift in range(-slack, slack + 1)])
     reach = reach[np.abs(reach) <= HISTOGRAM_RANGE].astype(np.int64) + HISTOGRAM_RANGE
     mask = np.zeros(2 * HISTOGRAM_RANGE + 1, bool)
     mask[reach] = True
-    mask[HISTOGRAM_RANGE] = False
+    mask[HISTOGRAM_RANGE - slack: HISTOGRAM_RANGE + slack + 1] = False
     mask.flags.writeable = False  # shared by the cache
     return mask
+
+
+def counted(k: np.ndarray, q2: int) -> np.ndarray:
+    """The coefficients that vote: nonzero (beyond the slack of a lossless file), within range."""
+    magnitude = np.abs(k)
+    return (magnitude > slack_of(q2)) & (magnitude <= HISTOGRAM_RANGE)
 
 
 @lru_cache(maxsize=256)
@@ -109,7 +139,7 @@ def _earlier_steps(q2: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     """The coarser earlier steps q1 tried for a stored step q2, each with its reachable bins and
     the histogram positions its moving window of 2 q1 + 1 bins starts and ends at (cumulative
     sums give every window at once: one call per frequency, not one per step)."""
-    steps = np.arange(q2 + 1, min(4 * q2 + 8, HISTOGRAM_RANGE))
+    steps = np.arange(*LOSSLESS_STEPS) if q2 == 1 else np.arange(q2 + 1, min(4 * q2 + 8, HISTOGRAM_RANGE))
     bins = np.arange(2 * HISTOGRAM_RANGE + 1)
     masks = np.array([reachable_bins(int(q1), q2) for q1 in steps], bool).reshape(steps.size, bins.size)
     starts = np.clip(bins[None, :] - steps[:, None], 0, bins.size)
@@ -123,15 +153,15 @@ def primary_step(k: np.ndarray, q2: int) -> tuple[np.ndarray, float] | None:
     """(reachable bins, chance share) of the coarser earlier step that best explains one
     frequency's stored coefficients, or None where no earlier step shows, or none fits the
     histogram (a stored step of HISTOGRAM_RANGE - 1 or more: JPEGs saved at quality 34 or less)."""
-    nonzero = k[(k != 0) & (np.abs(k) <= HISTOGRAM_RANGE)]
+    nonzero = k[counted(k, q2)]
     if nonzero.size < MIN_FREQUENCY_COEFFICIENTS:
         return None
     steps, masks, starts, ends = _earlier_steps(q2)
     if steps.size == 0:
         return None
     histogram = np.bincount(nonzero + HISTOGRAM_RANGE, minlength=2 * HISTOGRAM_RANGE + 1).astype(np.float64)
-    used = np.abs(np.arange(-HISTOGRAM_RANGE, HISTOGRAM_RANGE + 1)) <= int(np.abs(nonzero).max())
-    used[HISTOGRAM_RANGE] = False
+    magnitude = np.abs(np.arange(-HISTOGRAM_RANGE, HISTOGRAM_RANGE + 1))
+    used = (magnitude <= int(np.abs(nonzero).max())) & (magnitude > slack_of(q2))
     # Chance: the share a smooth (singly quantised) histogram, its moving average over 2 q1 + 1
     # bins, puts on each step's reachable bins.
     running = np.concatenate(([0.0], np.cumsum(histogram)))
@@ -144,27 +174,31 @@ def primary_step(k: np.ndarray, q2: int) -> tuple[np.ndarray, float] | None:
     return masks[best], min(max(float(chance[best]), 0.05), 0.95)
 
 
-def primary_quantisation(coefficients: np.ndarray, table: np.ndarray) -> np.ndarray | None:
+def primary_quantisation(coefficients: np.ndarray, table: np.ndarray, lossless: bool = False,
+                         lattice_from: np.ndarray | None = None) -> np.ndarray | None:
     """Per block: mean log-likelihood ratio, over its nonzero low-frequency coefficients, of an
-    earlier coarser quantisation against none (NaN: too few votes; None: no earlier one shows)."""
+    earlier coarser quantisation against none (NaN: too few votes; None: no earlier one shows).
+    `lossless`: the file stored the pixels exactly (table all ones), so step 1 is searched too.
+    `lattice_from`: the coefficients the earlier steps are estimated from (default: these)."""
+    source = coefficients if lattice_from is None else lattice_from
     total = np.zeros(coefficients.shape[:2], np.float32)
     votes = np.zeros(coefficients.shape[:2], np.float32)
     frequencies = 0
     for u, v in LOW_FREQUENCIES:
         q2 = int(table[u, v])
-        if q2 < 2:  # a step of 1 leaves every bin reachable
+        if q2 < 2 and not lossless:  # a JPEG's step of 1 leaves every bin reachable
             continue
         k = np.rint(coefficients[..., u, v] / q2).astype(np.int64)
-        found = primary_step(k, q2)
+        found = primary_step(k if lattice_from is None else np.rint(source[..., u, v] / q2).astype(np.int64), q2)
         if found is None:
             continue
         mask, chance = found
         frequencies += 1
-        counted = (k != 0) & (np.abs(k) <= HISTOGRAM_RANGE)
+        voting = counted(k, q2)
         on_lattice = mask[np.clip(k, -HISTOGRAM_RANGE, HISTOGRAM_RANGE) + HISTOGRAM_RANGE]
         ratio = np.where(on_lattice, np.log((1 - OFF_LATTICE) / chance), np.log(OFF_LATTICE / (1 - chance)))
-        total += np.where(counted, ratio, 0.0)
-        votes += counted
+        total += np.where(voting, ratio, 0.0)
+        votes += voting
     if frequencies < 2:
         return None
     return np.where(votes >= MIN_BLOCK_VOTES, total / np.maximum(votes, 1.0), np.nan).astype(np.float32)
@@ -217,9 +251,11 @@ def estimated_quality(table: np.ndarray) -> int:
 
 
 def measure(image: MapInput) -> InconsistencyMap | None:
-    if image.luma_quantization is None or len(image.luma_quantization) != 64 or not image.grid_aligned:
+    if image.pixels.luma8 is None or image.pixels.block_sigma.size < 64 or not image.grid_aligned:
         return None
-    if image.pixels.luma8 is None or image.pixels.block_sigma.size < 64:
+    if image.luma_quantization is None:
+        return _measure_lossless(image) if image.lossless else None
+    if len(image.luma_quantization) != 64:
         return None
     table = np.maximum(np.asarray(image.luma_quantization, np.float32).reshape(8, 8), 1.0)
     coefficients = image.block_dct
@@ -234,7 +270,7 @@ def measure(image: MapInput) -> InconsistencyMap | None:
         "8x8 grid strength": strength,
         "8x8 grid offset": offset,
     }
-    primary = primary_quantisation(image.luma_dct, table)
+    primary = primary_quantisation(image.luma_dct, table, lattice_from=image.lattice_dct)
     if primary is not None:
         channels["primary quantisation"] = np.where(image.clipped_blocks, np.nan, primary)
     return InconsistencyMap(
@@ -246,7 +282,21 @@ def measure(image: MapInput) -> InconsistencyMap | None:
         # primary compression of the rest.
         directions={"JPEG ghost": (+1,), "8x8 grid strength": (-1,), "8x8 grid offset": (+1,),
                     "primary quantisation": (-1,)},
-        floors={"primary quantisation": PRIMARY_FLOORS})
+        floors={"primary quantisation": PRIMARY_FLOORS}, units=PRIMARY_UNITS)
+
+
+def _measure_lossless(image: MapInput) -> InconsistencyMap | None:
+    """A lossless file's primary quantisation alone (the module docstring), where it shows."""
+    primary = primary_quantisation(image.luma_dct, np.ones((8, 8), np.float32), lossless=True,
+                                   lattice_from=image.lattice_dct)
+    if primary is None:
+        return None
+    flat = ~np.isfinite(image.sampled_sigma) | image.clipped_blocks
+    name = "primary quantisation"
+    z = robust_z(np.where(flat, np.nan, primary), Z_FLOORS[name], fixed=name in FIXED_SPREAD)
+    return InconsistencyMap(
+        name=JPEG_MAP.name, channels={name: z}, cell=image.cell, width=image.pixels.width, height=image.pixels.height,
+        directions={name: (-1,)}, floors={name: PRIMARY_FLOORS}, units=PRIMARY_UNITS)
 
 
 JPEG_MAP = LocalMap(
