@@ -68,8 +68,9 @@ Z_FLOORS = {"primary quantisation": 0.5, "JPEG ghost": 0.05, "8x8 grid strength"
 # photo whose smooth blocks cast too few votes, leaving the patch a large share of the measured
 # cells) widened the MAD and hid itself: on bench_splices' tune half at q90, four patches with
 # as clear a gap as the boxed ones (patch median -1.1 to -1.3 against the photo's 0.6 to 0.95)
-# stayed below the floor.  Every untouched reference photo's MAD was within the floor already
-# (213 of 213 of the tune half's, as received and re-saved), so they read exactly as before.
+# stayed below the floor.  Every untouched real photo's MAD was within the floor already (all
+# 213 variants of the tune half's, as received and re-saved at q95/q90/q80, that show the
+# channel), so they read exactly as before.
 FIXED_SPREAD = frozenset({"primary quantisation"})
 PRIMARY_UNITS = {"primary quantisation": ("log-likelihood ratio per coefficient", Z_FLOORS["primary quantisation"])}
 GHOST_QUALITIES = (50, 60, 70, 75, 80, 85, 90, 95)
@@ -189,7 +190,7 @@ def primary_quantisation(coefficients: np.ndarray, table: np.ndarray, lossless: 
         if q2 < 2 and not lossless:  # a JPEG's step of 1 leaves every bin reachable
             continue
         k = np.rint(coefficients[..., u, v] / q2).astype(np.int64)
-        found = primary_step(k if lattice_from is None else np.rint(source[..., u, v] / q2).astype(np.int64), q2)
+        found = primary_step(k if source is coefficients else np.rint(source[..., u, v] / q2).astype(np.int64), q2)
         if found is None:
             continue
         mask, chance = found
