@@ -7,6 +7,10 @@
 * the remote backend against a stub server answering each request after
   200 ms, 64 images, `--concurrency 1` vs `8` (goal >= 6x), same results;
 * the peak resident memory of each worker;
+* the machine's own ceiling: a pure-Python loop that touches no memory
+  (its state fits in registers), timed in one process and in two at once,
+  alternated (median of pairs): what two processes gain on this machine
+  when nothing of the workload can be the cause;
 * `--jobs 2 --save`: the same batch recorded in a new case store, this
   process the one writer (intake: decoding, SHA-256, perceptual hashes and
   the near-duplicate index; the run started and finished), and the writer's
@@ -32,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import os
+import statistics
 import resource
 import sys
 import tempfile
@@ -120,6 +126,27 @@ def stub_images(folder: Path, count: int) -> list[str]:
     return files
 
 
+def spin(steps: int) -> float:
+    """Wall seconds of a loop that needs nothing but one core (a linear congruential generator)."""
+    start, state = time.perf_counter(), 0
+    for _ in range(steps):
+        state = (state * 1103515245 + 12345) & 0xFFFFFFFF
+    return time.perf_counter() - start
+
+
+def two_process_ceiling(pairs: int = 5, steps: int = 5_000_000) -> tuple[float, list[float]]:
+    """(median, each pair's) speed-up of two processes over one on `spin`, alternated."""
+    ratios = []
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(spin, [1000, 1000])  # workers started before the clock
+        for _ in range(pairs):
+            one = spin(steps)
+            start = time.perf_counter()
+            pool.map(spin, [steps, steps])
+            ratios.append(2 * one / (time.perf_counter() - start))
+    return statistics.median(ratios), ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--images", type=int, default=48)
@@ -130,6 +157,9 @@ def main() -> None:
     files = dev_subset(args.images)
     spec = DetectorSpec("evidence", {"max_regions": 5})
     print(f"{len(files)} dev-set images, {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.1f}")
+    ceiling, pairs = two_process_ceiling()
+    print(f"the machine's two-process ceiling (a loop that touches no memory, one process vs two): "
+          f"median {ceiling:.2f}x ({', '.join(f'{r:.2f}' for r in pairs)})")
     one = timed_batch(spec, files, jobs=1)
     one_core = timed_batch(spec, files, cores={min(os.sched_getaffinity(0))}, jobs=1)
     two = timed_batch(spec, files, jobs=2)
