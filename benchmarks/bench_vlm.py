@@ -148,6 +148,32 @@ def _peak_memory_gib(device: str) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
+def _reset_peak(device: str) -> None:
+    """Start a new high-water mark, so the next stage's own peak can be read (VmHWM on Linux 4.0+:
+    writing 5 to clear_refs resets it; torch's peak statistics on CUDA)."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+        return
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass  # not Linux: the stage peaks read as the process's peak so far
+
+
+def _stage_peak_gib(device: str) -> float:
+    """The high-water mark since _reset_peak."""
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**30
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
 def _resident_gib(device: str) -> float:
     """Memory held now (loading peaks above it while weights are converted)."""
     if device == "cuda":
@@ -208,6 +234,16 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
                                 max_image_pixels=settings.max_image_pixels, zoom_size=args.zoom_size)
     warm.examine(image, regions[:1])
 
+    memory_by_stage: dict[str, dict[str, float]] = {}
+
+    def held(stage: str) -> None:
+        """This stage's own peak and what stays resident after it (the first run of each stage)."""
+        memory_by_stage.setdefault(stage, {"peak_gib": round(_stage_peak_gib(args.device), 2),
+                                           "resident_gib_after": round(_resident_gib(args.device), 2)})
+        _reset_peak(args.device)
+
+    _reset_peak(args.device)
+
     def single_query():
         single = detector()
         turns, _, _ = single._prefix(image, "")
@@ -218,7 +254,9 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
                                     "examine", args.new_tokens, args.new_tokens, None)
         start = time.perf_counter()
         generation = single.transport.generate(request)
-        return time.perf_counter() - start, generation.timings["cpu"], generation
+        seconds = time.perf_counter() - start
+        held("single")
+        return seconds, generation.timings["cpu"], generation
 
     single_seconds, single_cpu, one = single_query()
 
@@ -226,14 +264,18 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
         # CPU seconds are the local transport's, per query (as the wall seconds are): all threads of this process
         two = detector()
         two.scan(image)  # random weights name no region: the fallback's cost is not the model's and is left out
+        held("scan")
         timings = two._scans[image.sha256].timings
-        return timings, two.examine(image, regions)
+        examined = two.examine(image, regions)
+        held("examine")
+        return timings, examined
 
     scan_timings, reused = two_stages()
     scan_seconds, scan_cpu = scan_timings["scan"], scan_timings["scan_cpu"]
     examine_cpu = reused.timings["examine_cpu"]
     two_stage = scan_seconds + reused.timings["examine"]
     recomputed = detector().examine(image, regions)  # the same stage 2 with no cached prefix
+    held("examine_without_reuse")
     recomputed_cpu = recomputed.timings["examine_cpu"]
     again_seconds, again_cpu, again = single_query()  # twice, the faster counts: the machine is shared
     if again_seconds < single_seconds:
@@ -258,6 +300,7 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
     return {
         **memory, "image": f"{width}x{height}", "regions": args.regions, "zoom_size": args.zoom_size,
         "new_tokens": args.new_tokens, "peak_memory_gib": round(_peak_memory_gib(args.device), 2),
+        "memory_by_stage": memory_by_stage,
         "threads": torch.get_num_threads(), "load_average": [round(v, 2) for v in os.getloadavg()],
         "single": {"seconds": round(single_seconds, 3), "cpu_seconds": round(single_cpu, 3),
                    **{k: round(v, 3) for k, v in one.timings.items()}, "prompt_tokens": one.prompt_tokens},
@@ -350,6 +393,8 @@ def _print(result: dict) -> None:
                  (("seconds", "cpu_seconds"), ("vision", "vision_cpu"), ("prefill", "prefill_cpu"),
                   ("decode", "decode_cpu"))]
         print(f"  {name:24s} " + " ".join(cells))
+    print("  memory per stage (its own peak / resident after), GiB: " + "; ".join(
+        f"{name} {row['peak_gib']} / {row['resident_gib_after']}" for name, row in result["memory_by_stage"].items()))
     print(f"  two-stage / single: {result['ratio_two_stage_to_single']:.2f}x with the prefix reused "
           f"({result['examine']['reused_prefix_tokens']} of {result['examine']['prompt_tokens']} stage-2 tokens), "
           f"{result['ratio_without_reuse']:.2f}x recomputed (wall); in CPU time "
