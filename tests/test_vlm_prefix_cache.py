@@ -65,3 +65,27 @@ def test_only_the_last_images_are_kept():
         store.keep_snapshot(f"img{n}", ids(*PROMPT[:6]), FakeCache(6))
     assert store.reusable("img0", ids(*PROMPT)) == (0, None)
     assert store.reusable(f"img{KEPT_PREFIXES}", ids(*PROMPT))[0] == 6
+
+
+def test_a_snapshot_family_must_name_the_layers_its_snapshot_copies():
+    import dataclasses
+
+    import pytest
+
+    with pytest.raises(ValueError, match="recurrent_mixer"):
+        dataclasses.replace(QWEN3_5, recurrent_mixer=None)
+
+
+def test_a_kept_cache_holds_only_its_own_tokens():
+    """A crop only slices: without a copy the kept keys would still hold the whole generation."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache()
+    cache.update(torch.ones(1, 2, 12, 4), torch.ones(1, 2, 12, 4), 0)  # 9 prompt tokens + 3 generated
+    store = PrefixStore(QWEN3_VL, START, END)
+    store.keep_after("img", ids(*PROMPT), cache, len(PROMPT))
+    shared, reused = store.reusable("img", ids(*PROMPT, 6))
+    kept = store._kept["img"][1].layers[0].keys
+    assert shared == len(PROMPT) and kept.shape[-2] == len(PROMPT)
+    assert kept.untyped_storage().nbytes() == kept.numel() * kept.element_size()
+    assert reused.layers[0].keys.untyped_storage().nbytes() == kept.numel() * kept.element_size()

@@ -79,6 +79,13 @@ class ModelFamily:
     quantization_note: str = ""              # what 4/8-bit leaves out on this family, said when it loads so
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    def __post_init__(self) -> None:
+        # A snapshot needs to know which layers carry a recurrent state; without it the backend
+        # would quietly reuse nothing and recompute every stage 2 in full.
+        if self.prefix_reuse == "snapshot" and self.recurrent_mixer is None:
+            raise ValueError(f"model family {self.name!r} keeps a snapshot of its prefix but names no "
+                             "recurrent_mixer: say which layers' state the snapshot copies")
+
     @property
     def cell(self) -> int:
         """Pixels per side of one visual token: patches merged merge_size x merge_size."""

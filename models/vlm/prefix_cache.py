@@ -76,7 +76,7 @@ class PrefixStore:
             return
         if cache.get_seq_length() > prompt_length:
             cache.crop(prompt_length - cache.get_seq_length())
-        self._keep(key, input_ids.detach(), cache)
+        self._keep(key, input_ids.detach(), compacted(cache))
 
     def keep_snapshot(self, key: str, prefix_ids: torch.Tensor, snapshot: Any) -> None:
         """The cache as it stood at the end of the shared prefix (snapshot families; SnapshotCapture)."""
@@ -87,6 +87,16 @@ class PrefixStore:
         self._kept.move_to_end(key)
         while len(self._kept) > KEPT_PREFIXES:
             self._kept.popitem(last=False)
+
+
+def compacted(cache: Any) -> Any:
+    """`cache` with each attention layer's keys and values in storage of their own: a crop only
+    slices, so a kept cache held the whole generation's storage (its answer and, for a snapshot,
+    the rest of the prompt), and every deep copy of it copied all of that again."""
+    for layer in getattr(cache, "layers", ()):
+        if isinstance(getattr(layer, "keys", None), torch.Tensor):
+            layer.keys, layer.values = layer.keys.clone(), layer.values.clone()
+    return cache
 
 
 def shared_prefix_length(processor: Any, text: str, prefix_text: str, input_ids: torch.Tensor,

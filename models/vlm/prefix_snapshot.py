@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import torch
 
 from models.vlm.families import RecurrentMixer
+from models.vlm.prefix_cache import compacted
 
 
 class _Given(torch.nn.Module):
@@ -110,8 +111,8 @@ class SnapshotCapture:
                 continue
             if not hasattr(layer, "keys") or hasattr(layer, "recurrent_states"):
                 return None
-            kept = copy.deepcopy(layer)
+            kept = copy.copy(layer)  # its own keys and values once compacted below; the live cache is untouched
             if kept.get_seq_length() > self.length:
                 kept.crop(self.length - kept.get_seq_length())
             snapshot.layers.append(kept)
-        return snapshot
+        return compacted(snapshot)
