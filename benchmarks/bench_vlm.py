@@ -141,6 +141,7 @@ def build(size: str, folder: Path) -> None:
 
 
 def _peak_memory_gib(device: str) -> float:
+    """The high-water mark (since _reset_peak, where that ran)."""
     if device == "cuda":
         import torch
 
@@ -160,18 +161,6 @@ def _reset_peak(device: str) -> None:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:
         pass  # not Linux: the stage peaks read as the process's peak so far
-
-
-def _stage_peak_gib(device: str) -> float:
-    """The high-water mark since _reset_peak."""
-    if device == "cuda":
-        import torch
-
-        return torch.cuda.max_memory_allocated() / 2**30
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 2**20
-    return float("nan")
 
 
 def _resident_gib(device: str) -> float:
@@ -238,7 +227,7 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
 
     def held(stage: str) -> None:
         """This stage's own peak and what stays resident after it (the first run of each stage)."""
-        memory_by_stage.setdefault(stage, {"peak_gib": round(_stage_peak_gib(args.device), 2),
+        memory_by_stage.setdefault(stage, {"peak_gib": round(_peak_memory_gib(args.device), 2),
                                            "resident_gib_after": round(_resident_gib(args.device), 2)})
         _reset_peak(args.device)
 
@@ -299,7 +288,9 @@ def measure(folder: Path, args: argparse.Namespace, quant: str) -> dict:
     stage = lambda t, p: {k: round(t.get(f"{p}_{k}", 0.0), 3) for k in parts}  # noqa: E731
     return {
         **memory, "image": f"{width}x{height}", "regions": args.regions, "zoom_size": args.zoom_size,
-        "new_tokens": args.new_tokens, "peak_memory_gib": round(_peak_memory_gib(args.device), 2),
+        # the whole run's peak: the stages' marks were reset, the load's is kept apart
+        "new_tokens": args.new_tokens, "peak_memory_gib": round(max(
+            after_load, _peak_memory_gib(args.device), *(m["peak_gib"] for m in memory_by_stage.values())), 2),
         "memory_by_stage": memory_by_stage,
         "threads": torch.get_num_threads(), "load_average": [round(v, 2) for v in os.getloadavg()],
         "single": {"seconds": round(single_seconds, 3), "cpu_seconds": round(single_cpu, 3),
