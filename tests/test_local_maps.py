@@ -220,8 +220,8 @@ def test_a_jpeg_exported_as_png_keeps_its_lattice_and_the_patch_pasted_before_la
     first = decoded(jpeg(original, quality))
     spliced, untouched = png(paste(first, original)), png(first)
     jpeg_map = next(m for m in measure_local_maps(load_image(spliced)) if m.name == "jpeg-traces")
-    assert list(jpeg_map.channels) == ["primary quantisation"]  # the ghost and grid: JPEG files only
-    assert boxed(channel_boxes(spliced, "jpeg-traces", "primary quantisation"))
+    assert list(jpeg_map.channels) == ["lossless primary quantisation"]  # the ghost and grid: JPEG files only
+    assert boxed(channel_boxes(spliced, "jpeg-traces", "lossless primary quantisation"))
     assert map_boxes(untouched, "jpeg-traces") == []
 
 
@@ -273,17 +273,24 @@ def test_the_scan_boxes_each_patch_and_the_examination_says_why(fixture, engine,
 
 
 def test_a_finding_states_the_primary_quantisation_in_its_own_units(double_compressed):
-    """Its z is over a fixed spread, not the image's: the finding says the measured gap, not "standard
-    deviations" it never divided by; the other channels keep theirs."""
+    """Its z is over a fixed spread, not the image's: the finding says the measured gap in the
+    model's own units, not the "robust standard deviations" it never divided by; the other
+    channels keep theirs.  A lossless file's channel is a log-likelihood ratio per coefficient."""
     spliced, _ = double_compressed
     maps = measure_local_maps(load_image(spliced))
     words = {e.details["channel"]: e.finding for e in region_findings(PATCH, maps, CALIBRATION)}
     jpeg_map = next(m for m in maps if m.name == "jpeg-traces")
     z = float(np.nanmean(jpeg_map.channels["primary quantisation"][20:46, 40:68]))
-    assert jpeg_map.amount("primary quantisation", z) == f"{abs(z) * 0.5:.1f} log-likelihood ratio per coefficient"
-    assert "log-likelihood ratio per coefficient below the rest" in words["primary quantisation"]
-    assert "standard deviations" not in words["primary quantisation"]
+    unit = "standard deviations of a recompressed block's evidence"
+    assert jpeg_map.amount("primary quantisation", z) == f"{abs(z):.1f} {unit}"
+    assert f"{unit} below the rest" in words["primary quantisation"]
+    assert "robust standard deviations" not in words["primary quantisation"]
     assert jpeg_map.amount("JPEG ghost", -2.0) == "2.0 robust standard deviations"
+    rng = np.random.default_rng(9)
+    original = np.clip(scene(seed=3) + rng.standard_normal((512, 768, 3)) * 2.0, 0, 255).astype(np.uint8)
+    exported = load_image(png(paste(decoded(jpeg(original, 75)), original)))
+    lossless_map = next(m for m in measure_local_maps(exported) if m.name == "jpeg-traces")
+    assert lossless_map.amount("lossless primary quantisation", -2.0) == "1.0 log-likelihood ratio per coefficient"
 
 
 @pytest.mark.parametrize("fixture", ["noisy_patch", "double_compressed", "demosaiced_camera"])
@@ -412,8 +419,10 @@ def test_a_heavily_compressed_jpeg_is_judged_too_compressed_not_a_crash(quality)
     assert f"heavily compressed JPEG (quality about {quality})" in analysis.explanation
 
 
-@pytest.mark.parametrize("save", ["png", "jpeg"])
-def test_the_zoom_panel_shows_the_missing_first_compression_the_scan_boxed(save):
+@pytest.mark.parametrize("save, channel, scale", [
+    ("png", "lossless primary quantisation", "1.5 log-likelihood ratio per coefficient"),
+    ("jpeg", "primary quantisation", "3.0 standard deviations of a recompressed block's evidence")])
+def test_the_zoom_panel_shows_the_missing_first_compression_the_scan_boxed(save, channel, scale):
     """The zoom measures a crop that is mostly the region, whose blocks lack the earlier JPEG: the
     lattice is taken from the whole image, as the scan took it, and the scale is said in its units."""
     from models.evidence.maps.display import local_map_images
@@ -424,8 +433,7 @@ def test_the_zoom_panel_shows_the_missing_first_compression_the_scan_boxed(save)
     original = np.clip(scene(seed=3) + rng.standard_normal((512, 768, 3)) * 2.0, 0, 255).astype(np.uint8)
     edited = paste(decoded(jpeg(original, 75)), original)
     image = load_image(png(edited) if save == "png" else jpeg(edited, 90))
-    assert boxed(channel_boxes(png(edited) if save == "png" else jpeg(edited, 90), "jpeg-traces",
-                               "primary quantisation"))
+    assert boxed(channel_boxes(png(edited) if save == "png" else jpeg(edited, 90), "jpeg-traces", channel))
     context = zoom_context(PATCH, image.width, image.height, margin=CONTEXT_MARGIN, min_side=MIN_CONTEXT)
     rows, cols = context.pixel_slices()
     inside = Box(PATCH.x1 - cols.start, PATCH.y1 - rows.start, PATCH.x2 - cols.start, PATCH.y2 - rows.start)
@@ -433,5 +441,5 @@ def test_the_zoom_panel_shows_the_missing_first_compression_the_scan_boxed(save)
                              image.format, image.jpeg_quantization, image.orientation, whole=image.rgb)
     captions = [caption for _, caption in shown]
     jpeg_caption = next(c for c in captions if c.startswith(MAP_BY_NAME["jpeg-traces"].legend))
-    assert jpeg_caption.endswith("full at 1.5 log-likelihood ratio per coefficient)")
+    assert jpeg_caption.endswith(f"full at {scale})")
     assert any(c.endswith("full at 3.0 robust standard deviations)") for c in captions if c != jpeg_caption)

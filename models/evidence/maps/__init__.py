@@ -31,10 +31,10 @@ LOCAL_MIN_SCORE = 0.97
 
 def map_input(rgb: np.ndarray, pixels: PixelEvidence, file_format: str = "",
               jpeg_quantization: dict[int, list[int]] | None = None, orientation: int = 1,
-              lattice_dct: np.ndarray | None = None) -> MapInput:
+              lattice_rgb: np.ndarray | None = None) -> MapInput:
     luma = (jpeg_quantization or {}).get(0) if file_format.upper() in ("JPEG", "MPO") else None
     return MapInput(rgb, pixels, tuple(luma) if luma else None, grid_aligned=orientation in (0, 1),
-                    lossless=file_format.upper() in LOSSLESS_FORMATS, lattice_dct=lattice_dct)
+                    lossless=file_format.upper() in LOSSLESS_FORMATS, lattice_rgb=lattice_rgb)
 
 
 def measure_local_maps(image, pixels: PixelEvidence | None = None) -> list[InconsistencyMap]:

@@ -26,6 +26,7 @@ from models.evidence.signal_maps import NOISE_BLOCK, PixelEvidence
 # 5% of the frame (20 x 15 cells) and within the engine's time budget.
 MAX_CELLS = 8_000
 Z_FLOOR = 1e-3
+GRID_SHIFT = NOISE_BLOCK // 2  # half a block: as far from the file's grid as a grid can be
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,10 @@ class MapInput:
     luma_quantization: tuple[int, ...] | None = None  # the file's JPEG luma table (natural order), if a JPEG
     grid_aligned: bool = True  # the JPEG block grid starts at pixel (0, 0) of rgb (no EXIF rotation moved it)
     lossless: bool = False  # a lossless container (PNG, TIFF, BMP): its pixels may still hold a JPEG's lattice
-    # The luma DCT an earlier JPEG lattice is estimated from, where not this image's own: the zoom
-    # panel measures a crop that is mostly the region it shows, so it passes the whole image's
-    # (whole_image_luma_dct), as the scan saw it.
-    lattice_dct: np.ndarray | None = None
+    # The image an earlier JPEG lattice is estimated from, where not this one: the zoom panel
+    # measures a crop that is mostly the region it shows, so it passes the whole image, as the
+    # scan saw it.
+    lattice_rgb: np.ndarray | None = None
 
     @property
     def stride(self) -> int:
@@ -72,6 +73,18 @@ class MapInput:
         the decoder's colour conversion keeps to within its rounding): the stored coefficients
         of a JPEG, less the extra rounding of the 8-bit grey image."""
         return luma_dct_of(self.rgb_blocks)
+
+    @cached_property
+    def lattice_dct(self) -> np.ndarray:
+        """The luma DCT (luma_dct) of the image the earlier lattice is estimated from."""
+        return self.luma_dct if self.lattice_rgb is None else whole_image_luma_dct(self.lattice_rgb)
+
+    @cached_property
+    def lattice_shifted_dct(self) -> np.ndarray:
+        """The same image's luma DCT on a grid 4 px off the file's: no quantisation lattice survives
+        there, so its histogram stands for the coefficients before any (the "calibrated" histogram
+        of Fan and de Queiroz 2003, and of Bianchi and Piva 2012)."""
+        return whole_image_luma_dct(self.rgb if self.lattice_rgb is None else self.lattice_rgb, offset=GRID_SHIFT)
 
     @cached_property
     def clipped_blocks(self) -> np.ndarray:
@@ -159,9 +172,11 @@ def luma_dct_of(rgb_blocks: np.ndarray) -> np.ndarray:
     return _DCT @ (luma - 128.0) @ _DCT.T
 
 
-def whole_image_luma_dct(rgb: np.ndarray) -> np.ndarray:
-    """The luma DCT the scan's maps read from a whole image (its sampled blocks), for MapInput.lattice_dct."""
-    return luma_dct_of(sampled_rgb_blocks(rgb, block_stride(rgb.shape[0], rgb.shape[1])))
+def whole_image_luma_dct(rgb: np.ndarray, offset: int = 0) -> np.ndarray:
+    """The luma DCT the scan's maps read from a whole image (its sampled blocks, at the stride of
+    the whole image), on the grid starting `offset` px down and right of the file's."""
+    stride = block_stride(rgb.shape[0], rgb.shape[1])
+    return luma_dct_of(sampled_rgb_blocks(rgb[offset:, offset:], stride))
 
 
 def dct_matrix() -> np.ndarray:

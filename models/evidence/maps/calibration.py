@@ -13,8 +13,9 @@ found in 97% of the real photos measured", multiple comparisons included.
 
 The reference photos are the real photos of the developer set's "tune" half
 (dup_group split, benchmarks/bench_splices.py) whose licence allows it, each
-as received and re-saved as JPEG at quality 90 and 80, since delivered photos
-are re-compressed.  Keys that too few reference photos reach (a camera's
+as received (with its PNG export's lossless primary quantisation) and re-saved
+as JPEG at quality 95, 90 and 80, since delivered photos are re-compressed or
+exported.  Keys that too few reference photos reach (a camera's
 demosaicing trace survives in few of them) borrow the spread of all keys at
 the same window scale.  Rebuild with
 `.venv/bin/python -m models.evidence.maps.calibration MANIFEST`.
@@ -163,6 +164,21 @@ def reference_variants(data: bytes) -> list[bytes]:
     return variants
 
 
+def lossless_export_peaks(data: bytes) -> dict[str, float]:
+    """The strongest peaks of a photo's PNG export in the channels only a lossless file has."""
+    from PIL import Image
+
+    from models.evidence.maps import measure_local_maps, peaks_of
+    from models.evidence.maps.jpeg_traces import LOSSLESS_PRIMARY
+    from models.image_input import load_image
+
+    with Image.open(io.BytesIO(data)) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, "PNG")
+    peaks = strongest_peaks(peaks_of(measure_local_maps(load_image(buffer.getvalue()))))
+    return {key: value for key, value in peaks.items() if key.split("|")[1] == LOSSLESS_PRIMARY}
+
+
 def calibrate_from_manifest(manifest: Path, out: Path = DEFAULT_PATH) -> LocalMapCalibration:
     from models.evidence.dev_manifest import read_manifest
     from models.evidence.maps import measure_local_maps, peaks_of
@@ -172,13 +188,18 @@ def calibrate_from_manifest(manifest: Path, out: Path = DEFAULT_PATH) -> LocalMa
     photos = []
     for entry in entries:
         try:
-            for variant in reference_variants(entry.path.read_bytes()):
-                photos.append(strongest_peaks(peaks_of(measure_local_maps(load_image(variant)))))
+            data = entry.path.read_bytes()
+            variants = [strongest_peaks(peaks_of(measure_local_maps(load_image(v)))) for v in reference_variants(data)]
+            # The photo as received also stands for its lossless export (the same pixels), whose
+            # lossless primary quantisation no JPEG measures: only that channel is added, or its
+            # other channels would count the same pixels twice.
+            variants[0].update(lossless_export_peaks(data))
+            photos.extend(variants)
         except (ImageInputError, OSError) as exc:
             print(f"skipped {entry.path.name}: {exc}", file=sys.stderr)
     table = calibrate(photos, {"built_by": "python -m models.evidence.maps.calibration MANIFEST",
                                "manifest": Path(manifest).name, "real_photos": len(entries),
-                               "variants": ["as received"] + [f"JPEG q{q}" for q in RESAVE_QUALITIES],
+                               "variants": ["as received (and its PNG export's lossless lattice)"] + [f"JPEG q{q}" for q in RESAVE_QUALITIES],
                                "split": "dup_group half 'tune' (benchmarks/bench_splices.py)"})
     Path(out).write_text(json.dumps(table.to_json(), indent=1) + "\n", encoding="utf-8")
     _load_cached.cache_clear()

@@ -19,7 +19,6 @@ from PIL import Image
 
 from models.evidence.maps import LOCAL_MAPS, MAP_BY_NAME, map_input, measure_maps
 from models.evidence.maps.anomaly import windowed_mean
-from models.evidence.maps.base import whole_image_luma_dct
 from models.evidence.signal_maps import NOISE_BLOCK, PixelEvidence
 from models.types import Box
 
@@ -38,8 +37,7 @@ def local_map_images(crop: np.ndarray, box: Box, origin: tuple[int, int], side: 
     aligned = np.ascontiguousarray(crop[dy:, dx:])
     if min(aligned.shape[:2]) < 4 * NOISE_BLOCK:
         return ()
-    lattice = whole_image_luma_dct(whole) if whole is not None else None
-    given = map_input(aligned, PixelEvidence.compute(aligned), file_format, jpeg_quantization, orientation, lattice)
+    given = map_input(aligned, PixelEvidence.compute(aligned), file_format, jpeg_quantization, orientation, whole)
     inside = Box(max(0.0, box.x1 - dx), max(0.0, box.y1 - dy), max(1.0, box.x2 - dx), max(1.0, box.y2 - dy))
     images = []
     for found in measure_maps(given):
