@@ -14,6 +14,11 @@ four ways.  Every file goes through the evidence engine's scan (stage 1, all
 maps, the learned model's tiles included), and reports:
 
 * the share of splices with a box of IoU >= 0.3 on the pasted region, per format;
+* the same share among the splices whose host was a JPEG of a lower quality
+  than the save (any quality, for PNG): only there does the rest of the frame
+  keep a first compression that the patch lacks.  A never-compressed host
+  (CBSD68, Kodak24) or a camera JPEG at q90 and up, saved once at q80, leaves
+  the patch and the photo with one compression each;
 * the share of untouched photos with any box, per format.
 
     .venv/bin/python benchmarks/bench_splices.py ../shared/data/dev/manifest.csv [--splices 60] [--json out.json]
@@ -42,6 +47,17 @@ from models.types import Box  # noqa: E402
 
 FORMATS = (("PNG", "PNG", 0), ("q95", "JPEG", 95), ("q90", "JPEG", 90), ("q80", "JPEG", 80))
 MIN_HOST_SIDE = 256
+
+
+def first_quality(entry: ManifestEntry) -> int | None:
+    """The host file's own JPEG quality (estimated from its luma table), None if not a JPEG."""
+    from models.evidence.maps.jpeg_traces import estimated_quality
+
+    try:
+        luma = (load_image(entry.path).jpeg_quantization or {}).get(0)
+    except ImageInputError:
+        return None
+    return estimated_quality(np.array(luma, np.float32)) if luma else None
 
 
 def _rgb(entry: ManifestEntry) -> np.ndarray | None:
@@ -100,6 +116,7 @@ def run(manifest: Path, splices: int, seed: int, half: str = "test") -> dict:
     rng = np.random.default_rng(seed)
     engine = EvidenceEngine()
     boxed: dict[str, list[bool]] = defaultdict(list)
+    first_shows: dict[str, list[bool]] = defaultdict(list)
     by_kind: dict[str, list[bool]] = defaultdict(list)
     clean: dict[str, list[bool]] = defaultdict(list)
     seen_hosts: set[str] = set()
@@ -122,12 +139,17 @@ def run(manifest: Path, splices: int, seed: int, half: str = "test") -> dict:
         composite, box = make_splice(host, donor, upscale, feather, rng)
         made += 1
         kind = ("upscaled real" if upscale else "AI crop") + (", feathered" if feather else ", hard edge")
+        host_quality = first_quality(host_entry)
         for name, fmt, quality in FORMATS:
             regions = engine.scan(load_image(encode(composite, fmt, quality)))
             hit = any(r.box.iou(box) >= 0.3 for r in regions)
             boxed[name].append(hit)
+            # Where the host was a JPEG of a lower quality than this save (any quality, for a
+            # lossless save), the rest of the frame keeps a first compression the patch lacks.
+            if host_quality is not None and (fmt != "JPEG" or host_quality < quality):
+                first_shows[name].append(hit)
             each.append({"format": name, "kind": kind, "host": str(host_entry.path),
-                         "host_size": list(host.shape[1::-1]), "box": box.to_list(),
+                         "host_size": list(host.shape[1::-1]), "host_quality": host_quality, "box": box.to_list(),
                          "share": round(box.area / (host.shape[0] * host.shape[1]), 3), "hit": hit,
                          "best_iou": round(max((r.box.iou(box) for r in regions), default=0.0), 3),
                          "boxes": [[r.label, round(r.score, 3)] for r in regions]})
@@ -144,6 +166,7 @@ def run(manifest: Path, splices: int, seed: int, half: str = "test") -> dict:
     return {
         "splices": made, "untouched_hosts": len(seen_hosts), "seconds": round(time.perf_counter() - start, 1),
         "boxed_iou_0.3": {k: float(np.mean(v)) for k, v in boxed.items()},
+        "boxed_where_a_first_compression_shows": {k: [float(np.mean(v)), len(v)] for k, v in first_shows.items()},
         "boxed_by_kind": {k: [float(np.mean(v)), len(v)] for k, v in sorted(by_kind.items())},
         "untouched_with_any_box": {k: float(np.mean(v)) for k, v in clean.items()},
         "labels_of_hits": dict(hit_labels.most_common()),
@@ -166,9 +189,12 @@ def main() -> None:
     result = run(args.manifest, args.splices, args.seed, args.half)
     print(f"{result['splices']} splices into {result['untouched_hosts']} real photos of the {args.half} half "
           f"({result['seconds']} s)\n")
-    print("| saved as | pasted region boxed (IoU >= 0.3) | untouched photos with any box |\n| --- | ---: | ---: |")
+    print("| saved as | pasted region boxed (IoU >= 0.3) | of those whose host was a coarser JPEG | "
+          "untouched photos with any box |\n| --- | ---: | ---: | ---: |")
     for name, _, _ in FORMATS:
-        print(f"| {name} | {result['boxed_iou_0.3'][name]:.0%} | {result['untouched_with_any_box'][name]:.0%} |")
+        share, count = result["boxed_where_a_first_compression_shows"].get(name, [0.0, 0])
+        print(f"| {name} | {result['boxed_iou_0.3'][name]:.0%} | {share:.0%} of {count} | "
+              f"{result['untouched_with_any_box'][name]:.0%} |")
     print(f"\nuntouched photos with a box in any format: {result['untouched_with_any_box_all_formats']:.0%}")
     for kind, (share, n) in result["boxed_by_kind"].items():
         print(f"  {kind}: {share:.0%} of {n}")

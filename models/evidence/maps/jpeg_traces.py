@@ -6,20 +6,14 @@ Three channels, all from the 8x8 DCT of the decoded luma on the file's own
 block grid (a lossless file, PNG or TIFF, gets the first alone: see below):
 
 primary quantisation (aligned double quantisation)
-    Dividing a block's DCT coefficients by the file's own table gives the
-    integers k it stored.  Where the picture was quantised before, on the same
-    grid, with a coarser step q1, the k that multiples of q1 round to take
-    the coefficients: the histogram has empty bins (q75 then q90), or bins
-    with twice their neighbours' share and others with half (q75 then q80,
-    steps 6 then 4).  Per frequency, the step q1 under which the image's
-    coefficients are likeliest is estimated from the image itself, each k
-    then carries the log-likelihood ratio of "quantised by q1 before" against
-    "quantised once", both predicted from the calibrated histogram (the DCT on
-    a grid 4 px off, where no lattice survives), and a block's sum is
-    standardised under the twice-quantised model.  A pasted, singly compressed
-    patch is a region whose blocks lack the primary compression (after Lin et
-    al. 2009 and Bianchi and Piva 2012).  The channel exists only where the
-    image as a whole shows a primary compression.
+    Where the picture was quantised before, on the same grid, with a coarser
+    step, the integers the file stored crowd onto the values that multiples of
+    the earlier step round to.  A likelihood model of that, per frequency,
+    fitted on the image itself (models.evidence.maps.primary_likelihood),
+    gives each block its standardised evidence of the earlier compression; a
+    pasted, singly compressed patch is a region whose blocks lack it (after
+    Lin et al. 2009 and Bianchi and Piva 2012).  The channel exists only where
+    the image as a whole shows a primary compression.
 JPEG ghost
     Re-quantising at quality q costs little where the block was already
     quantised at q (Farid 2009).  Computed in the DCT domain (orthonormal, so
@@ -48,24 +42,16 @@ lossless ones.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from models.evidence.maps.base import InconsistencyMap, LocalMap, MapInput, robust_z
+from models.evidence.maps.jpeg_tables import (  # noqa: F401  (quality_table: re-exported for the tests)
+    HISTOGRAM_RANGE, LOW_FREQUENCIES, MIN_BLOCK_VOTES, MIN_FREQUENCY_COEFFICIENTS, estimated_quality,
+    quality_table)
+from models.evidence.maps.primary_likelihood import primary_likelihood
 
-# libjpeg's standard luminance table (ITU-T T.81 Annex K), natural order.
-STANDARD_LUMA = np.array([
-    16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55,
-    14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
-    18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99], np.float32).reshape(8, 8)
-# The 20 lowest AC frequencies (u + v <= 5): the most populated, and the first to show a
-# double quantisation; each adds evidence per block.
-LOW_FREQUENCIES = tuple((u, v) for u in range(6) for v in range(6) if 0 < u + v <= 5)
-HISTOGRAM_RANGE = 60
 # Smallest spread per channel (its units): most cells' grid offset is exactly 0, whose MAD
 # of 0 would turn every cell with its own grid into a huge z.
 # The primary quantisation is two channels: a JPEG file's (the likelihood model, in standard
@@ -84,14 +70,13 @@ Z_FLOORS = {PRIMARY: 1.0, LOSSLESS_PRIMARY: 0.5, "JPEG ghost": 0.05, "8x8 grid s
 # 213 variants of the tune half's, as received and re-saved at q95/q90/q80, that show the
 # channel), so they read exactly as before.
 FIXED_SPREAD = frozenset({PRIMARY, LOSSLESS_PRIMARY})
+LIKELIHOOD_UNITS = ("standard deviations of a recompressed block's evidence", Z_FLOORS[PRIMARY])
+# A box from it needs a window mean of at least this, per window scale: above the strongest
+# compact window of the dev set's "tune" half real photos, as received and re-saved at q95, q90
+# and q80 (1.48 and 1.26, both at q90; benchmarks/bench_splices.py).
+LIKELIHOOD_FLOORS = (1.6, 1.4)
 GHOST_QUALITIES = (50, 60, 70, 75, 80, 85, 90, 95)
 GHOST_FREQUENCIES = 4  # the 4x4 lowest: where a quality's table differs most, at a quarter of the cost
-
-
-def quality_table(quality: int) -> np.ndarray:
-    """libjpeg's luma table at `quality` (1-100)."""
-    scale = 5000.0 / quality if quality < 50 else 200.0 - 2.0 * quality
-    return np.clip(np.floor((STANDARD_LUMA * scale + 50.0) / 100.0), 1, 255).astype(np.float32)
 
 
 # The reachable-bin vote (lossless files): a frequency counts when its reachable bins hold this much more of the
@@ -99,9 +84,7 @@ def quality_table(quality: int) -> np.ndarray:
 # block that was quantised twice is this rare (decoder rounding, clipping).
 MIN_PRIMARY_GAIN = 0.2
 MIN_PRIMARY_SHARE = 0.6
-MIN_FREQUENCY_COEFFICIENTS = 200
 OFF_LATTICE = 0.08
-MIN_BLOCK_VOTES = 3
 ROUNDING_TOLERANCE = 0.15  # m q1 / q2 this close to a half lands on either neighbour
 # Few reference photos show a lossless file's primary compression, so a box from it also needs
 # a window mean z of at least this, per window scale (set for the reachable-bin vote on JPEG
@@ -216,137 +199,6 @@ def primary_quantisation(coefficients: np.ndarray, table: np.ndarray, lossless: 
     return np.where(votes >= MIN_BLOCK_VOTES, total / np.maximum(votes, 1.0), np.nan).astype(np.float32)
 
 
-# The likelihood model of a JPEG file's primary quantisation.  A delivered photo is often saved
-# a little above its first quality (q75, then q80): steps 6 -> 4 or 5 -> 4 leave every bin
-# reachable, some holding twice the share of their neighbours, and the empty-bin test above
-# finds nothing (bench_splices' q80 splices, 3 of 60 boxed).  Modelled per bin instead, each
-# stored k carries a log-likelihood ratio of "m q1, rounded by the decoder, requantised by q2"
-# against "quantised once", both predicted from the calibrated histogram (the grid 4 px off,
-# MapInput.lattice_shifted_dct), and a block's sum is standardised by its mean and variance
-# under the twice-quantised model: a block that fits the rest reads about 0, one that was
-# quantised once reads negative by as many standard deviations as its coefficients allow.
-ROUNDING_NOISE = 0.4      # of m q1 after the first decoding (8-bit rounding of RGB and of Y), DCT units
-# Share of coefficients the twice-quantised model lets land anywhere (clipping, decoder
-# differences): at 0.02 a few stray coefficients sank a whole block of an untouched photo, and
-# the strongest compact window of the tune half's real photos re-saved at q90 reached 2.47;
-# at 0.1 it is 1.48, while the splices boxed at q80 and q90 stay the same.
-UNEXPLAINED = 0.1
-MIN_EVIDENCE = 0.01       # mean log-likelihood ratio per coefficient a frequency's best step must reach
-MIXES = np.array([0.3, 0.5, 0.7, 0.9])  # shares of twice-quantised coefficients a step is judged at
-MIN_EXISTENCE_MIX = 0.5  # the least share of twice-quantised coefficients that shows a step at all
-PSEUDO_COUNT = 0.5        # per histogram bin: no bin of the once-quantised model is impossible
-LIKELIHOOD_UNITS = ("standard deviations of a recompressed block's evidence", Z_FLOORS[PRIMARY])
-# A box from it needs a window mean of at least this, per window scale: above the strongest
-# compact window of the dev set's "tune" half real photos, as received and re-saved at q95, q90
-# and q80 (1.48 and 1.26, both at q90; benchmarks/bench_splices.py).
-LIKELIHOOD_FLOORS = (1.6, 1.4)
-
-
-def _normal_cdf(values: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.vectorize(math.erf)(values / math.sqrt(2.0)))
-
-
-@lru_cache(maxsize=4096)
-def requantised(q1: int, q2: int) -> tuple[int, np.ndarray]:
-    """(first m, matrix): row i gives, for the earlier value (m0 + i) q1 plus the decoder's rounding,
-    the probability of each stored k in [-HISTOGRAM_RANGE, HISTOGRAM_RANGE] after requantising by q2."""
-    m = np.arange(-(HISTOGRAM_RANGE * q2) // q1 - 2, (HISTOGRAM_RANGE * q2) // q1 + 3)
-    position = m * q1 / q2
-    lower = np.floor(position).astype(np.int64)
-    # q2 >= 2 puts the far boundary at least 5 noise widths away: only the nearer one matters.
-    upper_share = _normal_cdf((position - lower - 0.5) * q2 / ROUNDING_NOISE)
-    matrix = np.zeros((m.size, 2 * HISTOGRAM_RANGE + 1))
-    for k, share in ((lower, 1.0 - upper_share), (lower + 1, upper_share)):
-        inside = np.abs(k) <= HISTOGRAM_RANGE
-        matrix[np.flatnonzero(inside), k[inside] + HISTOGRAM_RANGE] = share[inside]
-    matrix.flags.writeable = False  # shared by the cache
-    return int(m[0]), matrix
-
-
-@dataclass(frozen=True)
-class EarlierStep:
-    """One frequency's fitted earlier step: per stored k, the log-likelihood ratio of twice
-    quantised against once, and its mean and variance over a twice-quantised block's coefficients."""
-
-    step: int
-    ratio: np.ndarray
-    mean: float
-    variance: float
-
-
-def earlier_step(k: np.ndarray, calibrated: np.ndarray, q2: int) -> EarlierStep | None:
-    """The coarser earlier step q1 under which the stored coefficients `k` of one frequency are
-    likeliest, against a single quantisation (`calibrated`: the same frequency off the grid), or
-    None where none gains MIN_EVIDENCE per coefficient."""
-    nonzero = k[counted(k, q2)]
-    steps = np.arange(q2 + 1, min(4 * q2 + 8, HISTOGRAM_RANGE))
-    if nonzero.size < MIN_FREQUENCY_COEFFICIENTS or steps.size == 0:
-        return None
-    bins = 2 * HISTOGRAM_RANGE + 1
-    histogram = np.bincount(nonzero + HISTOGRAM_RANGE, minlength=bins) / nonzero.size
-    votes = np.abs(np.arange(-HISTOGRAM_RANGE, HISTOGRAM_RANGE + 1)) > 0
-    values = calibrated.ravel()
-    once_k = np.clip(np.rint(values / q2), -HISTOGRAM_RANGE - 1, HISTOGRAM_RANGE + 1).astype(np.int64)
-    once_k = once_k[np.abs(once_k) <= HISTOGRAM_RANGE]
-    once = np.where(votes, np.bincount(once_k + HISTOGRAM_RANGE, minlength=bins) + PSEUDO_COUNT, 0.0)
-    once /= once.sum()
-    best = None
-    for q1 in steps:
-        first, matrix = requantised(int(q1), q2)
-        m = np.clip(np.rint(values / q1).astype(np.int64) - first, 0, matrix.shape[0] - 1)
-        twice = (np.bincount(m, minlength=matrix.shape[0]) + PSEUDO_COUNT) @ matrix
-        twice = np.where(votes, twice, 0.0) / max(float(twice[votes].sum()), 1e-12)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            lift = np.where(votes, twice / once, 1.0)
-        # The image is part twice quantised and part (a patch, clipped blocks) once: each step
-        # is judged at the mix that suits it best, or a patch of half the measured blocks made
-        # a finer step, which half fits both, win over the true one.
-        fits = np.log(MIXES[:, None] * lift[None, :] + (1.0 - MIXES[:, None])) @ histogram
-        if best is None or fits.max() > best[0]:
-            best = (float(fits.max()), float(fits[MIXES >= MIN_EXISTENCE_MIX].max()), int(q1),
-                    np.log((1.0 - UNEXPLAINED) * lift + UNEXPLAINED), twice)
-    _, evidence, step, ratio, twice = best
-    # Whether it shows at all is judged at mixes of half or more: a step that only a third of the
-    # coefficients fit was found in never-compressed photos re-saved once (CBSD68 at q90), while
-    # a patch can be half the measured blocks (the large-patch test).
-    if evidence < MIN_EVIDENCE:
-        return None
-    twice = (1.0 - UNEXPLAINED) * twice + UNEXPLAINED * once  # the moments allow the strays too
-    mean = float((twice * ratio).sum())
-    return EarlierStep(step, ratio, mean, float((twice * np.square(ratio - mean)).sum()))
-
-
-def primary_likelihood(coefficients: np.ndarray, table: np.ndarray, lattice_from: np.ndarray,
-                       calibrated: np.ndarray) -> np.ndarray | None:
-    """Per block of a JPEG file: the sum of its coefficients' log-likelihood ratios (earlier_step),
-    less its mean under the twice-quantised model, over that model's standard deviation (NaN: too
-    few votes; None: no earlier step shows in two frequencies).  The steps are fitted on
-    `lattice_from` and `calibrated` (the whole image, and the whole image off its grid)."""
-    total = np.zeros(coefficients.shape[:2], np.float64)
-    expected = np.zeros_like(total)
-    variance = np.zeros_like(total)
-    votes = np.zeros_like(total)
-    frequencies = 0
-    for u, v in LOW_FREQUENCIES:
-        q2 = int(table[u, v])
-        if q2 < 2:  # a step of 1 leaves every bin reachable
-            continue
-        fitted = earlier_step(np.rint(lattice_from[..., u, v] / q2).astype(np.int64), calibrated[..., u, v], q2)
-        if fitted is None:
-            continue
-        frequencies += 1
-        k = np.rint(coefficients[..., u, v] / q2).astype(np.int64)
-        voting = counted(k, q2)
-        total += np.where(voting, fitted.ratio[np.clip(k, -HISTOGRAM_RANGE, HISTOGRAM_RANGE) + HISTOGRAM_RANGE], 0.0)
-        expected += voting * fitted.mean
-        variance += voting * fitted.variance
-        votes += voting
-    if frequencies < 2:
-        return None
-    standardised = (total - expected) / np.sqrt(np.maximum(variance, 1e-12))
-    return np.where(votes >= MIN_BLOCK_VOTES, standardised, np.nan).astype(np.float32)
-
-
 def ghost(coefficients: np.ndarray, own_quality: int | None) -> np.ndarray:
     """Per block: the normalised re-quantisation error at the quality where the image dips most."""
     qualities = [q for q in GHOST_QUALITIES if own_quality is None or abs(q - own_quality) > 2]
@@ -380,17 +232,6 @@ def grid_traces(luma8: np.ndarray, stride: int, rows: int, cols: int) -> tuple[n
         strength += np.log2((edges[..., image_phase] + 0.5) / (others + 0.5))
         offset += np.log2((edges.max(axis=-1) + 0.5) / (edges[..., image_phase] + 0.5))
     return strength, offset
-
-
-@lru_cache(maxsize=64)
-def _estimated_quality(table: tuple[int, ...]) -> int:
-    values = np.asarray(table, np.float32).reshape(8, 8)
-    return int(min(range(1, 101), key=lambda q: float(np.abs(quality_table(q) - values).mean())))
-
-
-def estimated_quality(table: np.ndarray) -> int:
-    """The libjpeg quality whose table is closest to the file's (for the ghost to skip it)."""
-    return _estimated_quality(tuple(int(v) for v in table.ravel()))
 
 
 def measure(image: MapInput) -> InconsistencyMap | None:
