@@ -199,7 +199,8 @@ def calibrate_from_manifest(manifest: Path, out: Path = DEFAULT_PATH) -> LocalMa
             print(f"skipped {entry.path.name}: {exc}", file=sys.stderr)
     table = calibrate(photos, {"built_by": "python -m models.evidence.maps.calibration MANIFEST",
                                "manifest": Path(manifest).name, "real_photos": len(entries),
-                               "variants": ["as received (and its PNG export's lossless lattice)"] + [f"JPEG q{q}" for q in RESAVE_QUALITIES],
+                               "variants": ["as received (and its PNG export's lossless lattice)"]
+                               + [f"JPEG q{q}" for q in RESAVE_QUALITIES],
                                "split": "dup_group half 'tune' (benchmarks/bench_splices.py)"})
     Path(out).write_text(json.dumps(table.to_json(), indent=1) + "\n", encoding="utf-8")
     _load_cached.cache_clear()
