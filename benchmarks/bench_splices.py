@@ -42,30 +42,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.evidence.dev_manifest import ManifestEntry, read_manifest  # noqa: E402
 from models.evidence.maps.calibration import half_of  # noqa: E402
-from models.image_input import ImageInputError, load_image  # noqa: E402
+from models.image_input import ImageInputError, LoadedImage, load_image  # noqa: E402
 from models.types import Box  # noqa: E402
 
 FORMATS = (("PNG", "PNG", 0), ("q95", "JPEG", 95), ("q90", "JPEG", 90), ("q80", "JPEG", 80))
 MIN_HOST_SIDE = 256
 
 
-def first_quality(entry: ManifestEntry) -> int | None:
-    """The host file's own JPEG quality (estimated from its luma table), None if not a JPEG."""
-    from models.evidence.maps.jpeg_traces import estimated_quality
-
+def _loaded(entry: ManifestEntry) -> LoadedImage | None:
+    """The entry's LoadedImage, or None where unreadable or smaller than MIN_HOST_SIDE."""
     try:
-        luma = (load_image(entry.path).jpeg_quantization or {}).get(0)
+        image = load_image(entry.path)
     except ImageInputError:
         return None
-    return estimated_quality(np.array(luma, np.float32)) if luma else None
+    return image if min(image.rgb.shape[:2]) >= MIN_HOST_SIDE else None
 
 
 def _rgb(entry: ManifestEntry) -> np.ndarray | None:
-    try:
-        rgb = load_image(entry.path).rgb
-    except ImageInputError:
-        return None
-    return rgb if min(rgb.shape[:2]) >= MIN_HOST_SIDE else None
+    image = _loaded(entry)
+    return None if image is None else image.rgb
+
+
+def jpeg_quality_of(image: LoadedImage) -> int | None:
+    """A loaded file's own JPEG quality (estimated from its luma table), None if not a JPEG."""
+    from models.evidence.maps.jpeg_tables import estimated_quality
+
+    luma = (image.jpeg_quantization or {}).get(0)
+    return estimated_quality(np.array(luma, np.float32)) if luma else None
 
 
 def make_splice(host: np.ndarray, donor: np.ndarray, upscale: bool, feather: bool,
@@ -129,7 +132,8 @@ def run(manifest: Path, splices: int, seed: int, half: str = "test") -> dict:
         if made >= splices:
             break
         host_entry = hosts[int(rng.integers(len(hosts)))]
-        host = _rgb(host_entry)
+        host_image = _loaded(host_entry)
+        host = None if host_image is None else host_image.rgb
         upscale = bool(attempt % 2)
         donors = [e for e in (hosts if upscale else ai) if e.group != host_entry.group]
         donor = _rgb(donors[int(rng.integers(len(donors)))]) if donors else None
@@ -139,7 +143,7 @@ def run(manifest: Path, splices: int, seed: int, half: str = "test") -> dict:
         composite, box = make_splice(host, donor, upscale, feather, rng)
         made += 1
         kind = ("upscaled real" if upscale else "AI crop") + (", feathered" if feather else ", hard edge")
-        host_quality = first_quality(host_entry)
+        host_quality = jpeg_quality_of(host_image)
         for name, fmt, quality in FORMATS:
             regions = engine.scan(load_image(encode(composite, fmt, quality)))
             hit = any(r.box.iou(box) >= 0.3 for r in regions)

@@ -24,6 +24,19 @@ LOW_FREQUENCIES = tuple((u, v) for u in range(6) for v in range(6) if 0 < u + v 
 HISTOGRAM_RANGE = 60
 MIN_FREQUENCY_COEFFICIENTS = 200  # nonzero coefficients a frequency needs to show an earlier step
 MIN_BLOCK_VOTES = 3               # voting coefficients a block needs to be measured
+# A lossless file's stored "step" is 1, and the decoder's rounding moves a coefficient up to about
+# one unit off an earlier JPEG's lattice: |k| within this slack never votes (jpeg_traces).
+LOSSLESS_SLACK = 1
+
+
+def slack_of(q2: int) -> int:
+    return LOSSLESS_SLACK if q2 == 1 else 0
+
+
+def counted(k: np.ndarray, q2: int) -> np.ndarray:
+    """The coefficients that vote: nonzero (beyond the slack of a lossless file), within range."""
+    magnitude = np.abs(k)
+    return (magnitude > slack_of(q2)) & (magnitude <= HISTOGRAM_RANGE)
 
 
 def quality_table(quality: int) -> np.ndarray:

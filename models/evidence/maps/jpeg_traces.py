@@ -48,8 +48,8 @@ import numpy as np
 
 from models.evidence.maps.base import InconsistencyMap, LocalMap, MapInput, robust_z
 from models.evidence.maps.jpeg_tables import (  # noqa: F401  (quality_table: re-exported for the tests)
-    HISTOGRAM_RANGE, LOW_FREQUENCIES, MIN_BLOCK_VOTES, MIN_FREQUENCY_COEFFICIENTS, estimated_quality,
-    quality_table)
+    HISTOGRAM_RANGE, LOW_FREQUENCIES, MIN_BLOCK_VOTES, MIN_FREQUENCY_COEFFICIENTS, counted, estimated_quality,
+    quality_table, slack_of)
 from models.evidence.maps.primary_likelihood import primary_likelihood
 
 # Smallest spread per channel (its units): most cells' grid offset is exactly 0, whose MAD
@@ -97,12 +97,7 @@ LOSSLESS_FLOORS = (2.1, 1.0)
 # about one unit off the earlier lattice, so each reachable value gets a bin of slack either side
 # and only |k| beyond it counts (a smooth block's rounding noise is all |k| <= 1).  Steps below 4
 # would leave every bin reachable; camera JPEGs (quality 90 and up) therefore rarely show.
-LOSSLESS_SLACK = 1
 LOSSLESS_STEPS = (4, 40)
-
-
-def slack_of(q2: int) -> int:
-    return LOSSLESS_SLACK if q2 == 1 else 0
 
 
 @lru_cache(maxsize=4096)
@@ -121,12 +116,6 @@ def reachable_bins(q1: int, q2: int) -> np.ndarray:
     mask[HISTOGRAM_RANGE - slack: HISTOGRAM_RANGE + slack + 1] = False
     mask.flags.writeable = False  # shared by the cache
     return mask
-
-
-def counted(k: np.ndarray, q2: int) -> np.ndarray:
-    """The coefficients that vote: nonzero (beyond the slack of a lossless file), within range."""
-    magnitude = np.abs(k)
-    return (magnitude > slack_of(q2)) & (magnitude <= HISTOGRAM_RANGE)
 
 
 @lru_cache(maxsize=256)
@@ -169,27 +158,24 @@ def primary_step(k: np.ndarray, q2: int) -> tuple[np.ndarray, float] | None:
     return masks[best], min(max(float(chance[best]), 0.05), 0.95)
 
 
-def primary_quantisation(coefficients: np.ndarray, table: np.ndarray, lossless: bool = False,
-                         lattice_from: np.ndarray | None = None) -> np.ndarray | None:
-    """Per block: mean log-likelihood ratio, over its nonzero low-frequency coefficients, of an
-    earlier coarser quantisation against none (NaN: too few votes; None: no earlier one shows).
-    `lossless`: the file stored the pixels exactly (table all ones), so step 1 is searched too.
-    `lattice_from`: the coefficients the earlier steps are estimated from (default: these)."""
+def lossless_primary_quantisation(coefficients: np.ndarray, lattice_from: np.ndarray | None = None
+                                  ) -> np.ndarray | None:
+    """Per block of a lossless file (a stored step of 1 at every frequency): mean log-likelihood
+    ratio, over its voting low-frequency coefficients, of an earlier JPEG's quantisation against
+    none (NaN: too few votes; None: no earlier one shows).  `lattice_from`: the coefficients the
+    earlier steps are estimated from (default: these)."""
     source = coefficients if lattice_from is None else lattice_from
     total = np.zeros(coefficients.shape[:2], np.float32)
     votes = np.zeros(coefficients.shape[:2], np.float32)
     frequencies = 0
     for u, v in LOW_FREQUENCIES:
-        q2 = int(table[u, v])
-        if q2 < 2 and not lossless:  # a JPEG's step of 1 leaves every bin reachable
-            continue
-        k = np.rint(coefficients[..., u, v] / q2).astype(np.int64)
-        found = primary_step(k if source is coefficients else np.rint(source[..., u, v] / q2).astype(np.int64), q2)
+        k = np.rint(coefficients[..., u, v]).astype(np.int64)
+        found = primary_step(k if source is coefficients else np.rint(source[..., u, v]).astype(np.int64), 1)
         if found is None:
             continue
         mask, chance = found
         frequencies += 1
-        voting = counted(k, q2)
+        voting = counted(k, 1)
         on_lattice = mask[np.clip(k, -HISTOGRAM_RANGE, HISTOGRAM_RANGE) + HISTOGRAM_RANGE]
         ratio = np.where(on_lattice, np.log((1 - OFF_LATTICE) / chance), np.log(OFF_LATTICE / (1 - chance)))
         total += np.where(voting, ratio, 0.0)
@@ -271,8 +257,7 @@ def measure(image: MapInput) -> InconsistencyMap | None:
 
 def _measure_lossless(image: MapInput) -> InconsistencyMap | None:
     """A lossless file's primary quantisation alone (the module docstring), where it shows."""
-    primary = primary_quantisation(image.luma_dct, np.ones((8, 8), np.float32), lossless=True,
-                                   lattice_from=image.lattice_dct)
+    primary = lossless_primary_quantisation(image.luma_dct, lattice_from=image.lattice_dct)
     if primary is None:
         return None
     flat = ~np.isfinite(image.sampled_sigma) | image.clipped_blocks

@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from models.evidence.maps.jpeg_tables import (
-    HISTOGRAM_RANGE, LOW_FREQUENCIES, MIN_BLOCK_VOTES, MIN_FREQUENCY_COEFFICIENTS, quality_table)
+    HISTOGRAM_RANGE, LOW_FREQUENCIES, MIN_BLOCK_VOTES, MIN_FREQUENCY_COEFFICIENTS, counted, quality_table)
 
 ROUNDING_NOISE = 0.4  # of m q1 after the first decoding (8-bit rounding of RGB and of Y), DCT units
 # Share of coefficients the twice-quantised model lets land anywhere (clipping, decoder
@@ -118,16 +118,11 @@ class EarlierStep:
         return cls(fitted.step, ratio, mean, float((twice * np.square(ratio - mean)).sum()))
 
 
-def _voting(k: np.ndarray) -> np.ndarray:
-    magnitude = np.abs(k)
-    return (magnitude > 0) & (magnitude <= HISTOGRAM_RANGE)
-
-
 def step_fits(k: np.ndarray, calibrated: np.ndarray, q2: int) -> dict[int, StepFit]:
     """Every coarser earlier step q1 tried for one frequency's stored coefficients `k`, against a
     single quantisation (`calibrated`: the same frequency off the grid); empty where too few
     coefficients vote."""
-    nonzero = k[_voting(k)]
+    nonzero = k[counted(k, q2)]
     steps = np.arange(q2 + 1, min(4 * q2 + 8, HISTOGRAM_RANGE))
     if nonzero.size < MIN_FREQUENCY_COEFFICIENTS or steps.size == 0:
         return {}
@@ -193,11 +188,14 @@ def primary_likelihood(coefficients: np.ndarray, table: np.ndarray, lattice_from
     under the twice-quantised model, over that model's standard deviation (NaN: too few votes;
     None: no earlier step shows in two frequencies).  The steps are fitted on `lattice_from` and
     `calibrated` (the whole image, and the whole image off its grid)."""
-    fits = {}
-    for u, v in LOW_FREQUENCIES:
-        q2 = int(table[u, v])
-        if q2 >= 2:  # a step of 1 leaves every bin reachable
-            fits[(u, v)] = step_fits(np.rint(lattice_from[..., u, v] / q2).astype(np.int64), calibrated[..., u, v], q2)
+    def stored(dct: np.ndarray, u: int, v: int) -> np.ndarray:
+        return np.rint(dct[..., u, v] / int(table[u, v])).astype(np.int64)
+
+    judged = [(u, v) for u, v in LOW_FREQUENCIES if table[u, v] >= 2]  # a step of 1 leaves every bin reachable
+    stored_k = {(u, v): stored(coefficients, u, v) for u, v in judged}
+    fits = {(u, v): step_fits(stored_k[(u, v)] if lattice_from is coefficients else stored(lattice_from, u, v),
+                              calibrated[..., u, v], int(table[u, v]))
+            for u, v in judged}
     steps = chosen_steps(fits)
     if len(steps) < 2:
         return None
@@ -206,8 +204,8 @@ def primary_likelihood(coefficients: np.ndarray, table: np.ndarray, lattice_from
     variance = np.zeros_like(total)
     votes = np.zeros_like(total)
     for (u, v), fitted in steps.items():
-        k = np.rint(coefficients[..., u, v] / int(table[u, v])).astype(np.int64)
-        voting = _voting(k)
+        k = stored_k[(u, v)]
+        voting = counted(k, int(table[u, v]))
         total += np.where(voting, fitted.ratio[np.clip(k, -HISTOGRAM_RANGE, HISTOGRAM_RANGE) + HISTOGRAM_RANGE], 0.0)
         expected += voting * fitted.mean
         variance += voting * fitted.variance
